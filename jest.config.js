@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/lambdas', '<rootDir>/lib', '<rootDir>/local', '<rootDir>/simulator', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // Type checking runs once in `tsc --noEmit` (npm test); per-file checking here would only slow jest down.
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  setupFiles: ['<rootDir>/local/polyfills.ts'],
+  testTimeout: 60000,
+};

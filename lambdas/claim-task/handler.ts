@@ -1,0 +1,8 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { clock, logger, records, settings } from '../shared/aws/lambda-runtime';
+import { createClaimTaskHandler } from './claim-task';
+
+export const handler = middy(createClaimTaskHandler({ logger, clock, settings, records: records() })).use(
+  injectLambdaContext(logger),
+);

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { detectAutomationTasks } from '../shared/detection';
+import { describeError } from '../shared/errors';
+import type { RunnerDeps } from '../shared/runner-deps';
+import { parseStateInput } from '../shared/task-state';
+import { type StartedTask, startTaskExecution } from '../shared/task-starter';
+
+/**
+ * The sweep's state data: a cursor and counters, never the candidates themselves, so a sweep over any number of
+ * entities stays far below the 256 KB limit. Each page is searched, detected and started in one invocation.
+ */
+export const sweepStateSchema = z.looseObject({
+  page: z.number().int().nonnegative().default(0),
+  cursor: z.array(z.union([z.string(), z.number(), z.null()])).optional(),
+  seen: z.number().int().nonnegative().default(0),
+  done: z.boolean().default(false),
+  candidates: z.number().int().nonnegative().default(0),
+  started: z.number().int().nonnegative().default(0),
+  alreadyRunning: z.number().int().nonnegative().default(0),
+  recentlyDone: z.number().int().nonnegative().default(0),
+  failedToStart: z.number().int().nonnegative().default(0),
+});
+export type SweepState = z.output<typeof sweepStateSchema>;
+
+const sweepEventSchema = z.object({ state: sweepStateSchema.optional(), execution: z.string().min(1) });
+
+type DetectDeps = Pick<RunnerDeps, 'entities' | 'records' | 'starter' | 'clock' | 'settings' | 'logger'>;
+
+export async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<SweepState & { startedTasks: StartedTask[] }> {
+  const page = await deps.entities.searchPage({
+    q: deps.settings.searchQuery,
+    size: deps.settings.searchPageSize,
+    after: state.cursor,
+    seen: state.seen,
+  });
+  const candidates = page.entities.flatMap(detectAutomationTasks);
+  const startedTasks: StartedTask[] = [];
+  let failedToStart = 0;
+  for (const candidate of candidates) {
+    try {
+      startedTasks.push(
+        await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs }),
+      );
+    } catch (error) {
+      // One task that cannot be started must not stop the sweep; the next sweep tries it again.
+      failedToStart += 1;
+      deps.logger.error('Could not start a task execution', {
+        workflowExecutionId: candidate.workflowExecutionId,
+        taskId: candidate.taskId,
+        error: describeError(error),
+      });
+    }
+  }
+  const count = (outcome: StartedTask['outcome']) => startedTasks.filter((task) => task.outcome === outcome).length;
+  const next: SweepState = {
+    page: state.page + 1,
+    ...(page.next ? { cursor: page.next } : {}),
+    seen: state.seen + page.entities.length,
+    done: page.next === undefined,
+    candidates: state.candidates + candidates.length,
+    started: state.started + count('started'),
+    alreadyRunning: state.alreadyRunning + count('already-running'),
+    recentlyDone: state.recentlyDone + count('recently-done'),
+    failedToStart: state.failedToStart + failedToStart,
+  };
+  deps.logger.info('Swept a page of entities', { ...next, cursor: undefined, entities: page.entities.length });
+  return { ...next, startedTasks };
+}
+
+export const createDetectTasksHandler = (deps: DetectDeps) => async (event: unknown) => {
+  const { state } = parseStateInput(sweepEventSchema, event);
+  const { startedTasks: _details, ...next } = await detectTasksPage(state ?? sweepStateSchema.parse({}), deps);
+  return next;
+};

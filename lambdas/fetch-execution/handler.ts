@@ -1,0 +1,8 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { logger, workflows } from '../shared/aws/lambda-runtime';
+import { createFetchExecutionHandler } from './fetch-execution';
+
+export const handler = middy(createFetchExecutionHandler({ logger, workflows: workflows() })).use(
+  injectLambdaContext(logger),
+);

@@ -1,0 +1,6 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { logger } from '../shared/aws/lambda-runtime';
+import { createFindTaskHandler } from './find-task';
+
+export const handler = middy(createFindTaskHandler({ logger })).use(injectLambdaContext(logger));

@@ -1,0 +1,41 @@
+import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
+import { expectField } from '../shared/task-state';
+
+/**
+ * Polls the run every `pollIntervalMs` for up to `pollWindowMs`, then hands back to the Wait state. Polling inside
+ * one invocation keeps the one-second latency while costing a fraction of the state transitions a
+ * Wait → Lambda → Choice loop per second would; with a window of 0 it is exactly that loop.
+ */
+export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings'>): TaskStep {
+  return async (state, { logger }) => {
+    const run = expectField(state.run, 'run');
+    const executionId = expectField(run.executionId, 'run.executionId');
+    const deadline = Date.parse(expectField(run.deadline, 'run.deadline'));
+    const { pollIntervalMs, pollWindowMs } = deps.settings;
+    const windowEnds = deps.clock.now() + pollWindowMs;
+    let polls = run.polls;
+    for (;;) {
+      const { status } = await deps.automations.get(executionId);
+      polls += 1;
+      const now = deps.clock.now();
+      if (isTerminalAutomationStatus(status)) {
+        logger.info('Automation run finished', { automationStatus: status, polls });
+        return { ...state, run: { ...run, status, polls, finished: true } };
+      }
+      if (!isKnownAutomationStatus(status)) {
+        logger.warn('Unknown automation status; polling on until the deadline', { automationStatus: status });
+      }
+      if (now >= deadline) {
+        logger.warn('Automation run passed its deadline', { automationStatus: status, polls, deadline: run.deadline });
+        return { ...state, run: { ...run, status, polls, timedOut: true } };
+      }
+      if (now + pollIntervalMs > windowEnds) return { ...state, run: { ...run, status, polls } };
+      await deps.clock.sleep(Math.min(pollIntervalMs, deadline - now));
+    }
+  };
+}
+
+export const createGetAutomationStatusHandler = (
+  deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>,
+) => taskStateHandler(deps.logger, getAutomationStatus(deps));

@@ -1,0 +1,8 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { automations, clock, logger, settings } from '../shared/aws/lambda-runtime';
+import { createGetAutomationStatusHandler } from './get-automation-status';
+
+export const handler = middy(
+  createGetAutomationStatusHandler({ logger, clock, settings, automations: automations() }),
+).use(injectLambdaContext(logger));

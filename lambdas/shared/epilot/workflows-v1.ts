@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../workflow-engine';
+import type { EpilotHttp } from './http';
+
+// Spellings differ between epilot's definition (camelCase) and its integration guide (snake_case); read both.
+const automationConfigSchema = z.looseObject({
+  flowId: z.string().nullish(),
+  executionId: z.string().nullish(),
+  executionStatus: z.string().nullish(),
+  execution_id: z.string().nullish(),
+  execution_status: z.string().nullish(),
+});
+
+const stepSchema = z.looseObject({
+  id: z.string().min(1),
+  name: z.string().nullish(),
+  type: z.string().nullish(),
+  status: z.string().nullish(),
+  executionType: z.string().nullish(),
+  execution_type: z.string().nullish(),
+  automationConfig: automationConfigSchema.nullish(),
+});
+type Step = z.output<typeof stepSchema>;
+
+// The definition's own example omits `type`, so a section is recognised by its `steps` array.
+const flowItemSchema = z.union([
+  z.looseObject({ id: z.string().optional(), steps: z.array(stepSchema) }),
+  stepSchema,
+]);
+
+const executionSchema = z.looseObject({
+  id: z.string().min(1),
+  status: z.string().nullish(),
+  entity_id: z.string().nullish(),
+  contexts: z.array(z.looseObject({ id: z.string().min(1) })).nullish(),
+  flow: z.array(flowItemSchema).default([]),
+});
+
+/** epilot Workflows Executions API v1 (`/v1/workflows/executions`). */
+export class WorkflowsV1Engine implements WorkflowEngine {
+  constructor(
+    private readonly http: EpilotHttp,
+    private readonly options: { sendErrorObject?: boolean } = {},
+  ) {}
+
+  async loadTask(workflowExecutionId: string, taskId: string): Promise<ExecutionView> {
+    const execution = await this.http.sendAllowingEmpty({
+      api: 'workflow',
+      operation: 'getExecution',
+      method: 'GET',
+      path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}`,
+      idempotent: true,
+      schema: executionSchema,
+    });
+    // A missing execution comes back as 200 with an empty body.
+    if (execution === undefined) return { found: false };
+    const step = findStep(execution.flow, taskId);
+    return {
+      found: true,
+      workflowStatus: execution.status ?? undefined,
+      entityId: execution.contexts?.[0]?.id ?? execution.entity_id ?? undefined,
+      task: step ? toTaskView(step) : undefined,
+    };
+  }
+
+  async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void> {
+    await this.http.sendAllowingEmpty({
+      api: 'workflow',
+      operation: 'updateStep',
+      method: 'PATCH',
+      path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}/steps/${encodeURIComponent(taskId)}`,
+      // Repeating the same final status is harmless, so transient failures may be retried in place.
+      idempotent: true,
+      body: {
+        status: patch.status,
+        automationConfig: {
+          flowId: patch.flowId,
+          ...(patch.runId ? { executionId: patch.runId } : {}),
+          ...(patch.runStatus ? { executionStatus: patch.runStatus } : {}),
+        },
+        // The definition has no failure field; the guide's `error` object is sent only where a user opts in.
+        ...(this.options.sendErrorObject && patch.status === 'FAILED' && patch.reason
+          ? { error: { message: patch.reason, code: 'AUTOMATION_FAILED' } }
+          : {}),
+      },
+      schema: z.unknown(),
+    });
+  }
+}
+
+export function findStep(flow: ReadonlyArray<z.output<typeof flowItemSchema>>, taskId: string): Step | undefined {
+  for (const item of flow) {
+    if ('steps' in item && Array.isArray(item.steps)) {
+      const step = item.steps.find((candidate) => candidate.id === taskId);
+      if (step) return step;
+    } else if (item.id === taskId) {
+      return item as Step;
+    }
+  }
+  return undefined;
+}
+
+function toTaskView(step: Step): TaskView {
+  const config = step.automationConfig ?? undefined;
+  return {
+    id: step.id,
+    name: step.name ?? undefined,
+    status: step.status ?? undefined,
+    executionType: step.executionType ?? step.execution_type ?? undefined,
+    flowId: config?.flowId ?? undefined,
+    runId: config?.executionId ?? config?.execution_id ?? undefined,
+    runStatus: config?.executionStatus ?? config?.execution_status ?? undefined,
+  };
+}

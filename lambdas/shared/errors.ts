@@ -1,0 +1,55 @@
+/**
+ * Errors that cross the Lambda → Step Functions boundary. Each class carries a literal `name` (minification
+ * would mangle class names, and Step Functions matches on the Lambda's errorType, which is `error.name`). The
+ * CDK code imports `ErrorNames` for its Retry/Catch rules, so the two cannot drift apart.
+ */
+export const ErrorNames = {
+  epilotTransient: 'EpilotTransientError',
+  epilotPermanent: 'EpilotPermanentError',
+  invalidEpilotData: 'InvalidEpilotDataError',
+  invalidStateInput: 'InvalidStateInputError',
+  recordConflict: 'RecordConflictError',
+  ownershipLost: 'OwnershipLostError',
+} as const;
+
+/** epilot answered 5xx or 429, timed out, or the connection failed: trying again later may work. */
+export class EpilotTransientError extends Error {
+  override readonly name = ErrorNames.epilotTransient;
+}
+
+/** epilot refused the call (4xx other than 429): repeating it will fail the same way. */
+export class EpilotPermanentError extends Error {
+  override readonly name = ErrorNames.epilotPermanent;
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** epilot answered with a body the runner cannot use (missing fields, wrong types, too large). */
+export class InvalidEpilotDataError extends Error {
+  override readonly name = ErrorNames.invalidEpilotData;
+}
+
+/** A state received input it cannot work with: a bug in the definition or a hand-started execution. */
+export class InvalidStateInputError extends Error {
+  override readonly name = ErrorNames.invalidStateInput;
+}
+
+/** Another writer changed the task record between our read and our conditional write: read again and decide again. */
+export class RecordConflictError extends Error {
+  override readonly name = ErrorNames.recordConflict;
+}
+
+/** Another execution has taken this task over (our lease expired): stop without touching epilot. */
+export class OwnershipLostError extends Error {
+  override readonly name = ErrorNames.ownershipLost;
+}
+
+/** The message of anything thrown, for logs and failure reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,106 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { RecordConflictError } from './errors';
+
+/**
+ * One record per workflow task: the single source of truth for "has this task's automation been started, and
+ * which run is it". Every write is conditional on the version the writer read (or on the record's absence), so
+ * concurrent sweeps, webhooks and retries can never both win.
+ *
+ *   (none) → CLAIMED → STARTED(run id) → PATCHING(result) → DONE
+ *
+ * A record that is not DONE belongs to `owner` until `leaseUntil`; after that another execution may take it over.
+ */
+export const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
+
+export const taskRecordSchema = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  workflowExecutionId: z.string(),
+  taskId: z.string(),
+  status: z.enum(TASK_RECORD_STATUSES),
+  version: z.number().int().nonnegative(),
+  owner: z.string(),
+  leaseUntil: z.number(),
+  attempt: z.number().int().positive(),
+  /** Increases when a workflow reopens a task this runner had finished. */
+  round: z.number().int().positive(),
+  flowId: z.string().optional(),
+  entityId: z.string().optional(),
+  automationExecutionId: z.string().optional(),
+  automationStatus: z.string().optional(),
+  /** Set just before the start request is sent: a run may exist even if its id was never recorded. */
+  startAttemptedAt: z.number().optional(),
+  startedAt: z.number().optional(),
+  deadline: z.number().optional(),
+  stepStatus: z.string().optional(),
+  reason: z.string().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  finishedAt: z.number().optional(),
+});
+export type TaskRecord = z.output<typeof taskRecordSchema>;
+export type TaskRecordStatus = TaskRecord['status'];
+
+export interface TaskKey {
+  workflowExecutionId: string;
+  taskId: string;
+}
+
+export function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
+  return { pk: `TASK#${key.workflowExecutionId}`, sk: key.taskId };
+}
+
+export class TaskRecords {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async get(key: TaskKey): Promise<TaskRecord | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: taskRecordKey(key), ConsistentRead: true }),
+    );
+    return Item === undefined ? undefined : taskRecordSchema.parse(Item);
+  }
+
+  /**
+   * Writes `next` only if the stored record is still the one the caller decided on: absent when `previous` is
+   * undefined, otherwise at `previous.version`. Returns the record as written (version incremented).
+   */
+  async replace(previous: TaskRecord | undefined, next: Omit<TaskRecord, 'version' | 'pk' | 'sk'>): Promise<TaskRecord> {
+    const written: TaskRecord = {
+      ...next,
+      ...taskRecordKey(next),
+      version: previous === undefined ? 1 : previous.version + 1,
+    };
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: written,
+          ...(previous === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#version = :expected',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': previous.version },
+              }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') {
+        throw new RecordConflictError(
+          `Task record ${next.workflowExecutionId}/${next.taskId} changed while this execution was deciding`,
+        );
+      }
+      throw error;
+    }
+    return written;
+  }
+}

@@ -1,0 +1,52 @@
+import type { Clock } from './clock';
+import type { TaskCandidate } from './detection';
+import { taskExecutionName } from './execution-names';
+import type { Logger } from './logger';
+import { planTaskExecution } from './task-lifecycle';
+import type { TaskRecords } from './task-records';
+import type { TaskInput } from './task-state';
+
+/** Starts one execution of the task state machine: Step Functions on AWS, the local runner on a laptop. */
+export interface TaskExecutionStarter {
+  /** `exists` when an execution with this name was started before (by anyone): not an error. */
+  start(name: string, input: TaskInput): Promise<'started' | 'exists'>;
+}
+
+export type StartOutcome = 'started' | 'already-running' | 'recently-done';
+
+export interface StartedTask {
+  name: string;
+  outcome: StartOutcome;
+  candidate: TaskCandidate;
+}
+
+/**
+ * Starts a task execution for a detected candidate unless its record says one is at work or it was just finished.
+ * Safe under any concurrency: two triggers that decide alike pick the same execution name, and Step Functions
+ * accepts only one of them.
+ */
+export async function startTaskExecution(
+  candidate: TaskCandidate,
+  trigger: 'sweep' | 'webhook',
+  deps: { records: TaskRecords; starter: TaskExecutionStarter; clock: Clock; logger: Logger; doneSettleMs: number },
+): Promise<StartedTask> {
+  const record = await deps.records.get(candidate);
+  const plan = planTaskExecution(record, deps.clock.now(), deps.doneSettleMs);
+  const name = taskExecutionName(candidate.workflowExecutionId, candidate.taskId, plan.attempt);
+  const keys = { workflowExecutionId: candidate.workflowExecutionId, taskId: candidate.taskId, executionName: name };
+  if (plan.kind === 'done') {
+    deps.logger.debug('Task finished recently; not starting it again', keys);
+    return { name, outcome: 'recently-done', candidate };
+  }
+  if (plan.kind === 'running') {
+    deps.logger.info('Task already has a live execution', { ...keys, owner: plan.owner });
+    return { name, outcome: 'already-running', candidate };
+  }
+  const outcome = await deps.starter.start(name, { ...candidate, trigger, attempt: plan.attempt });
+  deps.logger.info(outcome === 'started' ? 'Started task execution' : 'Task execution already exists', {
+    ...keys,
+    trigger,
+    automationExecutionId: record?.automationExecutionId,
+  });
+  return { name, outcome: outcome === 'started' ? 'started' : 'already-running', candidate };
+}
