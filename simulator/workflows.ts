@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StepStatusSchema, type StepStatus, type WorkflowExecutionSeed, type StepSeed } from './seed';
+import { SeedError, StepStatusSchema, type StepStatus, type WorkflowExecutionSeed, type StepSeed } from './seed';
 
 /**
  * v1 workflow executions: their flow of sections and steps, the step PATCH, the served camelCase JSON, and
@@ -129,7 +129,7 @@ export class WorkflowExecutionState {
   }
 
   private addStep(seed: StepSeed, section: SectionState | undefined): StepState {
-    if (this.steps.has(seed.id)) throw new Error(`workflow execution ${this.id}: duplicate step id ${seed.id}`);
+    if (this.steps.has(seed.id)) throw new SeedError(`workflow execution ${this.id}: duplicate step id ${seed.id}`);
     const step: StepState = {
       kind: 'step',
       id: seed.id,

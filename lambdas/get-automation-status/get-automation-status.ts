@@ -1,3 +1,4 @@
+import { describeError, EpilotTransientError } from '../shared/errors';
 import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
 import { expectField } from '../shared/task-state';
@@ -15,15 +16,23 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
     const { pollIntervalMs, pollWindowMs } = deps.settings;
     const windowEnds = deps.clock.now() + pollWindowMs;
     let polls = run.polls;
+    let status = run.status;
     for (;;) {
-      const { status } = await deps.automations.get(executionId);
       polls += 1;
+      try {
+        status = (await deps.automations.get(executionId)).status;
+      } catch (error) {
+        // epilot being briefly unavailable must not fail a run that is fine: keep polling until the deadline.
+        if (!(error instanceof EpilotTransientError)) throw error;
+        logger.warn('Status call failed; polling on', { error: describeError(error), polls });
+        status = undefined;
+      }
       const now = deps.clock.now();
-      if (isTerminalAutomationStatus(status)) {
+      if (status !== undefined && isTerminalAutomationStatus(status)) {
         logger.info('Automation run finished', { automationStatus: status, polls });
         return { ...state, run: { ...run, status, polls, finished: true } };
       }
-      if (!isKnownAutomationStatus(status)) {
+      if (status !== undefined && !isKnownAutomationStatus(status)) {
         logger.warn('Unknown automation status; polling on until the deadline', { automationStatus: status });
       }
       if (now >= deadline) {

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import * as cdk from 'aws-cdk-lib';
+import { DEPLOYMENT_SETTING_KEYS, deploymentSettings } from '../lib/deployment-settings';
+import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
+
+const app = new cdk.App();
+const settings = deploymentSettings(
+  Object.fromEntries(DEPLOYMENT_SETTING_KEYS.map((key) => [key, app.node.tryGetContext(key) as unknown])),
+);
+new EpilotTaskRunnerStack(app, app.node.tryGetContext('stackName') ?? 'EpilotTaskRunner', {
+  settings,
+  description: 'epilot-task-runner: runs epilot workflow task automations',
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});

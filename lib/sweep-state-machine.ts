@@ -1,0 +1,82 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { RunnerFunction } from './runner-function';
+import { SweepStates } from './state-names';
+import { TRANSIENT_RETRY } from './task-state-machine';
+import type { TaskTable } from './task-table';
+
+export interface SweepStateMachineProps {
+  environment: Record<string, string>;
+  table: TaskTable;
+  taskStateMachine: sfn.IStateMachine;
+  grantEpilotAccess: (grantee: iam.IGrantable) => void;
+  /** Minutes between sweeps; 0 leaves the state machine without a schedule. */
+  rateMinutes: number;
+}
+
+/**
+ * Pages through entity search, one page per "Detect tasks" invocation, starting a task execution per candidate.
+ * The state data is a cursor and counters, so a sweep of any size stays small.
+ */
+export class SweepStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly detectFunction: RunnerFunction;
+  readonly schedule: events.Rule | undefined;
+
+  constructor(scope: Construct, id: string, props: SweepStateMachineProps) {
+    super(scope, id);
+    this.detectFunction = new RunnerFunction(this, 'DetectTasks', {
+      handlerDirectory: 'detect-tasks',
+      description: 'Searches one page of entities and starts a task execution per automation task found',
+      environment: props.environment,
+      timeout: Duration.minutes(5),
+    });
+    props.table.grantRecordAccess(this.detectFunction);
+    props.grantEpilotAccess(this.detectFunction);
+    props.taskStateMachine.grantStartExecution(this.detectFunction);
+
+    const detectTasks = new tasks.LambdaInvoke(this, SweepStates.detectTasks, {
+      stateName: SweepStates.detectTasks,
+      lambdaFunction: this.detectFunction,
+      payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'execution.$': '$$.Execution.Id' }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+    }).addRetry({ ...TRANSIENT_RETRY, maxAttempts: 3 });
+    const definition = detectTasks.next(
+      new sfn.Choice(this, SweepStates.morePages, { stateName: SweepStates.morePages })
+        .when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, SweepStates.sweepFinished, { stateName: SweepStates.sweepFinished }))
+        .otherwise(detectTasks),
+    );
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: 'epilot-task-runner sweep: find workflow tasks waiting for their automation',
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      tracingEnabled: true,
+      timeout: Duration.hours(1),
+      logs: {
+        destination: new logs.LogGroup(this, 'ExecutionLogs', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: true,
+      },
+    });
+
+    if (props.rateMinutes > 0) {
+      this.schedule = new events.Rule(this, 'Schedule', {
+        description: 'Starts a sweep for epilot workflow automation tasks',
+        schedule: events.Schedule.rate(Duration.minutes(props.rateMinutes)),
+        targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
+      });
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * Fault injection. Random faults are drawn per request from the injected `random`, in a fixed order and only
+ * for the rates that are set, so a seeded `random` gives the same faults run after run. Scripted faults are
+ * consumed first, one per matching call.
+ */
+
+export const OPERATIONS = [
+  'searchEntities',
+  'getExecution',
+  'updateStep',
+  'startExecution',
+  'getAutomationExecution',
+  'listAutomationExecutions',
+  'cancelExecution',
+] as const;
+export type OperationName = (typeof OPERATIONS)[number];
+
+const rate = z.number().min(0).max(1);
+export const FaultOptionsSchema = z.strictObject({
+  /** Share of requests answered 502 or 503 (with the API's error body) without being processed. */
+  serverErrorRate: rate.optional(),
+  /** Share of requests answered 429 with `Retry-After` without being processed. */
+  tooManyRequestsRate: rate.optional(),
+  retryAfterSeconds: z.int().min(0).optional(),
+  /** Share of requests whose socket is destroyed without an answer (and without processing). */
+  resetRate: rate.optional(),
+  /** Added before answering: fixed, or uniform between min and max. */
+  latencyMs: z.union([z.int().min(0), z.strictObject({ min: z.int().min(0), max: z.int().min(0) })]).optional(),
+  /** Share of startExecution calls whose run IS created but whose response is lost. */
+  lostStartResponseRate: rate.optional(),
+  /** How a lost response shows: the socket is destroyed (default), or a 502 arrives instead of the 201. */
+  lostResponseAs: z.enum(['reset', 'badGateway']).optional(),
+});
+export type FaultOptions = z.infer<typeof FaultOptionsSchema>;
+
+export type ScriptedFaultKind =
+  | 'serverError'
+  | 'tooManyRequests'
+  | 'reset'
+  /** The call IS processed (state changes), then the response is lost. */
+  | 'lostResponse'
+  | { status: number; body?: unknown; headers?: Record<string, string> }
+  | { delayMs: number };
+
+export interface ScriptedFault {
+  operation: OperationName | '*';
+  /** How many of the next matching calls get it. Default 1. */
+  times?: number;
+  fault: ScriptedFaultKind;
+}
+
+/** What to do with one request. */
+export interface FaultPlan {
+  delayMs: number;
+  before:
+    | { kind: 'proceed' }
+    | { kind: 'reset' }
+    | { kind: 'respond'; status: number; body: unknown; headers?: Record<string, string> };
+  loseResponse: false | 'reset' | 'badGateway';
+  /** Short name for the traffic record, e.g. `scripted:reset` or `random:429`. */
+  label: string | undefined;
+}
+
+export class FaultInjector {
+  private options: FaultOptions = {};
+  private scripted: { operation: OperationName | '*'; remaining: number; fault: ScriptedFaultKind }[] = [];
+  private serverErrorToggle = false;
+
+  constructor(private readonly random: () => number, options: FaultOptions | undefined) {
+    this.set(options ?? {});
+  }
+
+  set(options: FaultOptions): void {
+    const parsed = FaultOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new Error(`Invalid fault options: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`);
+    this.options = parsed.data;
+  }
+
+  script(fault: ScriptedFault): void {
+    const times = fault.times ?? 1;
+    if (!Number.isInteger(times) || times < 1) throw new Error(`scriptFault: times must be a positive integer, got ${String(fault.times)}`);
+    this.scripted.push({ operation: fault.operation, remaining: times, fault: fault.fault });
+  }
+
+  clearScripted(): void {
+    this.scripted = [];
+  }
+
+  plan(operation: OperationName, errorBody: (status: number, message: string) => unknown): FaultPlan {
+    const scriptedIndex = this.scripted.findIndex((entry) => entry.operation === operation || entry.operation === '*');
+    const entry = this.scripted[scriptedIndex];
+    if (entry) {
+      entry.remaining--;
+      if (entry.remaining <= 0) this.scripted.splice(scriptedIndex, 1);
+      return this.scriptedPlan(entry.fault, errorBody);
+    }
+
+    const o = this.options;
+    const plan: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
+    if (o.latencyMs !== undefined) {
+      plan.delayMs = typeof o.latencyMs === 'number' ? o.latencyMs : o.latencyMs.min + Math.floor(this.random() * (Math.max(o.latencyMs.max, o.latencyMs.min) - o.latencyMs.min + 1));
+    }
+    if (o.resetRate && this.random() < o.resetRate) return { ...plan, before: { kind: 'reset' }, label: 'random:reset' };
+    if (o.serverErrorRate && this.random() < o.serverErrorRate) {
+      // Alternate rather than draw again, so the status does not shift the random sequence.
+      this.serverErrorToggle = !this.serverErrorToggle;
+      const status = this.serverErrorToggle ? 503 : 502;
+      return { ...plan, before: { kind: 'respond', status, body: errorBody(status, status === 503 ? 'Service Unavailable' : 'Bad Gateway') }, label: `random:${status}` };
+    }
+    if (o.tooManyRequestsRate && this.random() < o.tooManyRequestsRate) return { ...plan, before: this.tooManyRequests(errorBody), label: 'random:429' };
+    if (operation === 'startExecution' && o.lostStartResponseRate && this.random() < o.lostStartResponseRate) {
+      return { ...plan, loseResponse: o.lostResponseAs ?? 'reset', label: 'random:lostStartResponse' };
+    }
+    return plan;
+  }
+
+  private scriptedPlan(fault: ScriptedFaultKind, errorBody: (status: number, message: string) => unknown): FaultPlan {
+    const base: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
+    if (fault === 'serverError') return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
+    if (fault === 'tooManyRequests') return { ...base, before: this.tooManyRequests(errorBody), label: 'scripted:429' };
+    if (fault === 'reset') return { ...base, before: { kind: 'reset' }, label: 'scripted:reset' };
+    if (fault === 'lostResponse') return { ...base, loseResponse: this.options.lostResponseAs ?? 'reset', label: 'scripted:lostResponse' };
+    if ('delayMs' in fault) return { ...base, delayMs: fault.delayMs, label: `scripted:delay${fault.delayMs}` };
+    const body = fault.body === undefined ? errorBody(fault.status, `Simulated ${fault.status}`) : fault.body;
+    return { ...base, before: { kind: 'respond', status: fault.status, body, ...(fault.headers ? { headers: fault.headers } : {}) }, label: `scripted:${fault.status}` };
+  }
+
+  private tooManyRequests(errorBody: (status: number, message: string) => unknown): FaultPlan['before'] {
+    const seconds = this.options.retryAfterSeconds ?? 1;
+    return { kind: 'respond', status: 429, body: errorBody(429, 'Too many requests. Try again later.'), headers: { 'Retry-After': String(seconds) } };
+  }
+}
