@@ -5,6 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // Type checking runs once in `tsc --noEmit` (npm test); per-file checking here would only slow jest down.
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
-  setupFiles: ['<rootDir>/local/polyfills.ts'],
+  setupFiles: ['<rootDir>/local/polyfills.ts', '<rootDir>/test/lambda-environment.ts'],
   testTimeout: 60000,
 };

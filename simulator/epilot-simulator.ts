@@ -172,7 +172,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 
     const read = await readBody(req);
     if (read.kind === 'aborted') return drop();
-    if (read.kind === 'tooLarge') return finish(413, errorBody(api, 413, 'Request body exceeds 5 MB'), { Connection: 'close' });
+    if (read.kind === 'tooLarge') return finish(413, errorBody(api, 413, 'Request body exceeds 5 MB'));
     if (route.hasBody && read.text.trim() !== '') {
       try {
         exchange.requestBody = JSON.parse(read.text);

@@ -4,10 +4,14 @@ export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export type BodyRead = { kind: 'ok'; text: string } | { kind: 'tooLarge' } | { kind: 'aborted' };
 
-/** Reads the request body, giving up as soon as it exceeds MAX_BODY_BYTES (declared or actual). */
+/** Past this the upload is cut off instead of drained (the 413 is then lost, but nothing sane sends that much). */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the request body. A body over MAX_BODY_BYTES is drained and discarded, so the 413 that follows is
+ * read by the client instead of racing its upload (answering mid-upload makes many clients see a reset).
+ */
 export function readBody(req: IncomingMessage): Promise<BodyRead> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Promise.resolve({ kind: 'tooLarge' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -15,18 +19,17 @@ export function readBody(req: IncomingMessage): Promise<BodyRead> {
     const settle = (result: BodyRead): void => {
       if (settled) return;
       settled = true;
-      req.removeListener('data', onData);
       resolve(result);
     };
-    const onData = (chunk: Buffer): void => {
+    req.on('data', (chunk: Buffer) => {
       length += chunk.length;
-      if (length > MAX_BODY_BYTES) {
-        req.pause();
-        settle({ kind: 'tooLarge' });
-      } else chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => settle({ kind: 'ok', text: Buffer.concat(chunks, length).toString('utf8') }));
+      if (length <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (length > DRAIN_LIMIT_BYTES) {
+        req.destroy();
+        settle({ kind: 'aborted' });
+      } else chunks.length = 0;
+    });
+    req.on('end', () => settle(length > MAX_BODY_BYTES ? { kind: 'tooLarge' } : { kind: 'ok', text: Buffer.concat(chunks, length).toString('utf8') }));
     req.on('error', () => settle({ kind: 'aborted' }));
     req.on('close', () => settle({ kind: 'aborted' }));
   });

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The command runs the TypeScript sources directly (tsx), so `npx epilot-task-runner` works right after
+// `npm install` without a build step.
+require('tsx/cjs');
+const { main } = require('../local/cli.ts');
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

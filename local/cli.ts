@@ -1,0 +1,216 @@
+import './polyfills';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { systemClock } from '../lambdas/shared/clock';
+import { EntityApi } from '../lambdas/shared/epilot/entity-api';
+import { EpilotHttp } from '../lambdas/shared/epilot/http';
+import { WorkflowsV1Engine } from '../lambdas/shared/epilot/workflows-v1';
+import { describeError, EpilotPermanentError, EpilotTransientError } from '../lambdas/shared/errors';
+import { type EpilotEndpoints, resolveEndpoints, type RunnerSettings, runnerSettings } from '../lambdas/shared/settings';
+import { startEpilotSimulator } from '../simulator/epilot-simulator';
+import { loadSeedFile } from '../simulator/seed';
+import { dryRunSweep } from './dry-run';
+import { LocalRunner, type SweepReport } from './local-runner';
+import { ProgressView, renderSummaryTable, sweepSummaryJson } from './report';
+import { StderrLogger } from './stderr-logger';
+
+const DEFAULT_STATE_DIR = '.epilot-task-runner';
+const DEMO_SEED = path.join(__dirname, '..', 'simulator', 'demo-organisation.json');
+
+/** A mistake in how the command was called: reported in one line, exit code 2. */
+class UsageError extends Error {}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+    return parsed;
+  };
+}
+
+function url(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
+    return value.replace(/\/+$/, '');
+  } catch {
+    throw new InvalidArgumentError(`${value} is not an http(s) URL`);
+  }
+}
+
+interface CommonOptions {
+  pollInterval: number;
+  timeout: number;
+  stateDir: string;
+  concurrency: number;
+  json?: boolean;
+  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+const addRunnerOptions = (command: Command) =>
+  command
+    .option('--poll-interval <ms>', 'milliseconds between two status calls of a run', positiveInt('--poll-interval'), 1000)
+    .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), 300_000)
+    .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', DEFAULT_STATE_DIR)
+    .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
+    .option('--json', 'print a machine-readable summary on stdout (logs go to stderr)')
+    .addOption(
+      new Option('--log-level <level>', 'structured logs on stderr').choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'),
+    );
+
+function settingsFrom(options: CommonOptions, extra: Partial<RunnerSettings> = {}): RunnerSettings {
+  try {
+    return runnerSettings({ pollIntervalMs: options.pollInterval, automationTimeoutMs: options.timeout, ...extra });
+  } catch (error) {
+    throw new UsageError(describeError(error).replace(/^Error: /, ''));
+  }
+}
+
+async function runSweep(
+  runner: LocalRunner,
+  options: CommonOptions,
+  progress: ProgressView | undefined,
+): Promise<SweepReport> {
+  const report = await runner.sweep();
+  progress?.finish();
+  if (report.sweepStatus !== 'SUCCEEDED') throw new SweepFailed(report.sweepError ?? 'the sweep failed');
+  if (options.json) process.stdout.write(`${JSON.stringify(sweepSummaryJson(report), null, 2)}\n`);
+  else process.stdout.write(`${renderSummaryTable(report)}\n`);
+  return report;
+}
+
+class SweepFailed extends Error {}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('epilot-task-runner')
+    .description('Runs epilot workflow task automations: the same state machines as on AWS, on this machine')
+    .showHelpAfterError('(add --help for usage)');
+
+  addRunnerOptions(
+    program
+      .command('demo')
+      .description('start a simulated epilot organisation and run one sweep over it (what `npm start` does)')
+      .option('--seed <file>', 'organisation to simulate', DEMO_SEED),
+  )
+    .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), 8000)
+    .action(async (options: CommonOptions & { seed: string }) => {
+      const token = randomBytes(16).toString('hex');
+      const simulator = await startEpilotSimulator({ token, seed: loadSeedFile(options.seed) });
+      const logger = new StderrLogger({ logLevel: options.logLevel });
+      const progress = options.json ? undefined : new ProgressView(process.stdout);
+      const runner = await LocalRunner.start({
+        endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+        token,
+        settings: settingsFrom(options, { doneSettleMs: 60_000 }),
+        clock: systemClock,
+        logger,
+        stateDir: options.stateDir,
+        concurrency: options.concurrency,
+        onTaskEvent: progress?.update,
+      });
+      try {
+        if (!options.json) process.stdout.write(`Simulated epilot organisation at ${simulator.url}\nSweeping for automation tasks…\n`);
+        await runSweep(runner, options, progress);
+      } finally {
+        await runner.stop();
+        await simulator.stop();
+      }
+    });
+
+  addRunnerOptions(
+    program
+      .command('sweep')
+      .description('one detection sweep against an epilot API; every automation task found is taken to a final state')
+      .option('--api-url <url>', 'one base URL for the entity, workflow and automation APIs', url)
+      .option('--entity-url <url>', 'entity API base URL (default: epilot production)', url)
+      .option('--workflow-url <url>', 'workflow API base URL (default: epilot production)', url)
+      .option('--automation-url <url>', 'automation API base URL (default: epilot production)', url)
+      .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
+      .option('--query <lucene>', 'entity search query selecting the entities to look at', '*')
+      .option('--dry-run', 'list the tasks that would run; start and change nothing'),
+  ).action(
+    async (
+      options: CommonOptions & {
+        apiUrl?: string;
+        entityUrl?: string;
+        workflowUrl?: string;
+        automationUrl?: string;
+        token?: string;
+        query: string;
+        dryRun?: boolean;
+      },
+    ) => {
+      const token = options.token ?? process.env.EPILOT_API_TOKEN;
+      if (!token) throw new UsageError('no epilot API token: pass --token or set EPILOT_API_TOKEN');
+      const endpoints: EpilotEndpoints = resolveEndpoints(options);
+      const settings = settingsFrom(options, { searchQuery: options.query });
+      const logger = new StderrLogger({ logLevel: options.logLevel });
+      if (options.dryRun) {
+        const http = new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock: systemClock });
+        await dryRunSweep(
+          { entities: new EntityApi(http), workflows: new WorkflowsV1Engine(http) },
+          settings,
+          { json: options.json === true, out: process.stdout },
+        );
+        return;
+      }
+      const progress = options.json ? undefined : new ProgressView(process.stdout);
+      const runner = await LocalRunner.start({
+        endpoints,
+        token,
+        settings,
+        clock: systemClock,
+        logger,
+        stateDir: options.stateDir,
+        concurrency: options.concurrency,
+        onTaskEvent: progress?.update,
+      });
+      try {
+        await runSweep(runner, options, progress);
+      } finally {
+        await runner.stop();
+      }
+    },
+  );
+  return program;
+}
+
+/** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
+export function explainFailure(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
+  const text = error instanceof Error ? error.message : String(error);
+  if (error instanceof SweepFailed || error instanceof EpilotPermanentError || error instanceof EpilotTransientError) {
+    if (/answered 401/.test(text)) return { message: `epilot rejected the API token (401): ${text}`, exitCode: 1 };
+    if (/answered 403/.test(text)) return { message: `the API token may not do this (403): ${text}`, exitCode: 1 };
+    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|timeout/i.test(text)) {
+      return { message: `the epilot API is unreachable: ${text}`, exitCode: 1 };
+    }
+    return { message: `the sweep failed: ${text}`, exitCode: 1 };
+  }
+  return { message: describeError(error), exitCode: 1 };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      const exitCode = (error as { exitCode?: number }).exitCode ?? 2;
+      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : exitCode === 0 ? 0 : 2;
+    }
+    const { message, exitCode } = explainFailure(error);
+    process.stderr.write(`epilot-task-runner: ${message}\n`);
+    return exitCode;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,255 @@
+import './polyfills';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createCancelAutomationHandler } from '../lambdas/cancel-automation/cancel-automation';
+import { createClaimTaskHandler } from '../lambdas/claim-task/claim-task';
+import { createStartAutomationHandler } from '../lambdas/start-automation/start-automation';
+import { createDetectTasksHandler, type SweepState } from '../lambdas/detect-tasks/detect-tasks';
+import { createFetchExecutionHandler } from '../lambdas/fetch-execution/fetch-execution';
+import { createFindTaskHandler } from '../lambdas/find-task/find-task';
+import { createGetAutomationStatusHandler } from '../lambdas/get-automation-status/get-automation-status';
+import { createMapStatusHandler } from '../lambdas/map-status/map-status';
+import { createPatchStepHandler } from '../lambdas/patch-step/patch-step';
+import type { Clock } from '../lambdas/shared/clock';
+import { AutomationApi } from '../lambdas/shared/epilot/automation-api';
+import { EntityApi } from '../lambdas/shared/epilot/entity-api';
+import { EpilotHttp } from '../lambdas/shared/epilot/http';
+import { WorkflowsV1Engine } from '../lambdas/shared/epilot/workflows-v1';
+import type { Logger } from '../lambdas/shared/logger';
+import type { RunnerDeps } from '../lambdas/shared/runner-deps';
+import type { EpilotEndpoints, RunnerSettings } from '../lambdas/shared/settings';
+import type { TaskExecutionStarter } from '../lambdas/shared/task-starter';
+import { TaskRecords } from '../lambdas/shared/task-records';
+import type { TaskInput, TaskState } from '../lambdas/shared/task-state';
+import { deploymentSettings } from '../lib/deployment-settings';
+import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
+import { SweepStates, TaskStates } from '../lib/state-names';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from './embedded-dynamodb';
+import { type LocalExecutionResult, runLocalExecution } from './state-machine-runner';
+import { createLocalApp, stateMachineDefinitions, synthesizeTemplate } from './synthesized-definitions';
+
+export interface LocalRunnerOptions {
+  endpoints: EpilotEndpoints;
+  token: string;
+  settings: RunnerSettings;
+  clock: Clock;
+  logger: Logger;
+  /** Folder for the embedded DynamoDB; undefined keeps records in memory only. */
+  stateDir?: string | undefined;
+  /** Task executions running at once. */
+  concurrency: number;
+  /** How many times faster than real time `clock` runs; Wait states are shortened to match. Default 1. */
+  timeScale?: number;
+  /** Sees every state a task execution enters (live progress). */
+  onTaskEvent?: (event: TaskProgressEvent) => void;
+}
+
+export interface TaskProgressEvent {
+  executionName: string;
+  input: TaskInput;
+  stateName: string;
+  polls?: number | undefined;
+}
+
+export interface TaskExecutionReport {
+  name: string;
+  input: TaskInput;
+  status: LocalExecutionResult['status'];
+  output: TaskState | undefined;
+  error?: string | undefined;
+  cause?: string | undefined;
+  stateTransitions: number;
+  lambdaInvocations: number;
+  durationMs: number;
+}
+
+export interface SweepReport {
+  sweep: SweepState | undefined;
+  sweepStatus: LocalExecutionResult['status'];
+  sweepError?: string | undefined;
+  sweepTransitions: number;
+  tasks: TaskExecutionReport[];
+  epilotCalls: Record<string, number>;
+}
+
+/**
+ * Runs the synthesized state machines on this machine: the same definitions `cdk deploy` ships, every Task state
+ * bound to the same handler code the Lambdas run, against an embedded DynamoDB and any epilot API.
+ */
+export class LocalRunner {
+  private readonly inFlight = new Set<Promise<TaskExecutionReport>>();
+  private readonly usedNames = new Set<string>();
+  private readonly waiting: Array<() => void> = [];
+  private running = 0;
+  private reports: TaskExecutionReport[] = [];
+
+  private constructor(
+    private readonly options: LocalRunnerOptions,
+    private readonly dynamo: EmbeddedDynamoDb,
+    private readonly definitions: { task: object; sweep: object },
+    private readonly deps: RunnerDeps,
+    private readonly epilotCalls: Record<string, number>,
+  ) {}
+
+  static async start(options: LocalRunnerOptions): Promise<LocalRunner> {
+    const app = createLocalApp();
+    const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
+      settings: { ...deploymentSettings({}), runner: options.settings },
+    });
+    const template = synthesizeTemplate(stack);
+    const definitions = stateMachineDefinitions(template);
+    const find = (prefix: string) => {
+      const found = definitions.find((definition) => definition.logicalId.startsWith(prefix));
+      if (!found) throw new Error(`The synthesized template has no state machine ${prefix}`);
+      return found.definition;
+    };
+    const dynamo = await startEmbeddedDynamoDb({ path: options.stateDir, template });
+    const epilotCalls: Record<string, number> = {};
+    const http = new EpilotHttp({
+      endpoints: options.endpoints,
+      token: async () => options.token,
+      timeoutMs: options.settings.httpTimeoutMs,
+      clock: options.clock,
+      onRequest: ({ api, operation }) => {
+        const key = `${api}.${operation}`;
+        epilotCalls[key] = (epilotCalls[key] ?? 0) + 1;
+      },
+    });
+    let runner: LocalRunner | undefined;
+    const starter: TaskExecutionStarter = {
+      start: async (name, input) => {
+        if (!runner) throw new Error('local runner not ready');
+        return runner.startTaskExecution(name, input);
+      },
+    };
+    const deps: RunnerDeps = {
+      settings: options.settings,
+      clock: options.clock,
+      logger: options.logger,
+      workflows: new WorkflowsV1Engine(http),
+      automations: new AutomationApi(http),
+      entities: new EntityApi(http),
+      records: new TaskRecords(dynamo.client as DynamoDBClient, dynamo.tableName('TaskRecords')),
+      starter,
+    };
+    runner = new LocalRunner(
+      options,
+      dynamo,
+      { task: find('TaskStateMachine'), sweep: find('SweepStateMachine') },
+      deps,
+      epilotCalls,
+    );
+    return runner;
+  }
+
+  get records(): TaskRecords {
+    return this.deps.records;
+  }
+
+  /** One sweep: every page searched, every task execution it started run to its end. */
+  async sweep(): Promise<SweepReport> {
+    this.reports = [];
+    const result = await runLocalExecution({
+      definition: this.definitions.sweep,
+      input: {},
+      name: `sweep-${this.options.clock.now()}`,
+      handlers: { [SweepStates.detectTasks]: createDetectTasksHandler(this.deps) },
+    });
+    await this.drain();
+    return {
+      sweep: result.status === 'SUCCEEDED' ? (result.output as SweepState) : undefined,
+      sweepStatus: result.status,
+      sweepError: result.status === 'SUCCEEDED' ? undefined : `${result.error ?? 'error'}: ${result.cause ?? ''}`,
+      sweepTransitions: result.stateTransitions,
+      tasks: [...this.reports],
+      epilotCalls: this.callCounts(),
+    };
+  }
+
+  /** Runs one task execution directly (as a webhook or a person starting it by hand would). */
+  async runTask(input: TaskInput, name: string): Promise<TaskExecutionReport> {
+    await this.startTaskExecution(name, input);
+    await this.drain();
+    const report = this.reports.find((candidate) => candidate.name === name);
+    if (!report) throw new Error(`Task execution ${name} did not run`);
+    return report;
+  }
+
+  callCounts(): Record<string, number> {
+    return { ...this.epilotCalls };
+  }
+
+  async stop(): Promise<void> {
+    await this.drain();
+    await this.dynamo.stop();
+  }
+
+  /** Like Step Functions: an execution name is taken for good once used, whether it is still running or not. */
+  private async startTaskExecution(name: string, input: TaskInput): Promise<'started' | 'exists'> {
+    if (this.usedNames.has(name)) return 'exists';
+    this.usedNames.add(name);
+    const execution = this.runWhenSlotFree(() => this.executeTask(name, input));
+    this.inFlight.add(execution);
+    void execution.finally(() => this.inFlight.delete(execution));
+    return 'started';
+  }
+
+  private async runWhenSlotFree<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running >= this.options.concurrency) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.running += 1;
+    try {
+      return await work();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
+    const started = Date.now();
+    let polls: number | undefined;
+    const d = this.deps;
+    const progress = (stateName: string) => this.options.onTaskEvent?.({ executionName: name, input, stateName, polls });
+    const track = (stateName: string, handler: (event: unknown) => Promise<TaskState>) => async (event: unknown) => {
+      progress(stateName);
+      const output = await handler(event);
+      polls = output.run?.polls ?? polls;
+      return output;
+    };
+    const result = await runLocalExecution({
+      definition: this.definitions.task,
+      input,
+      name,
+      waitMs: (_state, seconds) => (seconds * 1000) / (this.options.timeScale ?? 1),
+      handlers: {
+        [TaskStates.fetchExecution]: track(TaskStates.fetchExecution, createFetchExecutionHandler(d)),
+        [TaskStates.findTask]: track(TaskStates.findTask, createFindTaskHandler(d)),
+        [TaskStates.claimTask]: track(TaskStates.claimTask, createClaimTaskHandler(d)),
+        [TaskStates.startAutomation]: track(TaskStates.startAutomation, createStartAutomationHandler(d)),
+        [TaskStates.getAutomationStatus]: track(TaskStates.getAutomationStatus, createGetAutomationStatusHandler(d)),
+        [TaskStates.cancelAutomation]: track(TaskStates.cancelAutomation, createCancelAutomationHandler(d)),
+        [TaskStates.mapStatus]: track(TaskStates.mapStatus, createMapStatusHandler(d)),
+        [TaskStates.patchStep]: track(TaskStates.patchStep, createPatchStepHandler(d)),
+      },
+    });
+    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted');
+    const report: TaskExecutionReport = {
+      name,
+      input,
+      status: result.status,
+      output: result.status === 'SUCCEEDED' ? (result.output as TaskState) : undefined,
+      error: result.error,
+      cause: result.cause,
+      stateTransitions: result.stateTransitions,
+      lambdaInvocations: result.taskInvocations,
+      durationMs: Date.now() - started,
+    };
+    this.reports.push(report);
+    return report;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+}
