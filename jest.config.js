@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/lambdas', '<rootDir>/lib', '<rootDir>/local', '<rootDir>/simulator', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Type checking runs once in `tsc --noEmit` (npm test); per-file checking here would only slow jest down.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': 'ts-jest' },
   setupFiles: ['<rootDir>/local/polyfills.ts', '<rootDir>/test/lambda-environment.ts'],
   testTimeout: 60000,
 };

@@ -1,0 +1,232 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ErrorNames } from '../../lambdas/shared/errors';
+import { deploymentSettings } from '../../lib/deployment-settings';
+import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
+import { SweepStates, TaskStates } from '../../lib/state-names';
+import { createLocalApp, stateMachineDefinitions, type LocalStateMachineDefinition } from '../../local/synthesized-definitions';
+
+type AslState = {
+  Type: string;
+  Retry?: Array<{ ErrorEquals: string[]; MaxAttempts?: number; MaxDelaySeconds?: number; JitterStrategy?: string; IntervalSeconds?: number }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+  Next?: string;
+  Seconds?: number;
+};
+
+function synth(context: Record<string, unknown> = {}) {
+  const app = createLocalApp();
+  const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
+    settings: deploymentSettings({ epilotTokenSecretName: 'my/epilot-token', ...context }),
+  });
+  const template = Template.fromStack(stack);
+  const definitions = stateMachineDefinitions(template.toJSON() as never);
+  const byPrefix = (prefix: string): LocalStateMachineDefinition => {
+    const found = definitions.find((definition) => definition.logicalId.startsWith(prefix));
+    if (!found) throw new Error(`no state machine ${prefix}`);
+    return found;
+  };
+  return { template, task: byPrefix('TaskStateMachine'), sweep: byPrefix('SweepStateMachine') };
+}
+
+const { template, task, sweep } = synth({ pollIntervalMs: '2000', automationTimeoutMs: '600000' });
+const taskState = (name: string) => {
+  const state = (task.definition.States as Record<string, AslState>)[name];
+  if (!state) throw new Error(`no state ${name}`);
+  return state;
+};
+const retryFor = (state: AslState, error: string) => state.Retry?.find((retry) => retry.ErrorEquals.includes(error));
+const catchFor = (state: AslState, error: string) => state.Catch?.find((handler) => handler.ErrorEquals.includes(error));
+
+describe('task records table', () => {
+  it('is on-demand, recoverable to a point in time, keyed by pk/sk and retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    });
+  });
+});
+
+describe('functions', () => {
+  it('all run Node.js 22 on ARM64 with X-Ray and a log group with retention', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(9);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('get the deployment settings and the secret name, never a token', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          EPILOT_TOKEN_SECRET_NAME: 'my/epilot-token',
+          POLL_INTERVAL_MS: '2000',
+          AUTOMATION_TIMEOUT_MS: '600000',
+        }),
+      },
+    });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/Bearer|EPILOT_API_TOKEN/);
+  });
+
+  it('grant the secret only to functions that call epilot, and records access as GetItem/PutItem only', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>);
+    const actions = statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(
+      expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']),
+    );
+    expect(actions.some((action) => /dynamodb:(Scan|DeleteItem|\*)/.test(action))).toBe(false);
+    const secretReaders = policies.filter((policy) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
+    );
+    // fetch execution, start, status, cancel, patch, detect — not find task, claim or map status.
+    expect(secretReaders).toHaveLength(6);
+  });
+
+  it('lets only the sweep start task executions', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('^TaskStateMachine') } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('state machines', () => {
+  it('are Standard, JSONPath, traced and logged', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ERROR' }),
+    });
+    expect(task.definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('the sweep runs on the schedule, every minute by default', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('^SweepStateMachine') }, Input: '{}' })],
+    });
+  });
+
+  it('a sweep rate of 0 leaves out the schedule', () => {
+    expect(synth({ sweepRateMinutes: '0' }).template.findResources('AWS::Events::Rule')).toEqual({});
+  });
+});
+
+describe('task state machine', () => {
+  it('runs the states in order and loops through the Wait state', () => {
+    expect(task.definition.StartAt).toBe(TaskStates.fetchExecution);
+    expect(taskState(TaskStates.fetchExecution).Next).toBe(TaskStates.findTask);
+    expect(taskState(TaskStates.findTask).Next).toBe(TaskStates.claimTask);
+    expect(taskState(TaskStates.claimTask).Next).toBe(TaskStates.runAutomation);
+    expect(taskState(TaskStates.startAutomation).Next).toBe(TaskStates.getAutomationStatus);
+    expect(taskState(TaskStates.getAutomationStatus).Next).toBe(TaskStates.automationFinished);
+    expect(taskState(TaskStates.waitForAutomation)).toMatchObject({ Type: 'Wait', Seconds: 2, Next: TaskStates.getAutomationStatus });
+    expect(taskState(TaskStates.cancelAutomation).Next).toBe(TaskStates.mapStatus);
+    expect(taskState(TaskStates.mapStatus).Next).toBe(TaskStates.patchStep);
+  });
+
+  it('binds every Task state to a Lambda of the stack', () => {
+    expect(Object.keys(task.taskFunctions).sort()).toEqual(
+      [
+        TaskStates.fetchExecution,
+        TaskStates.findTask,
+        TaskStates.claimTask,
+        TaskStates.startAutomation,
+        TaskStates.getAutomationStatus,
+        TaskStates.cancelAutomation,
+        TaskStates.mapStatus,
+        TaskStates.patchStep,
+      ].sort(),
+    );
+  });
+
+  it.each([
+    TaskStates.fetchExecution,
+    TaskStates.startAutomation,
+    TaskStates.getAutomationStatus,
+    TaskStates.cancelAutomation,
+    TaskStates.patchStep,
+  ])('%s retries transient epilot errors with capped, jittered backoff', (name) => {
+    expect(retryFor(taskState(name), ErrorNames.epilotTransient)).toMatchObject({
+      MaxAttempts: 5,
+      MaxDelaySeconds: 60,
+      JitterStrategy: 'FULL',
+    });
+  });
+
+  it.each([TaskStates.claimTask, TaskStates.startAutomation, TaskStates.patchStep])(
+    '%s re-decides after a record conflict',
+    (name) => {
+      expect(retryFor(taskState(name), ErrorNames.recordConflict)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+    },
+  );
+
+  it('never retries a permanent error or bad data', () => {
+    for (const [name, state] of Object.entries(task.definition.States as Record<string, AslState>)) {
+      for (const error of [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput]) {
+        expect({ name, retry: retryFor(state, error) }).toEqual({ name, retry: undefined });
+      }
+    }
+  });
+
+  it('fails the step when a start is refused, and hands over when another execution took the task', () => {
+    const start = taskState(TaskStates.startAutomation);
+    expect(catchFor(start, ErrorNames.epilotPermanent)).toMatchObject({ Next: TaskStates.mapStatus, ResultPath: '$.error' });
+    expect(catchFor(start, ErrorNames.invalidEpilotData)).toMatchObject({ Next: TaskStates.mapStatus });
+    expect(catchFor(start, ErrorNames.ownershipLost)).toMatchObject({ Next: TaskStates.handedOver });
+    // A transient failure must not fail the step: the run may exist; a later execution adopts it.
+    expect(catchFor(start, ErrorNames.epilotTransient)).toBeUndefined();
+    expect(catchFor(start, 'States.ALL')).toBeUndefined();
+  });
+
+  it('after a start, every failure still ends in a patch', () => {
+    expect(catchFor(taskState(TaskStates.getAutomationStatus), 'States.ALL')).toMatchObject({
+      Next: TaskStates.mapStatus,
+      ResultPath: '$.error',
+    });
+    expect(catchFor(taskState(TaskStates.cancelAutomation), 'States.ALL')).toMatchObject({
+      Next: TaskStates.mapStatus,
+      ResultPath: '$.cancelError',
+    });
+  });
+
+  it('a patch that fails for good ends the execution failed, leaving the record for the next one', () => {
+    const patch = taskState(TaskStates.patchStep);
+    expect(catchFor(patch, ErrorNames.ownershipLost)).toMatchObject({ Next: TaskStates.handedOver });
+    expect(catchFor(patch, 'States.ALL')).toMatchObject({ Next: TaskStates.stepNotPatched });
+    expect(patch.Catch?.[0]?.ErrorEquals).toEqual([ErrorNames.ownershipLost]);
+    expect(taskState(TaskStates.stepNotPatched).Type).toBe('Fail');
+  });
+
+  it('routes skip, patch and run after the claim', () => {
+    const choice = task.definition.States[TaskStates.runAutomation] as { Choices: Array<{ StringEquals: string; Next: string }>; Default: string };
+    expect(choice.Choices.map((rule) => [rule.StringEquals, rule.Next])).toEqual([
+      ['skip', TaskStates.nothingToDo],
+      ['patch', TaskStates.patchStep],
+    ]);
+    expect(choice.Default).toBe(TaskStates.startAutomation);
+  });
+});
+
+describe('sweep state machine', () => {
+  it('pages through Detect tasks until done, retrying transient errors', () => {
+    const states = sweep.definition.States as Record<string, AslState>;
+    expect(sweep.definition.StartAt).toBe(SweepStates.detectTasks);
+    expect(retryFor(states[SweepStates.detectTasks] as AslState, ErrorNames.epilotTransient)).toMatchObject({ JitterStrategy: 'FULL' });
+    expect(states[SweepStates.morePages]).toMatchObject({ Type: 'Choice', Default: SweepStates.detectTasks });
+  });
+});
