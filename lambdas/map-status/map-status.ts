@@ -27,7 +27,7 @@ export function mapStatus(state: TaskState, timeoutMs: number): TaskResult {
     };
   }
   const status = run?.status;
-  if (status !== undefined && status in STEP_STATUS_BY_AUTOMATION_STATUS) {
+  if (status !== undefined && Object.hasOwn(STEP_STATUS_BY_AUTOMATION_STATUS, status)) {
     const stepStatus = STEP_STATUS_BY_AUTOMATION_STATUS[status as keyof typeof STEP_STATUS_BY_AUTOMATION_STATUS];
     return { stepStatus, automationStatus: status, reason: `automation ${status}` };
   }

@@ -106,7 +106,8 @@ export interface LambdaConfig {
 /** Reads and checks a Lambda's environment once, at cold start; a bad value fails with the variable's name. */
 export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaConfig {
   const vars = parseOrExplain(lambdaEnvSchema, emptyToUndefined(env), 'environment variable');
-  const settings = runnerSettings({
+  // Checked here rather than through runnerSettings(), so a value out of range names its variable, not the setting.
+  const settings = parseOrExplain(runnerSettingsSchema, {
     pollIntervalMs: vars.POLL_INTERVAL_MS,
     pollWindowMs: vars.POLL_WINDOW_MS,
     automationTimeoutMs: vars.AUTOMATION_TIMEOUT_MS,
@@ -115,7 +116,7 @@ export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Lambd
     httpTimeoutMs: vars.HTTP_TIMEOUT_MS,
     searchQuery: vars.SEARCH_QUERY,
     searchPageSize: vars.SEARCH_PAGE_SIZE,
-  });
+  }, 'environment variable', (key) => EnvNames[key as keyof typeof EnvNames] ?? key);
   return {
     endpoints: resolveEndpoints({
       apiUrl: vars.EPILOT_API_URL,
@@ -140,9 +141,14 @@ function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undef
   return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === '' ? undefined : value]));
 }
 
-function parseOrExplain<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+function parseOrExplain<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+  nameOf: (path: string) => string = (path) => path,
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${what} ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  const problems = result.error.issues.map((issue) => `${what} ${nameOf(issue.path.join('.')) || '(root)'}: ${issue.message}`);
   throw new Error(`Invalid configuration: ${problems.join('; ')}`);
 }

@@ -213,7 +213,7 @@ describe('task state machine', () => {
   });
 
   it('routes skip, patch and run after the claim', () => {
-    const choice = task.definition.States[TaskStates.runAutomation] as { Choices: Array<{ StringEquals: string; Next: string }>; Default: string };
+    const choice = task.definition.States[TaskStates.runAutomation] as unknown as { Choices: Array<{ StringEquals: string; Next: string }>; Default: string };
     expect(choice.Choices.map((rule) => [rule.StringEquals, rule.Next])).toEqual([
       ['skip', TaskStates.nothingToDo],
       ['patch', TaskStates.patchStep],
