@@ -28,7 +28,10 @@ import { LOCAL_ACCOUNT_ID, LOCAL_PARTITION, LOCAL_REGION } from './local-account
 export type LocalTaskHandler = (payload: unknown) => Promise<unknown>;
 
 type LibraryRun = ReturnType<StateMachine['run']>;
-/** An event of aws-local-stepfunctions' execution log (Wait states keep their type, see runLocalExecution). */
+/**
+ * An event of aws-local-stepfunctions' execution log. Wait states show as Wait states although the runner runs them
+ * as Tasks. The library may drop the last events of Map iterations and Parallel branches that end with the execution.
+ */
 export type LocalExecutionEvent = LibraryRun['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export interface RunLocalExecutionOptions {
@@ -98,6 +101,9 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
   return new LocalExecution(options).run();
 }
 
+// asl-validator compiles its schemas on every call (~100 ms); a simulation runs the same definitions many times.
+const validatedDefinitions = new Set<string>();
+
 const localDefinitionShape = z.object({ definition: z.object({}).loose(), name: z.string(), arn: z.string() });
 
 class LocalExecution {
@@ -123,6 +129,8 @@ class LocalExecution {
   /** Prepared (rewritten) states by name: the objects the library sees, so event payloads can be traced back. */
   private readonly prepared = new Map<string, AslState>();
   private readonly waitStates = new Set<string>();
+  /** Retries counted in `failed` whose StateRetried event has not arrived yet, by state name. */
+  private readonly predictedRetries = new Map<string, number>();
 
   constructor(private readonly options: RunLocalExecutionOptions) {
     const local = localDefinitionShape.safeParse(options.definition);
@@ -140,6 +148,9 @@ class LocalExecution {
   async run(): Promise<LocalExecutionResult> {
     this.checkBeforeRun();
     const started = Date.now();
+    const abortSignal = this.options.abortSignal;
+    // The library would enter the first state (and call its handler) synchronously before noticing.
+    if (abortSignal?.aborted) return this.result({ status: 'ABORTED' }, started);
     const machine = new StateMachine(this.prepare(this.definition, true) as unknown as StateMachineDefinition, {
       // The original definition was validated in checkBeforeRun; the prepared one holds local-only rewrites.
       validationOptions: { noValidate: true },
@@ -161,14 +172,13 @@ class LocalExecution {
       ),
       overrides: {
         taskResourceLocalHandlers: this.localHandlers(),
-        retryIntervalOverrides: this.retryOverrides(),
+        // Without retryDelayMs the library's own delays are Step Functions' delays already.
+        ...(this.options.retryDelayMs ? { retryIntervalOverrides: this.retryOverrides() } : {}),
       },
     });
 
-    const abortSignal = this.options.abortSignal;
     const onAbort = () => handle.abort();
     abortSignal?.addEventListener('abort', onAbort, { once: true });
-    if (abortSignal?.aborted) handle.abort();
 
     let listenerError: unknown;
     const consumed = (async () => {
@@ -195,6 +205,10 @@ class LocalExecution {
       await consumed;
     }
     if (listenerError !== undefined) throw listenerError;
+    return this.result(settled, started);
+  }
+
+  private result(settled: Pick<LocalExecutionResult, 'status' | 'output' | 'error' | 'cause'>, started: number): LocalExecutionResult {
     return {
       executionArn: this.executionArn,
       name: this.name,
@@ -238,8 +252,14 @@ class LocalExecution {
 
     const validation = this.options.validation ?? {};
     if (!validation.noValidate) {
-      // The library validates in its constructor (asl-validator); this instance is only built for that.
-      new StateMachine(this.definition as unknown as StateMachineDefinition, { validationOptions: { checkPaths: true, checkArn: true, ...validation } });
+      const key = JSON.stringify([validation, this.definition]);
+      if (!validatedDefinitions.has(key)) {
+        // The library validates in its constructor (asl-validator); this instance is only built for that.
+        new StateMachine(this.definition as unknown as StateMachineDefinition, {
+          validationOptions: { checkPaths: true, checkArn: true, ...validation },
+        });
+        validatedDefinitions.add(key);
+      }
     }
   }
 
@@ -315,6 +335,11 @@ class LocalExecution {
 
   private async invoke(name: string, integration: TaskIntegration, handler: LocalTaskHandler, input: JsonValue): Promise<JsonValue> {
     this.taskInvocations += 1;
+    const book = this.bookOf(name);
+    book.pending = undefined;
+    book.decided = false;
+    const invocation: Invocation = { abandoned: false };
+    book.inFlight.add(invocation);
     const payload = integration === 'lambda-invoke' ? lambdaInvokePayload(input) : input;
     let result: JsonValue;
     try {
@@ -322,8 +347,11 @@ class LocalExecution {
       result = toJson(await handler(structuredClone(payload)), `result of Task state ${name}`);
     } catch (thrown) {
       const error = integration === 'other' ? serviceError(thrown) : lambdaError(thrown);
-      this.failed(name, error);
+      // A handler that lost the race against TimeoutSeconds fails into the void, as its Lambda would.
+      if (!invocation.abandoned) this.failed(name, error);
       throw error;
+    } finally {
+      book.inFlight.delete(invocation);
     }
     const size = Buffer.byteLength(JSON.stringify(result), 'utf8');
     if (size > MAX_PAYLOAD_BYTES) {
@@ -339,7 +367,9 @@ class LocalExecution {
   }
 
   private async wait(name: string, original: AslState, input: JsonValue): Promise<JsonValue> {
-    const given = waitInputSchema.parse(input);
+    const parsed = waitInputSchema.safeParse(input);
+    if (!parsed.success) throw runtimeError(`Wait state ${name} got unexpected input: ${z.prettifyError(parsed.error)}`);
+    const given = parsed.data;
     let seconds: number;
     if (typeof original['Seconds'] === 'number') seconds = original['Seconds'];
     else if (typeof original['Timestamp'] === 'string') seconds = (Date.parse(original['Timestamp']) - Date.now()) / 1000;
@@ -372,9 +402,9 @@ class LocalExecution {
    */
   private failed(name: string, error: Error & { isRetryable?: boolean }): void {
     const retriers = retriersOf(this.prepared.get(name));
-    const book = this.retries.get(name) ?? { attempts: [], delays: new Map() };
-    this.retries.set(name, book);
+    const book = this.bookOf(name);
     book.pending = undefined;
+    book.decided = true;
     if (error.isRetryable === false) return;
     const index = retriers.findIndex((r) =>
       r.ErrorEquals.some((e) => e === error.name || e === 'States.ALL' || (e === 'States.TaskFailed' && error.name !== 'States.Timeout')),
@@ -385,9 +415,19 @@ class LocalExecution {
     if (attempt > (retrier.MaxAttempts ?? 3)) return;
     book.attempts[index] = attempt;
     book.pending = { retrierIndex: index, attempt, delayMs: this.retryDelay(name, retrier, attempt) };
+    this.predictedRetries.set(name, (this.predictedRetries.get(name) ?? 0) + 1);
     this.stateTransitions += 1;
     this.stateContext.Name = name;
     this.stateContext.RetryCount = attempt;
+  }
+
+  private bookOf(name: string): RetryBook {
+    let book = this.retries.get(name);
+    if (!book) {
+      book = { attempts: [], decided: false, inFlight: new Set(), failures: 0, lastRead: 0, reading: false, delays: new Map() };
+      this.retries.set(name, book);
+    }
+    return book;
   }
 
   private retryDelay(name: string, retrier: Retrier, attempt: number): number {
@@ -399,28 +439,16 @@ class LocalExecution {
   }
 
   /**
-   * The library asks `retryIntervalOverrides[state][retrierIndex]` when a state fails; a getter answers with the
-   * delay chosen in `failed` (Task states) or, for Parallel/Map states, from the retries seen in the event log.
+   * The library reads `retryIntervalOverrides[state][i]` when a state with Retry fails, synchronously, for i = 0, 1, …
+   * up to the retrier that matches the error; a getter answers with the delay for that retrier.
    */
   private retryOverrides(): Record<string, number[]> {
     const overrides: Record<string, number[]> = {};
     for (const [name, state] of this.prepared) {
       const retriers = retriersOf(state);
       if (retriers.length === 0) continue;
-      const delayFor = (index: number): number | undefined => {
-        const book = this.retries.get(name) ?? { attempts: [], delays: new Map() };
-        this.retries.set(name, book);
-        if (state.Type === 'Task') return book.pending?.retrierIndex === index ? book.pending.delayMs : undefined;
-        const retrier = retriers[index];
-        if (!retrier) return undefined;
-        const attempt = (book.attempts[index] ?? 0) + 1;
-        const key = `${index}:${attempt}`;
-        const known = book.delays.get(key);
-        if (known !== undefined) return known;
-        const delay = this.retryDelay(name, retrier, attempt);
-        book.delays.set(key, delay);
-        return delay;
-      };
+      const delayFor = (index: number) =>
+        state.Type === 'Task' ? this.taskRetryDelay(name, index) : this.compositeRetryDelay(name, retriers, index);
       Object.defineProperty(overrides, name, {
         enumerable: true,
         get: () =>
@@ -433,18 +461,60 @@ class LocalExecution {
     return overrides;
   }
 
+  /** The delay `failed` chose for the retrier that will match. */
+  private taskRetryDelay(name: string, index: number): number | undefined {
+    const book = this.bookOf(name);
+    // A failure the handler wrapper did not see while a call is running: the library timed the call out.
+    if (!book.decided && book.inFlight.size > 0) {
+      for (const invocation of book.inFlight) invocation.abandoned = true;
+      this.failed(name, new StatesError('States.Timeout', `Task state ${name} timed out`));
+    }
+    return book.pending?.retrierIndex === index ? book.pending.delayMs : undefined;
+  }
+
+  /**
+   * Parallel/Map states fail with errors from inside their branches, which the runner does not see. Each failure's
+   * reads happen in one synchronous run, so the first read in a new run starts a new failure, and the previous
+   * failure of the same entry must have been retried by the retrier read last (the library stops at the match).
+   */
+  private compositeRetryDelay(name: string, retriers: Retrier[], index: number): number | undefined {
+    const book = this.bookOf(name);
+    if (!book.reading) {
+      book.reading = true;
+      queueMicrotask(() => (book.reading = false));
+      if (book.failures > 0) book.attempts[book.lastRead] = (book.attempts[book.lastRead] ?? 0) + 1;
+      book.failures += 1;
+    }
+    book.lastRead = index;
+    const retrier = retriers[index];
+    if (!retrier) return undefined;
+    // Read up to three times per failure, and FULL jitter is random: choose once.
+    const key = `${book.failures}:${index}`;
+    let delay = book.delays.get(key);
+    if (delay === undefined) {
+      delay = this.retryDelay(name, retrier, (book.attempts[index] ?? 0) + 1);
+      book.delays.set(key, delay);
+    }
+    return delay;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // Events
 
   private observe(event: LocalExecutionEvent): void {
-    if (event.type === 'StateRetried' && event.state.type !== 'Task') {
-      // Task retries were counted when the handler failed; Parallel/Map retries are only visible here.
+    if (event.type === 'StateRetried') {
+      // Retries `failed` predicted are counted already; the rest (Parallel/Map states, Task timeouts) only show here.
+      const predicted = this.predictedRetries.get(event.state.name) ?? 0;
+      if (predicted > 0) {
+        this.predictedRetries.set(event.state.name, predicted - 1);
+        return this.forward(event);
+      }
       this.stateTransitions += 1;
-      const book = this.retries.get(event.state.name) ?? { attempts: [], delays: new Map() };
-      this.retries.set(event.state.name, book);
-      const index = retriersOf(this.prepared.get(event.state.name)).findIndex((r) => isSameRetrier(r, event.retry.retrier));
-      if (index >= 0) book.attempts[index] = event.retry.attempt;
     }
+    this.forward(event);
+  }
+
+  private forward(event: LocalExecutionEvent): void {
     if (!this.options.onEvent) return;
     const outward =
       'state' in event && this.waitStates.has(event.state.name) ? { ...event, state: { ...event.state, type: 'Wait' as const } } : event;
@@ -452,12 +522,25 @@ class LocalExecution {
   }
 }
 
+interface Invocation {
+  abandoned: boolean;
+}
+
+/** Retry bookkeeping for one state, for its current entry (entering the state again starts a new book). */
 interface RetryBook {
-  /** Retries so far per retrier index, for the current entry of the state. */
+  /** Retries so far per retrier index. */
   attempts: number[];
   /** A retry `failed` decided on and the library has not started yet. */
   pending?: { retrierIndex: number; attempt: number; delayMs: number } | undefined;
-  /** Parallel/Map: delays already chosen, so repeated reads of one attempt agree (jitter is random). */
+  /** Whether `failed` has judged the latest failure of this Task state (false while a call runs). */
+  decided: boolean;
+  /** Task calls still running; one still running when the state fails was timed out. */
+  inFlight: Set<Invocation>;
+  /** Parallel/Map: failures seen, the retrier index read last, whether a failure's reads are under way. */
+  failures: number;
+  lastRead: number;
+  reading: boolean;
+  /** Parallel/Map: delays chosen, by failure and retrier index. */
   delays: Map<string, number>;
 }
 
@@ -474,10 +557,6 @@ type Retrier = z.infer<typeof retrierSchema>;
 function retriersOf(state: AslState | undefined): Retrier[] {
   if (!state || state['Retry'] === undefined) return [];
   return z.array(retrierSchema).parse(state['Retry']);
-}
-
-function isSameRetrier(a: Retrier, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -501,7 +580,11 @@ function waitAsTask(wait: AslState): AslState {
   return task;
 }
 
-const waitInputSchema = z.object({ input: z.custom<JsonValue>(() => true), seconds: z.unknown(), timestamp: z.unknown() });
+const waitInputSchema = z.object({
+  input: z.custom<JsonValue>(() => true),
+  seconds: z.unknown().optional(),
+  timestamp: z.unknown().optional(),
+});
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();

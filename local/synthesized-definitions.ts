@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as cdk from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { z } from 'zod';
@@ -25,8 +26,9 @@ export function parseTemplate(value: unknown): CloudFormationTemplate {
   return parsed.data;
 }
 
-// Apps whose outdir is a throw-away directory: synthesizeTemplate removes it again, since jest never fires the
-// process exit hook aws-cdk-lib relies on to clean temporary assemblies up.
+// Apps whose outdir is a temporary directory. synthesizeTemplate empties it after reading the template: aws-cdk-lib
+// removes such directories only on process exit, which jest never fires. The directory itself stays, so a later
+// synth of the same app (Template.fromStack, app.synth()) still has somewhere to write.
 const throwAwayOutdirs = new WeakSet<cdk.App>();
 
 /**
@@ -70,16 +72,19 @@ export function synthesizeTemplate(stack: cdk.Stack): CloudFormationTemplate {
         `(or set the context 'aws:cdk:bundling-stacks' to [] before constructing the stack).`,
     );
   }
-  const app = cdk.App.of(stack);
-  if (!app || !cdk.App.isApp(app)) throw new Error(`Stack ${stack.node.path} is not part of an App`);
-  // The throw-away outdir is removed after every read, so it may have to come back first.
-  fs.mkdirSync(app.outdir, { recursive: true });
+  const stage = cdk.Stage.of(stack);
+  if (!stage) throw new Error(`Stack ${stack.node.path} is not part of an App`);
   // force: a second call after the construct tree changed must not return the first, stale assembly.
-  const assembly = app.synth({ force: true });
+  const assembly = stage.synth({ force: true });
   try {
     return parseTemplate(assembly.getStackArtifact(stack.artifactId).template);
   } finally {
-    if (throwAwayOutdirs.has(app)) fs.rmSync(assembly.directory, { recursive: true, force: true });
+    const root = stack.node.root;
+    if (cdk.App.isApp(root) && throwAwayOutdirs.has(root)) {
+      for (const entry of fs.readdirSync(assembly.directory)) {
+        fs.rmSync(path.join(assembly.directory, entry), { recursive: true, force: true });
+      }
+    }
   }
 }
 

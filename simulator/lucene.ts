@@ -164,6 +164,26 @@ function unescape(text: string): string {
   return text.replace(/\\(.)/g, '$1');
 }
 
+/**
+ * Top-level fields every matching document must have. Lets a search skip, with one lookup, the many
+ * documents that cannot match (e.g. the entities without workflows when the query is about workflows).
+ */
+export function requiredRoots(query: LuceneQuery): Set<string> {
+  switch (query.kind) {
+    case 'term':
+    case 'exists':
+      return new Set(query.path.slice(0, 1));
+    case 'and':
+      return new Set(query.clauses.flatMap((clause) => [...requiredRoots(clause)]));
+    case 'or': {
+      const [first, ...rest] = query.clauses.map(requiredRoots);
+      return new Set([...(first ?? [])].filter((root) => rest.every((roots) => roots.has(root))));
+    }
+    default:
+      return new Set();
+  }
+}
+
 /** `resolveRoot` gives a document's top-level value; it lets callers compute fields (like `workflows`) lazily. */
 export function matchesLucene(query: LuceneQuery, resolveRoot: (key: string) => unknown): boolean {
   switch (query.kind) {

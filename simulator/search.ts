@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { LuceneSyntaxError, matchesLucene, parseLucene, type LuceneQuery } from './lucene';
+import { LuceneSyntaxError, matchesLucene, parseLucene, requiredRoots, type LuceneQuery } from './lucene';
 import type { EntityRecord, SimulatorStore } from './store';
 
 /**
@@ -40,8 +40,8 @@ interface SortKey {
 const REQUIRED_ENTITY_FIELDS = ['_id', '_title', '_org', '_schema', '_created_at', '_updated_at'];
 
 export class EntitySearch {
-  private readonly queryCache = new Map<string, LuceneQuery>();
-  private readonly sortCache = new Map<string, { version: number; order: EntityRecord[] }>();
+  private readonly queryCache = new Map<string, { query: LuceneQuery; roots: string[] }>();
+  private readonly sortCache = new Map<string, { version: string; order: EntityRecord[] }>();
 
   constructor(
     private readonly store: SimulatorStore,
@@ -50,9 +50,10 @@ export class EntitySearch {
 
   search(body: SearchBody, now: number): SearchOutcome {
     let query: LuceneQuery;
+    let roots: string[];
     let sortKeys: SortKey[];
     try {
-      query = this.parse(body.q);
+      ({ query, roots } = this.parse(body.q));
       sortKeys = parseSort(body.sort);
     } catch (error) {
       if (error instanceof LuceneSyntaxError) return { ok: false, message: `Unsupported query syntax in q: ${error.message}` };
@@ -67,7 +68,9 @@ export class EntitySearch {
     if (this.maxResultWindow !== undefined && from + size > this.maxResultWindow)
       return { ok: false, message: `Result window is too large, from + size must be less than or equal to: [${this.maxResultWindow}]` };
 
-    const order = this.sorted(sortKeys);
+    // Most entities have no workflow: a query that needs one only walks those that do.
+    const needsWorkflows = roots.includes('workflows');
+    const order = this.sorted(sortKeys, needsWorkflows);
     const startAt = body.search_after === undefined ? 0 : firstAfter(order, sortKeys, body.search_after);
     const deleted = body.include_deleted ?? 'false';
     let hits = 0;
@@ -78,6 +81,7 @@ export class EntitySearch {
       if (!entity) continue;
       const isDeleted = entity._deleted_at !== undefined && entity._deleted_at !== null;
       if ((deleted === 'false' && isDeleted) || (deleted === 'only' && !isDeleted)) continue;
+      if (!hasRoots(entity, roots)) continue;
       if (!this.matches(query, entity, now)) continue;
       hits++;
       if (i < startAt || page.length >= size) continue;
@@ -95,14 +99,15 @@ export class EntitySearch {
     return { ok: true, body: response };
   }
 
-  private parse(q: string): LuceneQuery {
-    let query = this.queryCache.get(q);
-    if (!query) {
-      query = parseLucene(q);
+  private parse(q: string): { query: LuceneQuery; roots: string[] } {
+    let parsed = this.queryCache.get(q);
+    if (!parsed) {
+      const query = parseLucene(q);
+      parsed = { query, roots: [...requiredRoots(query)] };
       if (this.queryCache.size > 1000) this.queryCache.clear();
-      this.queryCache.set(q, query);
+      this.queryCache.set(q, parsed);
     }
-    return query;
+    return parsed;
   }
 
   private matches(query: LuceneQuery, entity: EntityRecord, now: number): boolean {
@@ -119,14 +124,29 @@ export class EntitySearch {
     });
   }
 
-  private sorted(keys: SortKey[]): EntityRecord[] {
+  private sorted(keys: SortKey[], withWorkflowsOnly: boolean): EntityRecord[] {
     const cacheKey = keys.map((key) => `${key.field}:${key.descending ? 'desc' : 'asc'}`).join(',');
-    const cached = this.sortCache.get(cacheKey);
-    if (cached && cached.version === this.store.entitiesVersion) return cached.order;
-    const order = [...this.store.entities.values()].sort((a, b) => compareEntities(a, b, keys));
-    this.sortCache.set(cacheKey, { version: this.store.entitiesVersion, order });
-    return order;
+    const version = `${this.store.entitiesVersion}`;
+    let all = this.sortCache.get(cacheKey);
+    if (!all || all.version !== version) {
+      all = { version, order: [...this.store.entities.values()].sort((a, b) => compareEntities(a, b, keys)) };
+      this.sortCache.set(cacheKey, all);
+    }
+    if (!withWorkflowsOnly) return all.order;
+    const filteredKey = `${cacheKey}|workflows`;
+    const filteredVersion = `${version}/${this.store.executionsVersion}`;
+    let filtered = this.sortCache.get(filteredKey);
+    if (!filtered || filtered.version !== filteredVersion) {
+      filtered = { version: filteredVersion, order: all.order.filter((entity) => this.store.hasWorkflows(entity._id)) };
+      this.sortCache.set(filteredKey, filtered);
+    }
+    return filtered.order;
   }
+}
+
+function hasRoots(entity: EntityRecord, roots: string[]): boolean {
+  for (const root of roots) if (root !== 'workflows' && entity[root] === undefined) return false;
+  return true;
 }
 
 /** Sort keys, always ending with `_id` so the order (and paging) is total and stable. */

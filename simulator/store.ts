@@ -37,6 +37,8 @@ export class SimulatorStore {
   readonly runs = new Map<string, RunState>();
   /** Bumped whenever the entity set changes, so cached sort orders know they are stale. */
   entitiesVersion = 0;
+  /** Bumped whenever workflow executions are added (which changes which entities have workflows). */
+  executionsVersion = 0;
   private readonly executionsByEntity = new Map<string, WorkflowExecutionState[]>();
   private readonly runsByEntity = new Map<string, RunState[]>();
   private readonly runsInOrder: RunState[] = [];
@@ -76,6 +78,7 @@ export class SimulatorStore {
       this.entities.set(entity._id, { ...entity, _org: entity._org ?? this.orgId, _created_at: createdAt, _updated_at: entity._updated_at ?? createdAt });
     }
     if (seed.entities.length > 0) this.entitiesVersion++;
+    if (executions.length > 0) this.executionsVersion++;
     for (const execution of executions) {
       this.executions.set(execution.id, execution);
       for (const entityId of execution.entityIds) pushTo(this.executionsByEntity, entityId, execution);
@@ -91,6 +94,10 @@ export class SimulatorStore {
   entityView(entity: EntityRecord, now: number): EntityRecord {
     const workflows = this.workflowsOf(entity._id, now);
     return workflows ? { ...entity, workflows } : entity;
+  }
+
+  hasWorkflows(entityId: string): boolean {
+    return this.executionsByEntity.has(entityId);
   }
 
   workflowsOf(entityId: string, now: number): Record<string, WorkflowSummary[] | WorkflowSummary> | undefined {

@@ -25,7 +25,6 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
         // epilot being briefly unavailable must not fail a run that is fine: keep polling until the deadline.
         if (!(error instanceof EpilotTransientError)) throw error;
         logger.warn('Status call failed; polling on', { error: describeError(error), polls });
-        status = undefined;
       }
       const now = deps.clock.now();
       if (status !== undefined && isTerminalAutomationStatus(status)) {

@@ -106,8 +106,7 @@ export interface LambdaConfig {
 /** Reads and checks a Lambda's environment once, at cold start; a bad value fails with the variable's name. */
 export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaConfig {
   const vars = parseOrExplain(lambdaEnvSchema, emptyToUndefined(env), 'environment variable');
-  // Checked here rather than through runnerSettings(), so a value out of range names its variable, not the setting.
-  const settings = parseOrExplain(runnerSettingsSchema, {
+  const settingsInput: RunnerSettingsInput = {
     pollIntervalMs: vars.POLL_INTERVAL_MS,
     pollWindowMs: vars.POLL_WINDOW_MS,
     automationTimeoutMs: vars.AUTOMATION_TIMEOUT_MS,
@@ -116,7 +115,11 @@ export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Lambd
     httpTimeoutMs: vars.HTTP_TIMEOUT_MS,
     searchQuery: vars.SEARCH_QUERY,
     searchPageSize: vars.SEARCH_PAGE_SIZE,
-  }, 'environment variable', (key) => EnvNames[key as keyof typeof EnvNames] ?? key);
+  };
+  // Not runnerSettings(): a value out of range must name its variable (POLL_INTERVAL_MS), not the setting.
+  const settings = parseOrExplain(runnerSettingsSchema, settingsInput, 'environment variable', (setting) =>
+    Object.hasOwn(EnvNames, setting) ? EnvNames[setting as keyof typeof EnvNames] : setting,
+  );
   return {
     endpoints: resolveEndpoints({
       apiUrl: vars.EPILOT_API_URL,

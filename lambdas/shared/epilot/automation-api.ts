@@ -107,7 +107,9 @@ export class AutomationApi {
           run.flowId === query.flowId &&
           run.workflowExecutionId === query.workflowExecutionId &&
           run.taskId === query.taskId,
-      );
+      )
+      // epilot's list order is not specified; an earlier round's run must not come before this round's.
+      .sort((a, b) => createdTime(b) - createdTime(a));
   }
 
   async cancel(executionId: string): Promise<void> {
@@ -120,6 +122,12 @@ export class AutomationApi {
       schema: z.unknown(),
     });
   }
+}
+
+/** For sorting newest first; a run without a readable creation time sorts last. */
+function createdTime(run: AutomationRun): number {
+  const time = run.createdAt === undefined ? Number.NaN : Date.parse(run.createdAt);
+  return Number.isNaN(time) ? Number.MIN_SAFE_INTEGER : time;
 }
 
 function toRun(body: z.output<typeof automationExecutionSchema>): AutomationRun {

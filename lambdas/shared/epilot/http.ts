@@ -116,10 +116,11 @@ export class EpilotHttp {
     const { status } = response;
     const text = typeof response.data === 'string' ? response.data : '';
     if (status === 429 || status >= 500) {
-      throw new TransientFailure(`${what} answered ${status}${errorDetail(text)}`, retryAfterMs(response));
+      throw new TransientFailure(`${what} answered ${status}${errorDetail(text, token)}`, retryAfterMs(response));
     }
-    if (status >= 400) {
-      throw new EpilotPermanentError(`${what} answered ${status}${errorDetail(text)}`, status);
+    // Redirects are not followed (maxRedirects: 0); a 3xx must not pass for an empty success ("not found").
+    if (status >= 300) {
+      throw new EpilotPermanentError(`${what} answered ${status}${errorDetail(text, token)}`, status);
     }
     if (text.trim() === '') return undefined;
     let json: unknown;
@@ -176,12 +177,15 @@ export function fullJitterBackoff(attempt: number, random: () => number = Math.r
   return Math.round(random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt));
 }
 
-/** epilot's error bodies are `{message}` (workflows) or `{status, error}` (entity, automation); keep it short. */
-function errorDetail(text: string): string {
+/**
+ * epilot's error bodies are `{message}` (workflows) or `{status, error}` (entity, automation); keep it short, and
+ * never repeat the token should a server echo it back.
+ */
+function errorDetail(text: string, token: string): string {
   try {
     const body = JSON.parse(text) as { message?: unknown; error?: unknown };
     const detail = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : '';
-    return detail ? `: ${detail.slice(0, 300)}` : '';
+    return detail ? `: ${detail.split(token).join('[redacted]').slice(0, 300)}` : '';
   } catch {
     return '';
   }

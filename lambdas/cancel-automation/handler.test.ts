@@ -1,0 +1,80 @@
+import { ErrorNames } from '../shared/errors';
+import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../shared/testing/handler-test-kit';
+import { handler } from './handler';
+
+const aws = setUpHandlerTests();
+
+const RUN_PATH = '/v1/automation/executions/run-1';
+
+const timedOut = taskEvent({
+  entityId: 'entity-1',
+  flowId: 'flow-1',
+  run: {
+    executionId: 'run-1',
+    status: 'in_progress',
+    adopted: false,
+    deadline: new Date(Date.now() - 1000).toISOString(),
+    polls: 7,
+    finished: false,
+    timedOut: true,
+  },
+});
+
+describe('cancel-automation handler', () => {
+  it('cancels the run with a DELETE and notes it as cancelled', async () => {
+    epilot().delete(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'cancelled' });
+
+    const result = await handler(timedOut, lambdaContext());
+
+    expect(result.run).toMatchObject({ executionId: 'run-1', status: 'cancelled', timedOut: true, polls: 7 });
+    expect(aws.ddb.calls()).toHaveLength(0);
+  });
+
+  it('accepts an empty answer', async () => {
+    epilot().delete(RUN_PATH).reply(204);
+
+    const result = await handler(timedOut, lambdaContext());
+
+    expect(result.run?.status).toBe('cancelled');
+  });
+
+  it('tolerates a 404 (the run is gone) and leaves the state as it was', async () => {
+    epilot().delete(RUN_PATH).reply(404, { status: 404, error: 'Execution not found' });
+
+    const result = await handler(timedOut, lambdaContext());
+
+    expect(result.run).toEqual(timedOut.state.run);
+  });
+
+  it('tolerates epilot refusing to cancel a run that already finished', async () => {
+    epilot().delete(RUN_PATH).reply(409, { status: 409, error: 'Execution already finished' });
+
+    const result = await handler(timedOut, lambdaContext());
+
+    expect(result.run?.status).toBe('in_progress');
+  });
+
+  it('retries the DELETE after a 5xx', async () => {
+    epilot().delete(RUN_PATH).reply(500, '');
+    epilot().delete(RUN_PATH).reply(204);
+
+    const result = await handler(timedOut, lambdaContext());
+
+    expect(result.run?.status).toBe('cancelled');
+  });
+
+  it('fails with EpilotTransientError when epilot stays unavailable', async () => {
+    epilot().delete(RUN_PATH).times(3).reply(503, '');
+
+    const error = await rejectionOf(handler(timedOut, lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(error.message).toContain('cancelExecution');
+  });
+
+  it('fails with InvalidStateInputError without a run', async () => {
+    const error = await rejectionOf(handler(taskEvent({ flowId: 'flow-1' }), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.invalidStateInput);
+  });
+});

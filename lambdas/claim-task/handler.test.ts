@@ -1,0 +1,191 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ErrorNames } from '../shared/errors';
+import {
+  AUTOMATION_TIMEOUT_MS,
+  CLAIM_LEASE_MS,
+  EXECUTION,
+  lambdaContext,
+  OTHER_EXECUTION,
+  rejectionOf,
+  setUpHandlerTests,
+  TABLE_NAME,
+  taskEvent,
+  taskRecord,
+} from '../shared/testing/handler-test-kit';
+import type { TaskState } from '../shared/task-state';
+import { handler } from './handler';
+
+const aws = setUpHandlerTests();
+
+const KEY = { pk: 'TASK#wf-1', sk: 'task-1' };
+
+function dueTask(runId?: string): Partial<TaskState> {
+  return {
+    entityId: 'entity-1',
+    flowId: 'flow-1',
+    decision: { action: 'run', reason: 'automation task is due' },
+    execution: {
+      found: true,
+      workflowStatus: 'STARTED',
+      entityId: 'entity-1',
+      task: { id: 'task-1', status: 'PENDING', executionType: 'AUTOMATION', flowId: 'flow-1', ...(runId ? { runId } : {}) },
+    },
+  };
+}
+
+function conditionFailed() {
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+}
+
+describe('claim-task handler', () => {
+  it('claims a task nobody holds with a conditional put on the record’s absence', async () => {
+    aws.ddb.on(GetCommand).resolves({});
+    aws.ddb.on(PutCommand).resolves({});
+    const before = Date.now();
+
+    const result = await handler(taskEvent(dueTask()), lambdaContext());
+
+    expect(aws.ddb.commandCalls(GetCommand)).toHaveLength(1);
+    expect(aws.ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({ TableName: TABLE_NAME, Key: KEY, ConsistentRead: true });
+    const puts = aws.ddb.commandCalls(PutCommand);
+    expect(puts).toHaveLength(1);
+    const put = puts[0]?.args[0].input;
+    expect(put?.TableName).toBe(TABLE_NAME);
+    expect(put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+    expect(put?.Item).toMatchObject({
+      ...KEY,
+      workflowExecutionId: 'wf-1',
+      taskId: 'task-1',
+      status: 'CLAIMED',
+      version: 1,
+      owner: EXECUTION,
+      attempt: 1,
+      round: 1,
+      flowId: 'flow-1',
+      entityId: 'entity-1',
+    });
+    expect(put?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + CLAIM_LEASE_MS);
+    expect(result).toMatchObject({ owner: EXECUTION, attempt: 1, decision: { action: 'run', reason: 'starting a run' } });
+    expect(result.run).toBeUndefined();
+  });
+
+  it('adopts the run the step already shows, recording it as STARTED', async () => {
+    aws.ddb.on(GetCommand).resolves({});
+    aws.ddb.on(PutCommand).resolves({});
+    const before = Date.now();
+
+    const result = await handler(taskEvent(dueTask('run-from-epilot')), lambdaContext());
+
+    expect(aws.ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      status: 'STARTED',
+      automationExecutionId: 'run-from-epilot',
+    });
+    expect(result.decision).toEqual({ action: 'run', reason: 'adopting the run already started' });
+    expect(result.run).toMatchObject({ executionId: 'run-from-epilot', adopted: true, polls: 0, finished: false, timedOut: false });
+    expect(Date.parse(result.run?.deadline ?? '')).toBeGreaterThanOrEqual(before + AUTOMATION_TIMEOUT_MS);
+  });
+
+  it('skips a task another execution holds a live lease on, without writing', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 }) });
+
+    const result = await handler(taskEvent(dueTask()), lambdaContext());
+
+    expect(result.decision?.action).toBe('skip');
+    expect(result.decision?.reason).toMatch(/^busy: .*wf-1-task-1-0/);
+    expect(result.owner).toBeUndefined();
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('reads again after losing the race for the record, and then sees the winner', async () => {
+    aws.ddb
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolvesOnce({ Item: taskRecord({ owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 }) });
+    aws.ddb.on(PutCommand).rejects(conditionFailed());
+
+    const result = await handler(taskEvent(dueTask()), lambdaContext());
+
+    expect(aws.ddb.commandCalls(GetCommand)).toHaveLength(2);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(result.decision).toMatchObject({ action: 'skip', reason: expect.stringMatching(/^busy/) });
+  });
+
+  it('takes over an expired lease with a put conditional on the version it read', async () => {
+    const abandoned = taskRecord({
+      owner: OTHER_EXECUTION,
+      leaseUntil: Date.now() - 1,
+      version: 4,
+      attempt: 1,
+      startAttemptedAt: Date.now() - 200_000,
+    });
+    aws.ddb.on(GetCommand).resolves({ Item: abandoned });
+    aws.ddb.on(PutCommand).resolves({});
+
+    const result = await handler(taskEvent({ ...dueTask(), attempt: 2 }), lambdaContext());
+
+    const put = aws.ddb.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(put).toMatchObject({
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':expected': 4 },
+      Item: { version: 5, owner: EXECUTION, attempt: 2, status: 'CLAIMED', startAttemptedAt: abandoned.startAttemptedAt },
+    });
+    expect(result).toMatchObject({ owner: EXECUTION, attempt: 2, decision: { action: 'run' } });
+  });
+
+  it('routes a record left in PATCHING to the patch, with the recorded result', async () => {
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({
+        owner: OTHER_EXECUTION,
+        leaseUntil: Date.now() - 1,
+        status: 'PATCHING',
+        automationExecutionId: 'run-1',
+        automationStatus: 'success',
+        stepStatus: 'COMPLETED',
+        reason: 'automation success',
+      }),
+    });
+    aws.ddb.on(PutCommand).resolves({});
+
+    const result = await handler(taskEvent(dueTask()), lambdaContext());
+
+    expect(result.decision?.action).toBe('patch');
+    expect(result.result).toEqual({ stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' });
+    expect(result.run?.executionId).toBe('run-1');
+  });
+
+  it('fails with RecordConflictError when it keeps losing the race', async () => {
+    aws.ddb.on(GetCommand).resolves({});
+    aws.ddb.on(PutCommand).rejects(conditionFailed());
+
+    const error = await rejectionOf(handler(taskEvent(dueTask()), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.recordConflict);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(3);
+  });
+
+  it('passes a task Find task skipped straight through, without touching the table', async () => {
+    const state = taskEvent({ decision: { action: 'skip', reason: 'execution not found' }, execution: { found: false } });
+
+    const result = await handler(state, lambdaContext());
+
+    expect(result.decision).toEqual({ action: 'skip', reason: 'execution not found' });
+    expect(aws.ddb.calls()).toHaveLength(0);
+  });
+
+  it('fails with InvalidStateInputError when a task to run has no flowId', async () => {
+    const error = await rejectionOf(handler(taskEvent({ ...dueTask(), flowId: undefined }), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.invalidStateInput);
+    expect(error.message).toContain('flowId');
+  });
+
+  it('lets a DynamoDB failure through unchanged', async () => {
+    aws.ddb.on(GetCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+
+    const error = await rejectionOf(handler(taskEvent(dueTask()), lambdaContext()));
+
+    expect(error.name).toBe('ProvisionedThroughputExceededException');
+  });
+});

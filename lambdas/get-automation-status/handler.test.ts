@@ -1,0 +1,109 @@
+import { ErrorNames } from '../shared/errors';
+import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../shared/testing/handler-test-kit';
+import type { TaskRun } from '../shared/task-state';
+import { handler } from './handler';
+
+const aws = setUpHandlerTests();
+
+const RUN_PATH = '/v1/automation/executions/run-1';
+
+function polling(run: Partial<TaskRun> = {}) {
+  return taskEvent({
+    entityId: 'entity-1',
+    flowId: 'flow-1',
+    run: {
+      executionId: 'run-1',
+      status: 'pending',
+      adopted: false,
+      deadline: new Date(Date.now() + 60_000).toISOString(),
+      polls: 2,
+      finished: false,
+      timedOut: false,
+      ...run,
+    },
+  });
+}
+
+describe('get-automation-status handler', () => {
+  it.each(['success', 'failed', 'cancelled', 'skipped', 'hot'])('marks the run finished when it is %s', async (status) => {
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: status });
+
+    const result = await handler(polling(), lambdaContext());
+
+    expect(result.run).toMatchObject({ status, polls: 3, finished: true, timedOut: false });
+    expect(aws.ddb.calls()).toHaveLength(0);
+  });
+
+  it('hands back to the Wait state while the run is still going (POLL_WINDOW_MS=0: one poll)', async () => {
+    epilot().get(RUN_PATH).once().reply(200, { id: 'run-1', execution_status: 'in_progress' });
+
+    const result = await handler(polling(), lambdaContext());
+
+    expect(result.run).toMatchObject({ status: 'in_progress', polls: 3, finished: false, timedOut: false });
+  });
+
+  it('times the run out once its deadline has passed', async () => {
+    const deadline = new Date(Date.now() - 1).toISOString();
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+
+    const result = await handler(polling({ deadline }), lambdaContext());
+
+    expect(result.run).toMatchObject({ status: 'in_progress', deadline, finished: false, timedOut: true });
+  });
+
+  it('prefers a terminal status over a passed deadline', async () => {
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'success' });
+
+    const result = await handler(polling({ deadline: new Date(Date.now() - 1).toISOString() }), lambdaContext());
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true, timedOut: false });
+  });
+
+  it('keeps polling a status it does not know', async () => {
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'thinking_hard' });
+
+    const result = await handler(polling(), lambdaContext());
+
+    expect(result.run).toMatchObject({ status: 'thinking_hard', finished: false, timedOut: false });
+  });
+
+  it('keeps polling when epilot is briefly unavailable (transient errors after retries)', async () => {
+    epilot().get(RUN_PATH).times(3).reply(503, { status: 503, error: 'Service Unavailable' });
+
+    const result = await handler(polling(), lambdaContext());
+
+    expect(result.run).toMatchObject({ polls: 3, finished: false, timedOut: false });
+  });
+
+  it('times out when epilot is unavailable past the deadline', async () => {
+    epilot().get(RUN_PATH).times(3).reply(502, '');
+
+    const result = await handler(polling({ deadline: new Date(Date.now() - 1).toISOString() }), lambdaContext());
+
+    expect(result.run).toMatchObject({ finished: false, timedOut: true });
+  });
+
+  it('fails with EpilotPermanentError when epilot does not know the run', async () => {
+    epilot().get(RUN_PATH).reply(404, { status: 404, error: 'Execution not found' });
+
+    const error = await rejectionOf(handler(polling(), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotPermanent);
+    expect(error.message).toContain('getExecution');
+  });
+
+  it('fails with InvalidEpilotDataError when the run has no status', async () => {
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1' });
+
+    const error = await rejectionOf(handler(polling(), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.invalidEpilotData);
+  });
+
+  it('fails with InvalidStateInputError without a run deadline', async () => {
+    const error = await rejectionOf(handler(polling({ deadline: undefined }), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.invalidStateInput);
+    expect(error.message).toContain('run.deadline');
+  });
+});

@@ -1,0 +1,145 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, type PutCommandInput, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ErrorNames } from '../shared/errors';
+import {
+  CLAIM_LEASE_MS,
+  EXECUTION,
+  epilot,
+  lambdaContext,
+  OTHER_EXECUTION,
+  rejectionOf,
+  setUpHandlerTests,
+  taskEvent,
+  taskRecord,
+} from '../shared/testing/handler-test-kit';
+import type { TaskResult } from '../shared/task-state';
+import { handler } from './handler';
+
+const aws = setUpHandlerTests();
+
+const STEP_PATH = '/v1/workflows/executions/wf-1/steps/task-1';
+
+function withResult(result: TaskResult, runId: string | undefined = 'run-1') {
+  return taskEvent({
+    entityId: 'entity-1',
+    flowId: 'flow-1',
+    owner: EXECUTION,
+    ...(runId ? { run: { executionId: runId, status: result.automationStatus, adopted: false, polls: 3, finished: true, timedOut: false } } : {}),
+    result,
+  });
+}
+
+const completed: TaskResult = { stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' };
+
+function recordTimeline() {
+  const timeline: string[] = [];
+  aws.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+    timeline.push(`record ${String(input.Item?.status)}`);
+    return {};
+  });
+  return timeline;
+}
+
+function putInputs(): PutCommandInput[] {
+  return aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+}
+
+describe('patch-step handler', () => {
+  it('records the result as PATCHING, patches the step, then marks the record DONE', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
+    const timeline = recordTimeline();
+    epilot()
+      .patch(STEP_PATH, { status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'success' } })
+      .reply(200, () => {
+        timeline.push('PATCH step');
+        return { id: 'task-1', status: 'COMPLETED' };
+      });
+    const before = Date.now();
+
+    const result = await handler(withResult(completed), lambdaContext());
+
+    expect(timeline).toEqual(['record PATCHING', 'PATCH step', 'record DONE']);
+    const [patching, done] = putInputs();
+    expect(patching).toMatchObject({
+      ExpressionAttributeValues: { ':expected': 3 },
+      Item: { status: 'PATCHING', version: 4, stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' },
+    });
+    expect(patching?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + CLAIM_LEASE_MS);
+    expect(done).toMatchObject({ ExpressionAttributeValues: { ':expected': 4 }, Item: { status: 'DONE', version: 5, owner: EXECUTION } });
+    expect(done?.Item?.finishedAt).toBeGreaterThanOrEqual(before);
+    expect(result.result).toEqual(completed);
+  });
+
+  it('finishes a patch an earlier execution left in PATCHING without rewriting the result first', async () => {
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({ status: 'PATCHING', version: 6, automationExecutionId: 'run-1', stepStatus: 'FAILED', reason: 'automation failed' }),
+    });
+    const timeline = recordTimeline();
+    epilot()
+      .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'failed' } })
+      .reply(200, () => {
+        timeline.push('PATCH step');
+        return {};
+      });
+
+    await handler(withResult({ stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, undefined), lambdaContext());
+
+    expect(timeline).toEqual(['PATCH step', 'record DONE']);
+    expect(putInputs()[0]).toMatchObject({ ExpressionAttributeValues: { ':expected': 6 }, Item: { status: 'DONE' } });
+  });
+
+  it('does nothing for a record that is already DONE', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'DONE' }) });
+
+    const result = await handler(withResult(completed), lambdaContext());
+
+    expect(result.result).toEqual(completed);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('fails with OwnershipLostError, without patching, when another execution took the task over', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', owner: OTHER_EXECUTION }) });
+
+    const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.ownershipLost);
+    expect(error.message).toContain(OTHER_EXECUTION);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('fails with OwnershipLostError when the record is gone', async () => {
+    aws.ddb.on(GetCommand).resolves({});
+
+    const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.ownershipLost);
+  });
+
+  it('fails with RecordConflictError, without patching, when the record changed before PATCHING was written', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED' }) });
+    aws.ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.recordConflict);
+  });
+
+  it('leaves the record in PATCHING when epilot refuses the patch, so a later execution can finish it', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED' }) });
+    const timeline = recordTimeline();
+    epilot().patch(STEP_PATH).reply(400, { message: 'Invalid status transition' });
+
+    const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotPermanent);
+    expect(error.message).toContain('updateStep');
+    expect(timeline).toEqual(['record PATCHING']);
+  });
+
+  it('fails with InvalidStateInputError without a result', async () => {
+    const error = await rejectionOf(handler(taskEvent({ flowId: 'flow-1' }), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.invalidStateInput);
+    expect(aws.ddb.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,211 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, type PutCommandInput, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ErrorNames } from '../shared/errors';
+import {
+  AUTOMATION_TIMEOUT_MS,
+  EXECUTION,
+  epilot,
+  lambdaContext,
+  OTHER_EXECUTION,
+  rejectionOf,
+  setUpHandlerTests,
+  taskEvent,
+  taskRecord,
+} from '../shared/testing/handler-test-kit';
+import type { TaskState } from '../shared/task-state';
+import { handler } from './handler';
+
+const aws = setUpHandlerTests();
+
+const claimed: Partial<TaskState> = {
+  entityId: 'entity-1',
+  flowId: 'flow-1',
+  owner: EXECUTION,
+  attempt: 1,
+  decision: { action: 'run', reason: 'starting a run' },
+};
+
+const startBody = {
+  entity_id: 'entity-1',
+  flow_id: 'flow-1',
+  workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
+};
+
+/** Records the order of the writes and epilot calls. */
+function recordTimeline() {
+  const timeline: string[] = [];
+  aws.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+    const item = input.Item ?? {};
+    timeline.push(
+      item.automationExecutionId
+        ? `record run ${String(item.automationExecutionId)}`
+        : item.startAttemptedAt !== undefined
+          ? 'record startAttemptedAt'
+          : `record ${String(item.status)}`,
+    );
+    return {};
+  });
+  return timeline;
+}
+
+function putInputs(): PutCommandInput[] {
+  return aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+}
+
+describe('start-automation handler', () => {
+  it('notes the start attempt, then starts the run, then records the run id', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ version: 2 }) });
+    const timeline = recordTimeline();
+    epilot()
+      .post('/v1/automation/executions', startBody)
+      .reply(201, () => {
+        timeline.push('POST start');
+        return { id: 'run-1', execution_status: 'pending', flow_id: 'flow-1', entity_id: 'entity-1' };
+      });
+    const before = Date.now();
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-1']);
+    const [attempt, started] = putInputs();
+    expect(attempt).toMatchObject({ ExpressionAttributeValues: { ':expected': 2 }, Item: { status: 'CLAIMED', version: 3 } });
+    expect(attempt?.Item?.startAttemptedAt).toBeGreaterThanOrEqual(before);
+    expect(started).toMatchObject({
+      ExpressionAttributeValues: { ':expected': 3 },
+      Item: { status: 'STARTED', version: 4, automationExecutionId: 'run-1', automationStatus: 'pending', owner: EXECUTION },
+    });
+    expect(started?.Item?.deadline).toBeGreaterThanOrEqual(before + AUTOMATION_TIMEOUT_MS);
+    expect(result.run).toEqual({
+      executionId: 'run-1',
+      status: 'pending',
+      adopted: false,
+      deadline: new Date(started?.Item?.deadline as number).toISOString(),
+      polls: 0,
+      finished: false,
+      timedOut: false,
+    });
+  });
+
+  it('adopts the run the record already holds, without starting or writing', async () => {
+    const deadline = Date.now() + 3000;
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({ status: 'STARTED', automationExecutionId: 'run-1', automationStatus: 'in_progress', deadline }),
+    });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(result.run).toMatchObject({ executionId: 'run-1', status: 'in_progress', adopted: true, deadline: new Date(deadline).toISOString() });
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('after an earlier start attempt, adopts the run it finds by entity_id instead of starting one', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+    const timeline = recordTimeline();
+    const context = (taskId: string) => ({ workflow_exec_id: 'wf-1', workflow_exec_task_id: taskId, workflow_role: 'run_task_automation' });
+    epilot()
+      .get('/v1/automation/executions')
+      .query({ entity_id: 'entity-1', size: '100' })
+      .reply(200, {
+        total: 3,
+        results: [
+          { id: 'other-task', execution_status: 'in_progress', flow_id: 'flow-1', workflow_context: context('task-2') },
+          { id: 'other-flow', execution_status: 'in_progress', flow_id: 'flow-2', workflow_context: context('task-1') },
+          { id: 'run-lost', execution_status: 'in_progress', flow_id: 'flow-1', created_at: new Date().toISOString(), workflow_context: context('task-1') },
+        ],
+      });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record run run-lost']);
+    expect(putInputs()[0]?.Item).toMatchObject({ status: 'STARTED', automationExecutionId: 'run-lost', automationStatus: 'in_progress' });
+    expect(result.run).toMatchObject({ executionId: 'run-lost', status: 'in_progress', adopted: true });
+  });
+
+  it('adopts the newest matching run, not one of an earlier round of the same task', async () => {
+    const now = Date.now();
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000 }) });
+    recordTimeline();
+    const context = { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' };
+    epilot()
+      .get('/v1/automation/executions')
+      .query({ entity_id: 'entity-1', size: '100' })
+      .reply(200, {
+        results: [
+          // Round 1 finished two minutes ago: within the clock-skew allowance, but not the run of this round.
+          { id: 'round-1-run', execution_status: 'success', flow_id: 'flow-1', created_at: new Date(now - 120_000).toISOString(), workflow_context: context },
+          { id: 'round-2-run', execution_status: 'in_progress', flow_id: 'flow-1', created_at: new Date(now - 9_000).toISOString(), workflow_context: context },
+        ],
+      });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(result.run).toMatchObject({ executionId: 'round-2-run', adopted: true });
+  });
+
+  it('after an earlier start attempt that created no run, starts one', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+    const timeline = recordTimeline();
+    epilot().get('/v1/automation/executions').query({ entity_id: 'entity-1', size: '100' }).reply(200, { results: [] });
+    epilot()
+      .post('/v1/automation/executions', startBody)
+      .reply(201, () => {
+        timeline.push('POST start');
+        return { id: 'run-2', execution_status: 'starting' };
+      });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-2']);
+    expect(result.run).toMatchObject({ executionId: 'run-2', adopted: false });
+  });
+
+  it('does nothing when the state already carries a run', async () => {
+    const state = { ...claimed, run: { executionId: 'run-1', adopted: true, polls: 0, finished: false, timedOut: false } };
+
+    const result = await handler(taskEvent(state), lambdaContext());
+
+    expect(result.run?.executionId).toBe('run-1');
+    expect(aws.ddb.calls()).toHaveLength(0);
+  });
+
+  it('fails with OwnershipLostError, without starting, when another execution holds the record', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ owner: OTHER_EXECUTION }) });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.ownershipLost);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('fails with RecordConflictError, without starting, when the record changed under it', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    aws.ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.recordConflict);
+  });
+
+  it('does not repeat a start that failed with a 5xx (no idempotency key), and keeps the attempt noted', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    const timeline = recordTimeline();
+    epilot().post('/v1/automation/executions').once().reply(503, { status: 503, error: 'Service Unavailable' });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(error.message).toContain('startFlowExecution');
+    expect(timeline).toEqual(['record startAttemptedAt']);
+  });
+
+  it('fails with EpilotPermanentError when epilot refuses the start', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    recordTimeline();
+    epilot().post('/v1/automation/executions').reply(400, { status: 400, error: 'flow is disabled' });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotPermanent);
+    expect(error.message).toContain('flow is disabled');
+  });
+});

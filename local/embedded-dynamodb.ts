@@ -1,0 +1,191 @@
+import * as fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type CreateTableCommandInput,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  paginateListTables,
+} from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import { LOCAL_REGION } from './local-account';
+import { type CloudFormationTemplate, resolveCfnValue } from './synthesized-definitions';
+
+/**
+ * dynalite ships no types; this is the part used here. Its server's close() also closes the LevelDB store once
+ * open requests are done (and a later listen() reopens it).
+ */
+type DynaliteFactory = (options: {
+  path?: string;
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+}) => Server;
+const dynalite = require('dynalite') as DynaliteFactory;
+
+export interface EmbeddedDynamoDbOptions {
+  /** Directory for the LevelDB files; the data survives stop() and is there again on the next start. In memory if absent. */
+  path?: string | undefined;
+  /** Every `AWS::DynamoDB::Table` (and `GlobalTable`) of it is created, unless a table of that name exists already. */
+  template?: CloudFormationTemplate | undefined;
+}
+
+/**
+ * dynalite behind a DynamoDB endpoint on 127.0.0.1. Unlike DynamoDB it has no TTL (items never expire: expiry must
+ * live in condition expressions) and no transactions (TransactWriteItems/TransactGetItems are rejected).
+ */
+export interface EmbeddedDynamoDb {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  /** Region eu-central-1, dummy credentials, this endpoint. Destroyed by stop(). */
+  client: DynamoDBClient;
+  /** Logical id (exact, or a unique prefix such as the construct id) or table name → the table's name here. */
+  tableName(logicalIdOrPrefix: string): string;
+  /** Logical id → table name, for every table created from the template. */
+  tables: Readonly<Record<string, string>>;
+  /** Closes the client, the HTTP server and the store; resolves once nothing is left running. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
+  if (options.path !== undefined) fs.mkdirSync(options.path, { recursive: true });
+  // Table status changes are instant: tables and indexes are ACTIVE as soon as the create call returns.
+  const server = dynalite({
+    ...(options.path === undefined ? {} : { path: options.path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    region: LOCAL_REGION,
+    endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      client.destroy();
+      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    })());
+
+  try {
+    const tables = options.template ? tableDefinitions(options.template) : [];
+    await createMissingTables(client, tables);
+    const names = Object.fromEntries(tables.map((t) => [t.logicalId, t.input.TableName ?? t.logicalId]));
+    return { endpoint, client, tables: names, tableName: (wanted) => findTableName(names, wanted), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface TableDefinition {
+  logicalId: string;
+  input: CreateTableCommandInput & { TableName: string };
+}
+
+const keySchema = z.array(z.object({ AttributeName: z.string(), KeyType: z.enum(['HASH', 'RANGE']) }));
+const projection = z
+  .object({
+    ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']).optional(),
+    NonKeyAttributes: z.array(z.string()).optional(),
+  })
+  .optional();
+const throughput = z.object({ ReadCapacityUnits: z.coerce.number(), WriteCapacityUnits: z.coerce.number() }).optional();
+const tableProperties = z.looseObject({
+  TableName: z.unknown().optional(),
+  KeySchema: keySchema,
+  AttributeDefinitions: z.array(z.object({ AttributeName: z.string(), AttributeType: z.enum(['S', 'N', 'B']) })),
+  BillingMode: z.enum(['PROVISIONED', 'PAY_PER_REQUEST']).optional(),
+  ProvisionedThroughput: throughput,
+  GlobalSecondaryIndexes: z
+    .array(z.looseObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection, ProvisionedThroughput: throughput }))
+    .optional(),
+  LocalSecondaryIndexes: z.array(z.looseObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection })).optional(),
+});
+
+/** CreateTable inputs for the template's tables: key schema, attributes, indexes and capacity, nothing else. */
+export function tableDefinitions(template: CloudFormationTemplate): TableDefinition[] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table' || resource.Type === 'AWS::DynamoDB::GlobalTable')
+    .map(([logicalId, resource]) => {
+      const parsed = tableProperties.safeParse(resolveCfnValue(template, resource.Properties ?? {}));
+      if (!parsed.success) throw new Error(`Table ${logicalId}: ${z.prettifyError(parsed.error)}`);
+      const p = parsed.data;
+      // Global tables are on-demand unless they say otherwise, and carry capacity in a different shape.
+      const onDemand = resource.Type === 'AWS::DynamoDB::GlobalTable' || p.BillingMode === 'PAY_PER_REQUEST';
+      const capacity = (given: z.infer<typeof throughput>) =>
+        onDemand ? {} : { ProvisionedThroughput: given ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } };
+      const input: TableDefinition['input'] = {
+        TableName: typeof p.TableName === 'string' ? p.TableName : logicalId,
+        KeySchema: p.KeySchema,
+        AttributeDefinitions: p.AttributeDefinitions,
+        BillingMode: onDemand ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+        ...capacity(p.ProvisionedThroughput),
+      };
+      if (p.GlobalSecondaryIndexes?.length) {
+        input.GlobalSecondaryIndexes = p.GlobalSecondaryIndexes.map((index) => ({
+          IndexName: index.IndexName,
+          KeySchema: index.KeySchema,
+          Projection: index.Projection ?? { ProjectionType: 'ALL' },
+          ...capacity(index.ProvisionedThroughput),
+        }));
+      }
+      if (p.LocalSecondaryIndexes?.length) {
+        input.LocalSecondaryIndexes = p.LocalSecondaryIndexes.map((index) => ({
+          IndexName: index.IndexName,
+          KeySchema: index.KeySchema,
+          Projection: index.Projection ?? { ProjectionType: 'ALL' },
+        }));
+      }
+      return { logicalId, input };
+    });
+}
+
+async function createMissingTables(client: DynamoDBClient, tables: TableDefinition[]): Promise<void> {
+  const existing = new Set<string>();
+  for await (const page of paginateListTables({ client }, {})) for (const name of page.TableNames ?? []) existing.add(name);
+  for (const { input } of tables) {
+    if (existing.has(input.TableName)) continue;
+    await client.send(new CreateTableCommand(input));
+    await waitUntilActive(client, input.TableName);
+  }
+}
+
+/** With createTableMs 0 dynalite flips tables to ACTIVE on its next tick; the SDK waiter would poll for 20 s. */
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`Table ${tableName} did not become ACTIVE`);
+}
+
+function findTableName(tables: Record<string, string>, wanted: string): string {
+  const exact = tables[wanted];
+  if (exact !== undefined) return exact;
+  const byName = Object.values(tables).find((name) => name === wanted);
+  if (byName !== undefined) return byName;
+  const prefix = wanted.replace(/[^A-Za-z0-9]/g, '');
+  const matches = Object.entries(tables).filter(([logicalId]) => prefix.length > 0 && logicalId.startsWith(prefix));
+  const [only, ...others] = matches;
+  if (only && others.length === 0) return only[1];
+  throw new Error(
+    matches.length === 0
+      ? `No table matches "${wanted}" (tables: ${Object.keys(tables).join(', ') || 'none'})`
+      : `"${wanted}" matches several tables: ${matches.map(([logicalId]) => logicalId).join(', ')}`,
+  );
+}
