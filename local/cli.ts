@@ -1,5 +1,6 @@
 import './polyfills';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { systemClock } from '../lambdas/shared/clock';
@@ -48,15 +49,15 @@ interface CommonOptions {
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
 
-const addRunnerOptions = (command: Command) =>
+const addRunnerOptions = (command: Command, defaults: { timeoutMs: number; logLevel: string; stateDir: string }) =>
   command
     .option('--poll-interval <ms>', 'milliseconds between two status calls of a run', positiveInt('--poll-interval'), 1000)
-    .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), 300_000)
-    .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', DEFAULT_STATE_DIR)
+    .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), defaults.timeoutMs)
+    .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', defaults.stateDir)
     .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
     .option('--json', 'print a machine-readable summary on stdout (logs go to stderr)')
     .addOption(
-      new Option('--log-level <level>', 'structured logs on stderr').choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('WARN'),
+      new Option('--log-level <level>', 'structured logs on stderr').choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default(defaults.logLevel),
     );
 
 function settingsFrom(options: CommonOptions, extra: Partial<RunnerSettings> = {}): RunnerSettings {
@@ -93,10 +94,11 @@ export function buildProgram(): Command {
       .command('demo')
       .description('start a simulated epilot organisation and run one sweep over it (what `npm start` does)')
       .option('--seed <file>', 'organisation to simulate', DEMO_SEED),
-  )
-    .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), 8000)
-    .action(async (options: CommonOptions & { seed: string }) => {
+    // The simulated organisation is new every run, so its records start empty too.
+    { timeoutMs: 8000, logLevel: 'ERROR', stateDir: path.join(DEFAULT_STATE_DIR, 'demo') },
+  ).action(async (options: CommonOptions & { seed: string }) => {
       const token = randomBytes(16).toString('hex');
+      fs.rmSync(options.stateDir, { recursive: true, force: true });
       const simulator = await startEpilotSimulator({ token, seed: loadSeedFile(options.seed) });
       const logger = new StderrLogger({ logLevel: options.logLevel });
       const progress = options.json ? undefined : new ProgressView(process.stdout);
@@ -112,7 +114,12 @@ export function buildProgram(): Command {
       });
       try {
         if (!options.json) process.stdout.write(`Simulated epilot organisation at ${simulator.url}\nSweeping for automation tasks…\n`);
-        await runSweep(runner, options, progress);
+        let report = await runSweep(runner, options, progress);
+        // A patched step moves its workflow on; the next task may be an automation too, found by the next sweep.
+        for (let sweep = 2; sweep <= 3 && report.tasks.some((task) => task.output?.result); sweep++) {
+          if (!options.json) process.stdout.write(`\nSweep ${sweep}: workflows moved on after the patches…\n`);
+          report = await runSweep(runner, options, options.json ? undefined : new ProgressView(process.stdout));
+        }
       } finally {
         await runner.stop();
         await simulator.stop();
@@ -130,6 +137,7 @@ export function buildProgram(): Command {
       .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
       .option('--query <lucene>', 'entity search query selecting the entities to look at', '*')
       .option('--dry-run', 'list the tasks that would run; start and change nothing'),
+    { timeoutMs: 300_000, logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR },
   ).action(
     async (
       options: CommonOptions & {

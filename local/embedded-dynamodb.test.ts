@@ -112,6 +112,17 @@ describe('startEmbeddedDynamoDb', () => {
     }
   });
 
+  it('refuses a second server on a directory in use, instead of crashing in LevelDB', async () => {
+    const first = await startEmbeddedDynamoDb({ path: directory });
+    try {
+      await expect(startEmbeddedDynamoDb({ path: directory })).rejects.toThrow(/is in use by another embedded DynamoDB/);
+    } finally {
+      await first.stop();
+    }
+    const again = await startEmbeddedDynamoDb({ path: directory });
+    await again.stop();
+  });
+
   it('keeps in-memory data only while running', async () => {
     const first = await startEmbeddedDynamoDb({ template });
     await first.client.send(new PutItemCommand({ TableName: recordsId, Item: { pk: { S: 'gone' }, sk: { S: '1' } } }));

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -10,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { LOCAL_REGION } from './local-account';
-import { type CloudFormationTemplate, resolveCfnValue } from './synthesized-definitions';
+import { type CloudFormationTemplate, findByLogicalId, resolveCfnValue } from './synthesized-definitions';
 
 /**
  * dynalite ships no types; this is the part used here. Its server's close() also closes the LevelDB store once
@@ -25,7 +26,10 @@ type DynaliteFactory = (options: {
 const dynalite = require('dynalite') as DynaliteFactory;
 
 export interface EmbeddedDynamoDbOptions {
-  /** Directory for the LevelDB files; the data survives stop() and is there again on the next start. In memory if absent. */
+  /**
+   * Directory for the LevelDB files; the data survives stop() and is there again on the next start. One server per
+   * directory at a time. In memory if absent.
+   */
   path?: string | undefined;
   /** Every `AWS::DynamoDB::Table` (and `GlobalTable`) of it is created, unless a table of that name exists already. */
   template?: CloudFormationTemplate | undefined;
@@ -49,7 +53,7 @@ export interface EmbeddedDynamoDb {
 }
 
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  if (options.path !== undefined) fs.mkdirSync(options.path, { recursive: true });
+  const releaseLock = options.path === undefined ? () => {} : lockDirectory(options.path);
   // Table status changes are instant: tables and indexes are ACTIVE as soon as the create call returns.
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
@@ -57,13 +61,18 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -76,7 +85,11 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   const stop = () =>
     (stopped ??= (async () => {
       client.destroy();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      try {
+        await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      } finally {
+        releaseLock();
+      }
     })());
 
   try {
@@ -87,6 +100,37 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * One server per directory: a second dynalite on a LevelDB directory in use does not fail cleanly, it crashes the
+ * process from inside LevelDB. A lock file with the owner's pid turns that into an error here; a lock left by a
+ * process that no longer runs is taken over.
+ */
+function lockDirectory(directory: string): () => void {
+  fs.mkdirSync(directory, { recursive: true });
+  const lockFile = path.join(directory, 'embedded-dynamodb.lock');
+  for (;;) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (isRunning(owner)) throw new Error(`${directory} is in use by another embedded DynamoDB (pid ${owner})`);
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -175,17 +219,6 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
 }
 
 function findTableName(tables: Record<string, string>, wanted: string): string {
-  const exact = tables[wanted];
-  if (exact !== undefined) return exact;
-  const byName = Object.values(tables).find((name) => name === wanted);
-  if (byName !== undefined) return byName;
-  const prefix = wanted.replace(/[^A-Za-z0-9]/g, '');
-  const matches = Object.entries(tables).filter(([logicalId]) => prefix.length > 0 && logicalId.startsWith(prefix));
-  const [only, ...others] = matches;
-  if (only && others.length === 0) return only[1];
-  throw new Error(
-    matches.length === 0
-      ? `No table matches "${wanted}" (tables: ${Object.keys(tables).join(', ') || 'none'})`
-      : `"${wanted}" matches several tables: ${matches.map(([logicalId]) => logicalId).join(', ')}`,
-  );
+  const items = Object.entries(tables).map(([logicalId, name]) => ({ logicalId, name }));
+  return findByLogicalId(items, wanted, 'table').name;
 }

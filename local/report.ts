@@ -12,6 +12,7 @@ export interface TaskSummary {
   stepStatus: string | undefined;
   automationExecutionId: string | undefined;
   automationStatus: string | undefined;
+  timedOut: boolean;
   polls: number;
   stateTransitions: number;
   lambdaInvocations: number;
@@ -45,6 +46,7 @@ export function summarizeTask(report: TaskExecutionReport): TaskSummary {
     stepStatus: outcome === 'patched' ? state?.result?.stepStatus : undefined,
     automationExecutionId: state?.run?.executionId,
     automationStatus: state?.result?.automationStatus ?? state?.run?.status,
+    timedOut: state?.run?.timedOut ?? false,
     polls: state?.run?.polls ?? 0,
     stateTransitions: report.stateTransitions,
     lambdaInvocations: report.lambdaInvocations,
@@ -79,7 +81,7 @@ export function renderSummaryTable(report: SweepReport): string {
     task.taskId,
     task.automationExecutionId ?? '-',
     task.outcome === 'patched'
-      ? `${task.automationStatus ?? '?'} → ${task.stepStatus ?? '?'}`
+      ? `${task.timedOut ? 'timed out, cancelled' : task.automationStatus ?? '?'} → ${task.stepStatus ?? '?'}`
       : `${task.outcome}: ${task.reason ?? ''}`,
     String(task.polls),
     `${(task.durationMs / 1000).toFixed(1)} s`,

@@ -8,7 +8,7 @@ import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
  */
 export class StderrLogger extends Logger {
   constructor(options: ConstructorOptions = {}) {
-    super(options);
+    super({ serviceName: 'epilot-task-runner', ...options });
     // Powertools builds its own Console over stdout; there is no option to choose the stream.
     (this as unknown as { console: Console }).console = new Console({ stdout: process.stderr, stderr: process.stderr });
   }

@@ -388,28 +388,32 @@ function stripQualifier(functionRef: string): string {
 }
 
 /**
- * The definition whose logical id is `idOrPrefix`, or starts with it once non-alphanumerics are dropped (so a
- * construct path like `Runner/TaskStateMachine` finds `RunnerTaskStateMachine1A2B3C4D`). Accepts the construct
- * itself too. Throws when nothing or more than one definition matches.
+ * The definition whose logical id (or name) is `idOrConstruct`, or whose logical id starts with it once
+ * non-alphanumerics are dropped (so a construct path like `Runner/TaskStateMachine` finds
+ * `RunnerTaskStateMachine1A2B3C4D`). Accepts the construct itself too. Throws when nothing or more than one matches.
  */
 export function findStateMachineDefinition(
   definitions: LocalStateMachineDefinition[],
   idOrConstruct: string | IConstruct,
 ): LocalStateMachineDefinition {
   const wanted = typeof idOrConstruct === 'string' ? idOrConstruct : logicalIdOf(idOrConstruct);
-  const exact = definitions.find((d) => d.logicalId === wanted || d.name === wanted);
+  return findByLogicalId(definitions, wanted, 'state machine');
+}
+
+/** Exact logical id or name first, then a unique logical-id prefix (see findStateMachineDefinition). */
+export function findByLogicalId<T extends { logicalId: string; name: string }>(items: T[], wanted: string, what: string): T {
+  const exact = items.find((item) => item.logicalId === wanted) ?? items.find((item) => item.name === wanted);
   if (exact) return exact;
   const prefix = wanted.replace(/[^A-Za-z0-9]/g, '');
-  const matches = definitions.filter((d) => prefix.length > 0 && d.logicalId.startsWith(prefix));
-  // CDK appends an 8-character hash to the path; prefer the definition that is exactly "path + hash".
-  const hashed = matches.filter((d) => /^[0-9A-F]{8}$/.test(d.logicalId.slice(prefix.length)));
+  const matches = items.filter((item) => prefix.length > 0 && item.logicalId.startsWith(prefix));
+  // CDK appends an 8-character hash to the construct path; prefer what is exactly "path + hash".
+  const hashed = matches.filter((item) => /^[0-9A-F]{8}$/.test(item.logicalId.slice(prefix.length)));
   const candidates = hashed.length > 0 ? hashed : matches;
   const [only, ...others] = candidates;
   if (only && others.length === 0) return only;
-  const known = definitions.map((d) => d.logicalId).join(', ') || 'none';
   throw new Error(
     candidates.length === 0
-      ? `No state machine matches "${wanted}" (state machines: ${known})`
-      : `"${wanted}" matches several state machines: ${candidates.map((d) => d.logicalId).join(', ')}`,
+      ? `No ${what} matches "${wanted}" (known: ${items.map((item) => item.logicalId).join(', ') || 'none'})`
+      : `"${wanted}" matches several ${what}s: ${candidates.map((item) => item.logicalId).join(', ')}`,
   );
 }
