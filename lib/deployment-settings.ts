@@ -10,6 +10,10 @@ const optionalNumber = z.preprocess((value) => (value === undefined ? undefined 
 const deploymentInputSchema = z.object({
   /** Secrets Manager secret holding the epilot API token (plain, or JSON `{"token": "..."}`). */
   epilotTokenSecretName: z.string().min(1).default('epilot-task-runner/api-token'),
+  /** Secrets Manager secret holding the webhook signing secret (`whsec_…`, plain or JSON `{"secret": "..."}`). */
+  webhookSecretName: z.string().min(1).default('epilot-task-runner/webhook-secret'),
+  /** Reserved concurrency of the webhook receiver (caps cost under a flood); 0 reserves none. */
+  webhookReservedConcurrency: z.preprocess((value) => (value === undefined ? 10 : Number(value)), z.number().int().min(0).max(1000)),
   /** One base URL for all three epilot APIs (a proxy); overrides the three below. */
   epilotApiUrl: z.url().optional(),
   entityApiUrl: z.url().optional(),
@@ -31,6 +35,8 @@ export const DEPLOYMENT_SETTING_KEYS = Object.keys(deploymentInputSchema.shape);
 
 export interface DeploymentSettings {
   epilotTokenSecretName: string;
+  webhookSecretName: string;
+  webhookReservedConcurrency: number;
   epilotApiUrl?: string | undefined;
   entityApiUrl?: string | undefined;
   workflowApiUrl?: string | undefined;
@@ -46,10 +52,21 @@ export function deploymentSettings(input: Record<string, unknown>): DeploymentSe
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid deployment setting (CDK context or props): ${problems.join('; ')}`);
   }
-  const { epilotTokenSecretName, epilotApiUrl, entityApiUrl, workflowApiUrl, automationApiUrl, sweepRateMinutes, ...runner } =
-    parsed.data;
+  const {
+    epilotTokenSecretName,
+    webhookSecretName,
+    webhookReservedConcurrency,
+    epilotApiUrl,
+    entityApiUrl,
+    workflowApiUrl,
+    automationApiUrl,
+    sweepRateMinutes,
+    ...runner
+  } = parsed.data;
   return {
     epilotTokenSecretName,
+    webhookSecretName,
+    webhookReservedConcurrency,
     epilotApiUrl,
     entityApiUrl,
     workflowApiUrl,

@@ -107,7 +107,9 @@ export class TaskStateMachine extends Construct {
         { epilot: true },
         {
           memorySize: 128,
-          timeout: Duration.millis(settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs + 10_000),
+          timeout: Duration.seconds(
+            Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10,
+          ),
         },
       ),
     ).addRetry(TRANSIENT_RETRY);

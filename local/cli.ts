@@ -164,6 +164,10 @@ export function buildProgram(): Command {
         );
         return;
       }
+      // One search call first, so a wrong token or an unreachable API is reported at once, not after retries.
+      await new EntityApi(
+        new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock: systemClock, maxAttempts: 1 }),
+      ).searchPage({ q: settings.searchQuery, size: 1 });
       const progress = options.json ? undefined : new ProgressView(process.stdout);
       const runner = await LocalRunner.start({
         endpoints,

@@ -134,7 +134,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-interface TableDefinition {
+export interface TableDefinition {
   logicalId: string;
   input: CreateTableCommandInput & { TableName: string };
 }

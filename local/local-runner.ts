@@ -153,6 +153,7 @@ export class LocalRunner {
       input: {},
       name: `sweep-${this.options.clock.now()}`,
       handlers: { [SweepStates.detectTasks]: createDetectTasksHandler(this.deps) },
+      retryDelayMs: (_state, _attempt, delayMs) => delayMs / (this.options.timeScale ?? 1),
     });
     await this.drain();
     return {
@@ -222,6 +223,7 @@ export class LocalRunner {
       input,
       name,
       waitMs: (_state, seconds) => (seconds * 1000) / (this.options.timeScale ?? 1),
+      retryDelayMs: (_state, _attempt, delayMs) => delayMs / (this.options.timeScale ?? 1),
       handlers: {
         [TaskStates.fetchExecution]: track(TaskStates.fetchExecution, createFetchExecutionHandler(d)),
         [TaskStates.findTask]: track(TaskStates.findTask, createFindTaskHandler(d)),

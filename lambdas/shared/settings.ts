@@ -62,6 +62,7 @@ export const EnvNames = {
   workflowUrl: 'EPILOT_WORKFLOW_API_URL',
   automationUrl: 'EPILOT_AUTOMATION_API_URL',
   tokenSecretName: 'EPILOT_TOKEN_SECRET_NAME',
+  webhookSecretName: 'EPILOT_WEBHOOK_SECRET_NAME',
   taskTableName: 'TASK_TABLE_NAME',
   taskStateMachineArn: 'TASK_STATE_MACHINE_ARN',
   pollIntervalMs: 'POLL_INTERVAL_MS',
@@ -83,6 +84,7 @@ const lambdaEnvSchema = z.object({
   [EnvNames.workflowUrl]: optionalUrl,
   [EnvNames.automationUrl]: optionalUrl,
   [EnvNames.tokenSecretName]: z.string().min(1).optional(),
+  [EnvNames.webhookSecretName]: z.string().min(1).optional(),
   [EnvNames.taskTableName]: z.string().min(1).optional(),
   [EnvNames.taskStateMachineArn]: z.string().startsWith('arn:').optional(),
   [EnvNames.pollIntervalMs]: optionalInt,
@@ -98,6 +100,8 @@ const lambdaEnvSchema = z.object({
 export interface LambdaConfig {
   endpoints: EpilotEndpoints;
   tokenSecretName: string | undefined;
+  /** Only the webhook receiver has it. */
+  webhookSecretName?: string | undefined;
   taskTableName: string | undefined;
   taskStateMachineArn: string | undefined;
   settings: RunnerSettings;
@@ -128,6 +132,7 @@ export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Lambd
       automationUrl: vars.EPILOT_AUTOMATION_API_URL,
     }),
     tokenSecretName: vars.EPILOT_TOKEN_SECRET_NAME,
+    webhookSecretName: vars.EPILOT_WEBHOOK_SECRET_NAME,
     taskTableName: vars.TASK_TABLE_NAME,
     taskStateMachineArn: vars.TASK_STATE_MACHINE_ARN,
     settings,

@@ -5,6 +5,7 @@ import { AutomationApi } from '../epilot/automation-api';
 import { EntityApi } from '../epilot/entity-api';
 import { EpilotHttp, type TokenProvider } from '../epilot/http';
 import { WorkflowsV1Engine } from '../epilot/workflows-v1';
+import { DeliveryRecords } from '../delivery-records';
 import { createLogger } from '../logger';
 import { EnvNames, type LambdaConfig, lambdaConfigFromEnv, required } from '../settings';
 import { TaskRecords } from '../task-records';
@@ -34,6 +35,8 @@ export const workflows = () => new WorkflowsV1Engine(epilotHttp());
 export const automations = () => new AutomationApi(epilotHttp());
 export const entities = () => new EntityApi(epilotHttp());
 export const records = () => new TaskRecords(new DynamoDBClient({}), required(config.taskTableName, EnvNames.taskTableName));
+export const deliveries = () =>
+  new DeliveryRecords(new DynamoDBClient({}), required(config.taskTableName, EnvNames.taskTableName));
 
 const TOKEN_CACHE_MS = 5 * 60_000;
 
@@ -60,6 +63,34 @@ function tokenFromSecret(secret: string | undefined): string | undefined {
   try {
     const parsed = JSON.parse(text) as { token?: unknown };
     return typeof parsed.token === 'string' && parsed.token ? parsed.token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The webhook signing secret (`whsec_…`) lives in Secrets Manager, plain or as JSON with a `secret` field; cached
+ * per container like the token, so a rotated secret is picked up within minutes. Neither is ever logged.
+ */
+export function secretsManagerWebhookSecret(secretName: string, client = new SecretsManagerClient({})): () => Promise<string> {
+  let cached: { secret: string; until: number } | undefined;
+  return async () => {
+    if (cached && cached.until > Date.now()) return cached.secret;
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
+    const secret = fieldFromSecret(SecretString, 'secret');
+    if (!secret) throw new Error(`Secret ${secretName} holds no webhook signing secret`);
+    cached = { secret, until: Date.now() + TOKEN_CACHE_MS };
+    return secret;
+  };
+}
+
+function fieldFromSecret(secret: string | undefined, field: string): string | undefined {
+  const text = secret?.trim();
+  if (!text) return undefined;
+  if (!text.startsWith('{')) return text;
+  try {
+    const value = (JSON.parse(text) as Record<string, unknown>)[field];
+    return typeof value === 'string' && value ? value : undefined;
   } catch {
     return undefined;
   }

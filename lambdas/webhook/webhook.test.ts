@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Webhook } from 'standardwebhooks';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/embedded-dynamodb';
+import { systemClock } from '../shared/clock';
+import { DeliveryRecords, deliveryRecordKey } from '../shared/delivery-records';
+import type { SearchedEntity } from '../shared/epilot/entity-api';
+import { createLogger } from '../shared/logger';
+import { TaskRecords } from '../shared/task-records';
+import type { TaskInput } from '../shared/task-state';
+import { MAX_WEBHOOK_BODY_BYTES, receiveWebhook, type WebhookDeps, type WebhookRequest } from './webhook';
+
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const TABLE = 'records';
+
+let db: EmbeddedDynamoDb;
+
+beforeAll(async () => {
+  db = await startEmbeddedDynamoDb({
+    template: {
+      Resources: {
+        Records: {
+          Type: 'AWS::DynamoDB::Table',
+          Properties: {
+            TableName: TABLE,
+            KeySchema: [
+              { AttributeName: 'pk', KeyType: 'HASH' },
+              { AttributeName: 'sk', KeyType: 'RANGE' },
+            ],
+            AttributeDefinitions: [
+              { AttributeName: 'pk', AttributeType: 'S' },
+              { AttributeName: 'sk', AttributeType: 'S' },
+            ],
+            BillingMode: 'PAY_PER_REQUEST',
+          },
+        },
+      },
+    } as never,
+  });
+});
+afterAll(async () => {
+  await db.stop();
+});
+
+function entityWithAutomationTask(entityId: string, workflowExecutionId: string, taskId: string) {
+  const summary = { id: workflowExecutionId, status: 'STARTED', task_id: taskId, task_execution_type: 'AUTOMATION' };
+  return { _id: entityId, _schema: 'opportunity', workflows: { def1: [summary], primary: summary } };
+}
+
+function payload(entity: unknown, extra: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    metadata: { organization_id: '123', webhook_id: 'wh-1', automation_name: 'Run tasks', creation_timestamp: '2024-05-01T00:00:00Z' },
+    entity,
+    relations: [],
+    ...extra,
+  });
+}
+
+function signed(body: string, options: { id?: string; at?: Date; secret?: string } = {}): WebhookRequest {
+  const id = options.id ?? `msg_${randomBytes(8).toString('hex')}`;
+  const at = options.at ?? new Date();
+  return {
+    headers: {
+      'Webhook-Id': id,
+      'Webhook-Timestamp': String(Math.floor(at.getTime() / 1000)),
+      'Webhook-Signature': new Webhook(options.secret ?? SECRET).sign(id, at, body),
+      'Content-Type': 'application/json',
+    },
+    body,
+  };
+}
+
+interface Harness {
+  deps: WebhookDeps;
+  starts: Array<{ name: string; input: TaskInput }>;
+  lookups: string[];
+  logged: string[];
+}
+
+function harness(options: { lookup?: Record<string, SearchedEntity>; failStart?: boolean } = {}): Harness {
+  const starts: Harness['starts'] = [];
+  const lookups: string[] = [];
+  const logged: string[] = [];
+  const used = new Set<string>();
+  const logger = createLogger({ logLevel: 'SILENT' });
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => {
+      logged.push(JSON.stringify(args));
+    });
+  }
+  let failures = options.failStart ? 1 : 0;
+  const deps: WebhookDeps = {
+    secret: async () => SECRET,
+    deliveries: new DeliveryRecords(db.client as DynamoDBClient, TABLE),
+    records: new TaskRecords(db.client as DynamoDBClient, TABLE),
+    entities: {
+      findById: async (id) => {
+        lookups.push(id);
+        return options.lookup?.[id];
+      },
+    },
+    starter: {
+      start: async (name, input) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        if (used.has(name)) return 'exists';
+        used.add(name);
+        starts.push({ name, input });
+        return 'started';
+      },
+    },
+    clock: systemClock,
+    logger,
+  };
+  return { deps, starts, lookups, logged };
+}
+
+const unique = () => randomBytes(4).toString('hex');
+
+describe('receiveWebhook', () => {
+  it('answers 202 and starts the task execution for a validly signed delivery', async () => {
+    const h = harness();
+    const wf = `wf${unique()}`;
+    const request = signed(payload(entityWithAutomationTask('e1', wf, 'task1')));
+
+    const response = await receiveWebhook(request, h.deps);
+
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toEqual({ status: 'accepted', executions: [{ name: `${wf}-task1-1`, outcome: 'started' }] });
+    expect(h.starts).toEqual([
+      { name: `${wf}-task1-1`, input: { workflowExecutionId: wf, taskId: 'task1', entityId: 'e1', trigger: 'webhook', attempt: 1 } },
+    ]);
+    const all = h.logged.join('\n');
+    expect(all).not.toContain(SECRET);
+    expect(all).not.toContain(String(request.headers['Webhook-Signature']).slice(3));
+  });
+
+  it('accepts a base64-encoded body (as a Function URL may deliver it)', async () => {
+    const h = harness();
+    const body = payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1'));
+    const request = signed(body);
+
+    const response = await receiveWebhook({ ...request, body: Buffer.from(body).toString('base64'), bodyIsBase64: true }, h.deps);
+
+    expect(response.statusCode).toBe(202);
+    expect(h.starts).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong signature', (body: string) => signed(body, { secret: `whsec_${randomBytes(32).toString('base64')}` })],
+    ['no signature headers', (body: string) => ({ headers: { 'content-type': 'application/json' }, body })],
+    ['a signature over another body', (body: string) => ({ ...signed(`${body} `), body })],
+    ['a stale timestamp', (body: string) => signed(body, { at: new Date(Date.now() - 6 * 60_000) })],
+    ['a timestamp from the future', (body: string) => signed(body, { at: new Date(Date.now() + 6 * 60_000) })],
+  ])('answers 401 and starts nothing for %s', async (_case, request) => {
+    const h = harness();
+    const body = payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1'));
+
+    const response = await receiveWebhook(request(body), h.deps);
+
+    expect(response.statusCode).toBe(401);
+    expect(h.starts).toEqual([]);
+    expect(h.logged.join('\n')).not.toContain(SECRET);
+  });
+
+  it('answers a replayed delivery with 200 duplicate and starts nothing again', async () => {
+    const h = harness();
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')));
+
+    const first = await receiveWebhook(request, h.deps);
+    const second = await receiveWebhook(request, h.deps);
+
+    expect(first.statusCode).toBe(202);
+    expect(second.statusCode).toBe(200);
+    expect(JSON.parse(second.body)).toMatchObject({ status: 'duplicate' });
+    expect(h.starts).toHaveLength(1);
+  });
+
+  it('starts once for 20 concurrent copies of one delivery', async () => {
+    const h = harness();
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')));
+
+    const responses = await Promise.all(Array.from({ length: 20 }, () => receiveWebhook(request, h.deps)));
+
+    expect(responses.filter((response) => response.statusCode === 202)).toHaveLength(1);
+    expect(responses.filter((response) => JSON.parse(response.body).status === 'duplicate')).toHaveLength(19);
+    expect(h.starts).toHaveLength(1);
+  });
+
+  it('processes a delivery id again once its record has expired', async () => {
+    const h = harness();
+    const id = `msg_${unique()}`;
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')), { id });
+    const deliveries = new DeliveryRecords(db.client as DynamoDBClient, TABLE);
+
+    expect((await deliveries.claim(id, Date.now() - 25 * 60 * 60_000)).claimed).toBe(true);
+    const response = await receiveWebhook(request, h.deps);
+
+    expect(response.statusCode).toBe(202);
+    expect(deliveryRecordKey(id)).toEqual({ pk: `DELIVERY#${id}`, sk: 'delivery' });
+  });
+
+  it('answers 500 when a start fails and processes epilot’s retry of the same delivery', async () => {
+    const h = harness({ failStart: true });
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')));
+
+    const failed = await receiveWebhook(request, h.deps);
+    const retried = await receiveWebhook(request, h.deps);
+
+    expect(failed.statusCode).toBe(500);
+    expect(retried.statusCode).toBe(202);
+    expect(h.starts).toHaveLength(1);
+  });
+
+  it.each([
+    ['malformed JSON', '{"entity": {', 400, /malformed JSON/],
+    ['a body without entity', JSON.stringify({ metadata: {} }), 400, /body has no entity/],
+    ['an entity without _id', JSON.stringify({ entity: { _schema: 'opportunity' } }), 400, /entity\._id/],
+    ['a JSON array', '[]', 400, /not a JSON object/],
+  ])('answers %s with a 400 naming the problem and starts nothing', async (_case, body, status, message) => {
+    const h = harness();
+
+    const response = await receiveWebhook(signed(body), h.deps);
+
+    expect(response.statusCode).toBe(status);
+    expect(JSON.parse(response.body).message).toMatch(message);
+    expect(h.starts).toEqual([]);
+  });
+
+  it('answers 413 to a body over 1 MB before verifying it', async () => {
+    const h = harness();
+    const secret = jest.fn(h.deps.secret);
+    const body = payload(entityWithAutomationTask('e1', 'wf1', 'task1'), { padding: 'x'.repeat(MAX_WEBHOOK_BODY_BYTES) });
+
+    const response = await receiveWebhook(signed(body), { ...h.deps, secret });
+
+    expect(response.statusCode).toBe(413);
+    expect(secret).not.toHaveBeenCalled();
+    expect(h.starts).toEqual([]);
+  });
+
+  it('looks up an entity sent without workflows and runs its automation task', async () => {
+    const wf = `wf${unique()}`;
+    const h = harness({ lookup: { e7: entityWithAutomationTask('e7', wf, 'task7') } });
+
+    const response = await receiveWebhook(signed(payload({ _id: 'e7', _schema: 'opportunity', _title: 'Deal' })), h.deps);
+
+    expect(response.statusCode).toBe(202);
+    expect(h.lookups).toEqual(['e7']);
+    expect(h.starts.map((start) => start.name)).toEqual([`${wf}-task7-1`]);
+  });
+
+  it('answers 200 nothing to do when no automation task waits', async () => {
+    const h = harness({ lookup: {} });
+
+    const plain = await receiveWebhook(signed(payload({ _id: 'e2', workflows: {} })), h.deps);
+    const unknown = await receiveWebhook(signed(payload({ _id: 'e3' })), h.deps);
+
+    expect(plain.statusCode).toBe(200);
+    expect(JSON.parse(plain.body)).toEqual({ status: 'nothing to do' });
+    expect(unknown.statusCode).toBe(200);
+    expect(JSON.parse(unknown.body)).toMatchObject({ status: 'nothing to do' });
+    expect(h.starts).toEqual([]);
+  });
+});

@@ -1,0 +1,45 @@
+import * as path from 'node:path';
+import { scaledClock } from '../../lambdas/shared/clock';
+import { createLogger } from '../../lambdas/shared/logger';
+import { resolveEndpoints, type RunnerSettingsInput, runnerSettings } from '../../lambdas/shared/settings';
+import { LocalRunner } from '../../local/local-runner';
+import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
+import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
+
+export const DEMO_SEED = loadSeedFile(path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json'));
+
+/** Simulated time runs this much faster than real time: a 2 s automation takes 0.2 s, a 1 s poll 0.1 s. */
+export const TIME_SCALE = 10;
+
+export interface Pipeline {
+  simulator: EpilotSimulator;
+  runner: LocalRunner;
+  stop(): Promise<void>;
+}
+
+/** The synthesized state machines, run locally against the simulator with an in-memory DynamoDB. */
+export async function startPipeline(
+  options: { seed?: SimulatorSeedInput; settings?: RunnerSettingsInput; stateDir?: string } = {},
+): Promise<Pipeline> {
+  const clock = scaledClock(TIME_SCALE);
+  const token = 'e2e-secret-token';
+  const simulator = await startEpilotSimulator({ token, seed: options.seed ?? DEMO_SEED, clock });
+  const runner = await LocalRunner.start({
+    endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+    token,
+    settings: runnerSettings({ automationTimeoutMs: 8000, ...options.settings }),
+    clock,
+    timeScale: TIME_SCALE,
+    logger: createLogger({ logLevel: 'SILENT' }),
+    stateDir: options.stateDir,
+    concurrency: 10,
+  });
+  return {
+    simulator,
+    runner,
+    async stop() {
+      await runner.stop();
+      await simulator.stop();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
+import { DEMO_SEED } from './local-pipeline';
+
+const run = promisify(execFile);
+const CLI = path.join(__dirname, '..', '..', 'cli', 'epilot-task-runner.cjs');
+const TOKEN = 'cli-test-token';
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env, POWERTOOLS_LOG_LEVEL: '' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+interface SweepJson {
+  sweep: { status: string; started: number; candidates: number; recentlyDone: number };
+  tasks: Array<{ taskId: string; outcome: string; stepStatus?: string; automationExecutionId?: string; automationStatus?: string; polls: number; stateTransitions: number; lambdaInvocations: number; durationMs: number }>;
+}
+
+describe('epilot-task-runner sweep', () => {
+  let simulator: EpilotSimulator;
+  let stateDir: string;
+  beforeAll(async () => {
+    simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
+  });
+  afterAll(async () => {
+    await simulator.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+  const sweepArgs = () => ['sweep', '--api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval', '200', '--timeout', '3000'];
+
+  it('--json takes every automation task to a final state and prints a machine-readable summary', async () => {
+    const result = await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as SweepJson;
+    expect(summary.sweep).toMatchObject({ status: 'SUCCEEDED', started: 8, candidates: 8 });
+    const byTask = Object.fromEntries(summary.tasks.map((task) => [task.taskId, task]));
+    expect(byTask['mueller-offer']).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED', automationStatus: 'success' });
+    expect(byTask['becker-order']).toMatchObject({ outcome: 'patched', stepStatus: 'FAILED', automationStatus: 'hot' });
+    expect(byTask['hoffmann-erp']).toMatchObject({ outcome: 'patched', stepStatus: 'FAILED' });
+    for (const task of summary.tasks) {
+      expect(task.automationExecutionId).toEqual(expect.any(String));
+      expect(task.stateTransitions).toBeGreaterThan(0);
+      expect(task.lambdaInvocations).toBeGreaterThan(0);
+    }
+  });
+
+  it('run again in the same state dir, it starts and patches nothing', async () => {
+    const before = simulator.callCounts();
+    const result = await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as SweepJson;
+    // The workflow that moved on to its next automation task is the only one with new work.
+    expect(summary.tasks.map((task) => task.taskId)).toEqual(['richter-notify']);
+    const between = simulator.callCounts();
+    expect((between.startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
+
+    const third = JSON.parse((await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN })).stdout) as SweepJson;
+    expect(third.tasks).toEqual([]);
+    expect(simulator.callCounts().startExecution).toBe(between.startExecution);
+    expect(simulator.callCounts().updateStep).toBe(between.updateStep);
+  });
+
+  it('--dry-run lists what would run and changes nothing', async () => {
+    const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    try {
+      const result = await cli(['sweep', '--api-url', fresh.url, '--token', TOKEN, '--dry-run', '--json']);
+      expect(result.code).toBe(0);
+      const plan = JSON.parse(result.stdout) as { tasks: Array<{ taskId: string; wouldRun: boolean }> };
+      expect(plan.tasks.filter((task) => task.wouldRun)).toHaveLength(8);
+      expect(fresh.callCounts().startExecution ?? 0).toBe(0);
+      expect(fresh.callCounts().updateStep ?? 0).toBe(0);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it.each([
+    ['a missing token', [], {}, /no epilot API token/],
+    ['a wrong token', ['--token', 'wrong'], {}, /rejected the API token \(401\)/],
+    ['an unreachable API', ['--token', TOKEN, '--api-url', 'http://127.0.0.1:9'], {}, /unreachable/],
+    ['a bad option value', ['--token', TOKEN, '--poll-interval', 'soon'], {}, /--poll-interval must be a positive whole number/],
+  ])('fails with one clear line for %s', async (_case, extra, env, message) => {
+    const args = ['sweep', '--api-url', simulator.url, '--state-dir', stateDir, ...extra];
+    const result = await cli(args, { EPILOT_API_TOKEN: '', ...env });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n').filter((line) => line.includes('epilot-task-runner') || line.startsWith('error'))).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toContain(TOKEN);
+  });
+});
