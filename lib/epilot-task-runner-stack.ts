@@ -3,10 +3,13 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { EnvNames } from '../lambdas/shared/settings';
+import { RunnerAlarms } from './alarms';
+import { acknowledgeNagFindings } from './nag-acknowledgments';
 import type { DeploymentSettings } from './deployment-settings';
 import { SweepStateMachine } from './sweep-state-machine';
 import { TaskStateMachine } from './task-state-machine';
 import { TaskTable } from './task-table';
+import { WebhookReceiver } from './webhook-receiver';
 
 export interface EpilotTaskRunnerStackProps extends StackProps {
   settings: DeploymentSettings;
@@ -16,6 +19,7 @@ export class EpilotTaskRunnerStack extends Stack {
   readonly table: TaskTable;
   readonly taskStateMachine: TaskStateMachine;
   readonly sweep: SweepStateMachine;
+  readonly webhook: WebhookReceiver;
 
   constructor(scope: Construct, id: string, props: EpilotTaskRunnerStackProps) {
     super(scope, id, props);
@@ -42,9 +46,32 @@ export class EpilotTaskRunnerStack extends Stack {
       rateMinutes: settings.sweepRateMinutes,
     });
 
+    this.webhook = new WebhookReceiver(this, 'Webhook', {
+      environment,
+      table: this.table,
+      taskStateMachine: this.taskStateMachine.stateMachine,
+      grantEpilotAccess,
+      webhookSecretName: settings.webhookSecretName,
+      reservedConcurrency: settings.webhookReservedConcurrency,
+    });
+
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.webhook.url.url,
+      description: 'Where epilot sends its signed "trigger webhook" deliveries',
+    });
     new CfnOutput(this, 'TaskStateMachineArn', { value: this.taskStateMachine.stateMachine.stateMachineArn });
     new CfnOutput(this, 'SweepStateMachineArn', { value: this.sweep.stateMachine.stateMachineArn });
     new CfnOutput(this, 'TaskTableName', { value: this.table.table.tableName });
+
+    new RunnerAlarms(this, 'Alarms', {
+      taskStateMachine: this.taskStateMachine.stateMachine,
+      sweepStateMachine: this.sweep.stateMachine,
+      sweepScheduled: this.sweep.schedule !== undefined,
+      sweepRateMinutes: settings.sweepRateMinutes,
+      functions: [...this.taskStateMachine.functions, this.sweep.detectFunction],
+      additionalAlarms: [this.webhook.errorsAlarm, this.webhook.throttlesAlarm],
+    });
+    acknowledgeNagFindings(this);
   }
 }
 

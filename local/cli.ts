@@ -14,6 +14,7 @@ import { loadSeedFile } from '../simulator/seed';
 import { dryRunSweep } from './dry-run';
 import { LocalRunner, type SweepReport } from './local-runner';
 import { ProgressView, renderSummaryTable, sweepSummaryJson } from './report';
+import { startServe, taskEndLine } from './serve';
 import { StderrLogger } from './stderr-logger';
 
 const DEFAULT_STATE_DIR = '.epilot-task-runner';
@@ -184,6 +185,71 @@ export function buildProgram(): Command {
       } finally {
         await runner.stop();
       }
+    },
+  );
+
+  addRunnerOptions(
+    program
+      .command('serve')
+      .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
+      .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
+      .option('--sweep-every <seconds>', 'also sweep every so many seconds', positiveInt('--sweep-every'))
+      .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)')
+      .option('--api-url <url>', 'one base URL for the entity, workflow and automation APIs', url)
+      .option('--entity-url <url>', 'entity API base URL (default: epilot production)', url)
+      .option('--workflow-url <url>', 'workflow API base URL (default: epilot production)', url)
+      .option('--automation-url <url>', 'automation API base URL (default: epilot production)', url)
+      .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
+      .option('--query <lucene>', 'entity search query of the sweeps (--sweep-every)', '*'),
+    { timeoutMs: 300_000, logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR },
+  ).action(
+    async (
+      options: CommonOptions & {
+        port: number;
+        sweepEvery?: number;
+        webhookSecret?: string;
+        apiUrl?: string;
+        entityUrl?: string;
+        workflowUrl?: string;
+        automationUrl?: string;
+        token?: string;
+        query: string;
+      },
+    ) => {
+      const token = options.token ?? process.env.EPILOT_API_TOKEN;
+      if (!token) throw new UsageError('no epilot API token: pass --token or set EPILOT_API_TOKEN');
+      const secret = options.webhookSecret ?? process.env.EPILOT_WEBHOOK_SECRET;
+      if (!secret) throw new UsageError('no webhook signing secret: pass --webhook-secret or set EPILOT_WEBHOOK_SECRET');
+      if (!secret.startsWith('whsec_')) throw new UsageError('the webhook signing secret must start with whsec_');
+      const say = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
+      const runner = await LocalRunner.start({
+        endpoints: resolveEndpoints(options),
+        token,
+        settings: settingsFrom(options, { searchQuery: options.query }),
+        clock: systemClock,
+        logger: new StderrLogger({ logLevel: options.logLevel }),
+        stateDir: options.stateDir,
+        concurrency: options.concurrency,
+        onTaskEvent: (event) => {
+          const text = taskEndLine(event);
+          if (text) say(text);
+        },
+      });
+      let serving: Awaited<ReturnType<typeof startServe>>;
+      try {
+        serving = await startServe({ runner, secret, port: options.port, sweepEverySeconds: options.sweepEvery, out: process.stdout });
+      } catch (error) {
+        await runner.stop();
+        throw error;
+      }
+      say(`listening for epilot webhooks on ${serving.url} (Ctrl-C stops)`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      say(`${signal}: no new deliveries; waiting for task executions in flight…`);
+      await serving.stop();
+      say('stopped');
     },
   );
   return program;

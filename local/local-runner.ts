@@ -10,6 +10,7 @@ import { createGetAutomationStatusHandler } from '../lambdas/get-automation-stat
 import { createMapStatusHandler } from '../lambdas/map-status/map-status';
 import { createPatchStepHandler } from '../lambdas/patch-step/patch-step';
 import type { Clock } from '../lambdas/shared/clock';
+import { DeliveryRecords } from '../lambdas/shared/delivery-records';
 import { AutomationApi } from '../lambdas/shared/epilot/automation-api';
 import { EntityApi } from '../lambdas/shared/epilot/entity-api';
 import { EpilotHttp } from '../lambdas/shared/epilot/http';
@@ -20,6 +21,7 @@ import type { EpilotEndpoints, RunnerSettings } from '../lambdas/shared/settings
 import type { TaskExecutionStarter } from '../lambdas/shared/task-starter';
 import { TaskRecords } from '../lambdas/shared/task-records';
 import type { TaskInput, TaskState } from '../lambdas/shared/task-state';
+import type { WebhookDeps } from '../lambdas/webhook/webhook';
 import { deploymentSettings } from '../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
 import { SweepStates, TaskStates } from '../lib/state-names';
@@ -173,6 +175,32 @@ export class LocalRunner {
     const report = this.reports.find((candidate) => candidate.name === name);
     if (!report) throw new Error(`Task execution ${name} did not run`);
     return report;
+  }
+
+  /**
+   * What the webhook receiver needs, backed by this runner: delivery and task records in the embedded DynamoDB,
+   * entity look-ups through its epilot client, and task executions started (and run) here.
+   */
+  webhookDeps(secret: WebhookDeps['secret']): WebhookDeps {
+    return {
+      secret,
+      deliveries: new DeliveryRecords(this.dynamo.client as DynamoDBClient, this.dynamo.tableName('TaskRecords')),
+      entities: this.deps.entities,
+      records: this.deps.records,
+      starter: this.deps.starter,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+    };
+  }
+
+  /** Resolves once no task execution is running (those started meanwhile included). */
+  async idle(): Promise<void> {
+    await this.drain();
+  }
+
+  /** Reports of the task executions that ended since the last sweep started. */
+  taskReports(): TaskExecutionReport[] {
+    return [...this.reports];
   }
 
   callCounts(): Record<string, number> {

@@ -56,7 +56,7 @@ describe('task records table', () => {
 describe('functions', () => {
   it('all run Node.js 22 on ARM64 with X-Ray and a log group with retention', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(9);
+    expect(Object.keys(functions)).toHaveLength(10); // 9 states + the webhook receiver
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
@@ -88,8 +88,8 @@ describe('functions', () => {
     const secretReaders = policies.filter((policy) =>
       JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
     );
-    // fetch execution, start, status, cancel, patch, detect — not find task, claim or map status.
-    expect(secretReaders).toHaveLength(6);
+    // fetch execution, start, status, cancel, patch, detect, webhook — not find task, claim or map status.
+    expect(secretReaders).toHaveLength(7);
   });
 
   it('lets only the sweep start task executions', () => {

@@ -3,7 +3,7 @@ import { scaledClock } from '../../lambdas/shared/clock';
 import { createLogger } from '../../lambdas/shared/logger';
 import { resolveEndpoints, type RunnerSettingsInput, runnerSettings } from '../../lambdas/shared/settings';
 import { LocalRunner } from '../../local/local-runner';
-import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
+import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
 
 export const DEMO_SEED = loadSeedFile(path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json'));
@@ -19,11 +19,24 @@ export interface Pipeline {
 
 /** The synthesized state machines, run locally against the simulator with an in-memory DynamoDB. */
 export async function startPipeline(
-  options: { seed?: SimulatorSeedInput; settings?: RunnerSettingsInput; stateDir?: string } = {},
+  options: {
+    seed?: SimulatorSeedInput;
+    settings?: RunnerSettingsInput;
+    stateDir?: string;
+    /** Simulator faults from the start, and the source of their random decisions (seed it for repeatable runs). */
+    faults?: FaultOptions;
+    random?: () => number;
+  } = {},
 ): Promise<Pipeline> {
   const clock = scaledClock(TIME_SCALE);
   const token = 'e2e-secret-token';
-  const simulator = await startEpilotSimulator({ token, seed: options.seed ?? DEMO_SEED, clock });
+  const simulator = await startEpilotSimulator({
+    token,
+    seed: options.seed ?? DEMO_SEED,
+    clock,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  });
   const runner = await LocalRunner.start({
     endpoints: resolveEndpoints({ apiUrl: simulator.url }),
     token,
