@@ -30,6 +30,8 @@ export class WebhookReceiver extends Construct {
   readonly url: lambda.FunctionUrl;
   readonly errorsAlarm: cloudwatch.Alarm;
   readonly throttlesAlarm: cloudwatch.Alarm;
+  /** On the Function URL's answers: many 4xx mean a wrong secret or a probe; any 5xx means lost deliveries. */
+  readonly responseAlarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: WebhookReceiverProps) {
     super(scope, id);
@@ -71,5 +73,28 @@ export class WebhookReceiver extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    const urlAlarm = (id: string, metricName: string, threshold: number, alarmDescription: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric: this.function.metric(metricName, { period, statistic: cloudwatch.Stats.SUM }),
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.responseAlarms = [
+      urlAlarm(
+        'ClientErrorsAlarm',
+        'Url4xxCount',
+        20,
+        'Many webhook deliveries were refused (4xx): check the signing secret in epilot and in Secrets Manager, or look for a probe',
+      ),
+      urlAlarm(
+        'ServerErrorsAlarm',
+        'Url5xxCount',
+        1,
+        'The webhook receiver answered 5xx: epilot retries, but check the receiver logs',
+      ),
+    ];
   }
 }

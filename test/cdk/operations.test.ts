@@ -108,7 +108,7 @@ describe('alarms', () => {
     const lambdaAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
       (alarm) => alarm.Properties.Namespace === 'AWS/Lambda',
     );
-    expect(lambdaAlarms).toHaveLength(2);
+    expect(lambdaAlarms).toHaveLength(4);
     for (const alarm of lambdaAlarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
   });
 });

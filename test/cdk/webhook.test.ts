@@ -65,6 +65,21 @@ describe('webhook receiver', () => {
     expect(document).toContain('epilot-task-runner/api-token');
   });
 
+  it('alarms on the Function URL’s 4xx and 5xx answers', () => {
+    for (const [metricName, threshold] of [
+      ['Url4xxCount', 20],
+      ['Url5xxCount', 1],
+    ] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metricName,
+        Threshold: threshold,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^WebhookFunction') } }],
+        AlarmActions: Match.anyValue(),
+      });
+    }
+  });
+
   it('alarms on errors and on throttles of the function', () => {
     const { logicalId } = webhookFunction();
     for (const metric of ['Errors', 'Throttles']) {
