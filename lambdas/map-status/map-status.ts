@@ -1,4 +1,4 @@
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
+import { type RunnerDeps, taskStateHandler } from '../shared/runner-deps';
 import type { TaskResult, TaskState } from '../shared/task-state';
 
 /** The guide's mapping from a finished automation run to the workflow step's status. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailure } from './task-records';
 
 /** How long a webhook delivery id is remembered: epilot retries a delivery for hours, never for a day. */
 export const DELIVERY_TTL_SECONDS = 24 * 60 * 60;
@@ -48,7 +49,7 @@ export class DeliveryRecords implements DeliveryStore {
       );
       return { claimed: true, token };
     } catch (error) {
-      if (isConditionFailure(error)) return { claimed: false };
+      if (isConditionalCheckFailure(error)) return { claimed: false };
       throw error;
     }
   }
@@ -66,11 +67,7 @@ export class DeliveryRecords implements DeliveryStore {
       );
     } catch (error) {
       // Someone else holds the delivery now (ours had expired): theirs to finish.
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionalCheckFailure(error)) throw error;
     }
   }
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException';
 }

@@ -94,7 +94,7 @@ export class TaskRecords {
         }),
       );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') {
+      if (isConditionalCheckFailure(error)) {
         throw new RecordConflictError(
           `Task record ${next.workflowExecutionId}/${next.taskId} changed while this execution was deciding`,
         );
@@ -103,4 +103,12 @@ export class TaskRecords {
     }
     return written;
   }
+}
+
+/** A conditional write lost: someone else wrote first (the SDK's class, or its name when another copy threw it). */
+export function isConditionalCheckFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: unknown } | undefined)?.name === 'ConditionalCheckFailedException'
+  );
 }

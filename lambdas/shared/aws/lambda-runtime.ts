@@ -34,57 +34,40 @@ function epilotHttp(): EpilotHttp {
 export const workflows = () => new WorkflowsV1Engine(epilotHttp());
 export const automations = () => new AutomationApi(epilotHttp());
 export const entities = () => new EntityApi(epilotHttp());
-export const records = () => new TaskRecords(new DynamoDBClient({}), required(config.taskTableName, EnvNames.taskTableName));
-export const deliveries = () =>
-  new DeliveryRecords(new DynamoDBClient({}), required(config.taskTableName, EnvNames.taskTableName));
+let dynamoDb: DynamoDBClient | undefined;
+const dynamoDbClient = () => (dynamoDb ??= new DynamoDBClient({}));
+export const records = () => new TaskRecords(dynamoDbClient(), required(config.taskTableName, EnvNames.taskTableName));
+export const deliveries = () => new DeliveryRecords(dynamoDbClient(), required(config.taskTableName, EnvNames.taskTableName));
 
-const TOKEN_CACHE_MS = 5 * 60_000;
+const SECRET_CACHE_MS = 5 * 60_000;
 
 /**
- * The API token lives in Secrets Manager, as the plain token or as JSON with a `token` field. It is cached per
- * container for a few minutes so a rotated token is picked up without a redeploy.
+ * A secret from Secrets Manager: the plain value, or the `field` of a JSON secret. It is cached per container for a
+ * few minutes so a rotated secret is picked up without a redeploy; neither the value nor the JSON is ever logged.
  */
-export function secretsManagerToken(secretName: string, client = new SecretsManagerClient({})): TokenProvider {
-  let cached: { token: string; until: number } | undefined;
+export function secretsManagerValue(
+  secretName: string,
+  field: string,
+  client = new SecretsManagerClient({}),
+): () => Promise<string> {
+  let cached: { value: string; until: number } | undefined;
   return async () => {
-    if (cached && cached.until > Date.now()) return cached.token;
+    if (cached && cached.until > Date.now()) return cached.value;
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
-    const token = tokenFromSecret(SecretString);
-    if (!token) throw new Error(`Secret ${secretName} holds no epilot API token`);
-    cached = { token, until: Date.now() + TOKEN_CACHE_MS };
-    return token;
+    const value = valueFromSecret(SecretString, field);
+    if (!value) throw new Error(`Secret ${secretName} is empty, or JSON without a "${field}" string`);
+    cached = { value, until: Date.now() + SECRET_CACHE_MS };
+    return value;
   };
 }
 
-function tokenFromSecret(secret: string | undefined): string | undefined {
-  const text = secret?.trim();
-  if (!text) return undefined;
-  if (!text.startsWith('{')) return text;
-  try {
-    const parsed = JSON.parse(text) as { token?: unknown };
-    return typeof parsed.token === 'string' && parsed.token ? parsed.token : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** The epilot API token: plain, or JSON `{"token": "..."}`. */
+export const secretsManagerToken = (secretName: string): TokenProvider => secretsManagerValue(secretName, 'token');
 
-/**
- * The webhook signing secret (`whsec_…`) lives in Secrets Manager, plain or as JSON with a `secret` field; cached
- * per container like the token, so a rotated secret is picked up within minutes. Neither is ever logged.
- */
-export function secretsManagerWebhookSecret(secretName: string, client = new SecretsManagerClient({})): () => Promise<string> {
-  let cached: { secret: string; until: number } | undefined;
-  return async () => {
-    if (cached && cached.until > Date.now()) return cached.secret;
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
-    const secret = fieldFromSecret(SecretString, 'secret');
-    if (!secret) throw new Error(`Secret ${secretName} holds no webhook signing secret`);
-    cached = { secret, until: Date.now() + TOKEN_CACHE_MS };
-    return secret;
-  };
-}
+/** The webhook signing secret (`whsec_...`): plain, or JSON `{"secret": "..."}`. */
+export const secretsManagerWebhookSecret = (secretName: string) => secretsManagerValue(secretName, 'secret');
 
-function fieldFromSecret(secret: string | undefined, field: string): string | undefined {
+function valueFromSecret(secret: string | undefined, field: string): string | undefined {
   const text = secret?.trim();
   if (!text) return undefined;
   if (!text.startsWith('{')) return text;
