@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Clock } from '../shared/clock';
 import type { DeliveryStore } from '../shared/delivery-records';
 import { detectAutomationTasks } from '../shared/detection';
-import type { EntityApi, SearchedEntity } from '../shared/epilot/entity-api';
+import { type EntityApi, type SearchedEntity, searchedEntitySchema } from '../shared/epilot/entity-api';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TaskRecords } from '../shared/task-records';
@@ -43,14 +43,13 @@ export interface WebhookExecution {
   outcome: StartOutcome;
 }
 
-/** What epilot's "trigger webhook" action sends; unknown fields are tolerated. */
+/** What epilot's "trigger webhook" action sends; the entity is read like an entity search result. */
 const webhookBodySchema = z.looseObject({
   metadata: z.looseObject({}).nullish(),
-  entity: z.looseObject({ _id: z.string().min(1) }),
+  entity: searchedEntitySchema,
   relations: z.unknown().optional(),
 });
-
-const workflowsSchema = z.record(z.string(), z.unknown());
+type WebhookBody = z.output<typeof webhookBodySchema>;
 
 const reply = (statusCode: number, body: Record<string, unknown>): WebhookResponse => ({
   statusCode,
@@ -107,12 +106,12 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
     logger.warn('Webhook refused: malformed JSON', { webhookId: deliveryId, message });
     return reply(400, { status: 'rejected', message });
   }
-  const problem = bodyProblem(json);
-  if (problem !== undefined) {
-    logger.warn('Webhook refused: unusable body', { webhookId: deliveryId, message: problem });
-    return reply(400, { status: 'rejected', message: problem });
+  const parsed = parseWebhookBody(json);
+  if ('problem' in parsed) {
+    logger.warn('Webhook refused: unusable body', { webhookId: deliveryId, message: parsed.problem });
+    return reply(400, { status: 'rejected', message: parsed.problem });
   }
-  const body = webhookBodySchema.parse(json);
+  const { body } = parsed;
 
   const claim = await deps.deliveries.claim(deliveryId, deps.clock.now());
   if (!claim.claimed) {
@@ -178,22 +177,21 @@ function lowerCaseHeaders(headers: Record<string, string | undefined>): Record<s
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
-function bodyProblem(json: unknown): string | undefined {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'body is not a JSON object';
+function parseWebhookBody(json: unknown): { body: WebhookBody } | { problem: string } {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { problem: 'body is not a JSON object' };
   const entity = (json as { entity?: unknown }).entity;
-  if (entity === undefined || entity === null) return 'body has no entity';
+  if (entity === undefined || entity === null) return { problem: 'body has no entity' };
   const parsed = webhookBodySchema.safeParse(json);
-  if (parsed.success) return undefined;
-  return parsed.error.issues.map((issue) => `body.${issue.path.join('.')}: ${issue.message}`).join('; ');
+  if (parsed.success) return { body: parsed.data };
+  return { problem: parsed.error.issues.map((issue) => `body.${issue.path.join('.')}: ${issue.message}`).join('; ') };
 }
 
 /** The entity as sent when it carries its workflow summaries; otherwise as entity search knows it. */
 async function entityWithWorkflows(
-  entity: { _id: string } & Record<string, unknown>,
+  entity: SearchedEntity,
   deps: Pick<WebhookDeps, 'entities' | 'logger'>,
 ): Promise<SearchedEntity | undefined> {
-  const workflows = workflowsSchema.safeParse(entity.workflows);
-  if (workflows.success) return { ...entity, workflows: workflows.data };
+  if (entity.workflows) return entity;
   deps.logger.debug('Webhook entity carries no workflows; looking it up', { entityId: entity._id });
   return deps.entities.findById(entity._id);
 }
