@@ -1,5 +1,4 @@
 import './polyfills';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createCancelAutomationHandler } from '../lambdas/cancel-automation/cancel-automation';
 import { createClaimTaskHandler } from '../lambdas/claim-task/claim-task';
 import { createStartAutomationHandler } from '../lambdas/start-automation/start-automation';
@@ -18,7 +17,6 @@ import { WorkflowsV1Engine } from '../lambdas/shared/epilot/workflows-v1';
 import type { Logger } from '../lambdas/shared/logger';
 import type { RunnerDeps } from '../lambdas/shared/runner-deps';
 import type { EpilotEndpoints, RunnerSettings } from '../lambdas/shared/settings';
-import type { TaskExecutionStarter } from '../lambdas/shared/task-starter';
 import { TaskRecords } from '../lambdas/shared/task-records';
 import type { TaskInput, TaskState } from '../lambdas/shared/task-state';
 import type { WebhookDeps } from '../lambdas/webhook/webhook';
@@ -27,7 +25,12 @@ import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
 import { SweepStates, TaskStates } from '../lib/state-names';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from './embedded-dynamodb';
 import { type LocalExecutionResult, runLocalExecution } from './state-machine-runner';
-import { createLocalApp, stateMachineDefinitions, synthesizeTemplate } from './synthesized-definitions';
+import {
+  createLocalApp,
+  findStateMachineDefinition,
+  stateMachineDefinitions,
+  synthesizeTemplate,
+} from './synthesized-definitions';
 
 export interface LocalRunnerOptions {
   endpoints: EpilotEndpoints;
@@ -83,14 +86,10 @@ export class LocalRunner {
   private readonly waiting: Array<() => void> = [];
   private running = 0;
   private reports: TaskExecutionReport[] = [];
-
-  private constructor(
-    private readonly options: LocalRunnerOptions,
-    private readonly dynamo: EmbeddedDynamoDb,
-    private readonly definitions: { task: object; sweep: object },
-    private readonly deps: RunnerDeps,
-    private readonly epilotCalls: Record<string, number>,
-  ) {}
+  private readonly epilotCalls: Record<string, number> = {};
+  private readonly deps: RunnerDeps;
+  private readonly taskHandlers: Record<string, (event: unknown) => Promise<TaskState>>;
+  private readonly sweepHandlers: Record<string, (event: unknown) => Promise<unknown>>;
 
   static async start(options: LocalRunnerOptions): Promise<LocalRunner> {
     const app = createLocalApp();
@@ -99,13 +98,18 @@ export class LocalRunner {
     });
     const template = synthesizeTemplate(stack);
     const definitions = stateMachineDefinitions(template);
-    const find = (prefix: string) => {
-      const found = definitions.find((definition) => definition.logicalId.startsWith(prefix));
-      if (!found) throw new Error(`The synthesized template has no state machine ${prefix}`);
-      return found.definition;
-    };
     const dynamo = await startEmbeddedDynamoDb({ path: options.stateDir, template });
-    const epilotCalls: Record<string, number> = {};
+    return new LocalRunner(options, dynamo, {
+      task: findStateMachineDefinition(definitions, stack.taskStateMachine.stateMachine).definition,
+      sweep: findStateMachineDefinition(definitions, stack.sweep.stateMachine).definition,
+    });
+  }
+
+  private constructor(
+    private readonly options: LocalRunnerOptions,
+    private readonly dynamo: EmbeddedDynamoDb,
+    private readonly definitions: { task: object; sweep: object },
+  ) {
     const http = new EpilotHttp({
       endpoints: options.endpoints,
       token: async () => options.token,
@@ -113,34 +117,31 @@ export class LocalRunner {
       clock: options.clock,
       onRequest: ({ api, operation }) => {
         const key = `${api}.${operation}`;
-        epilotCalls[key] = (epilotCalls[key] ?? 0) + 1;
+        this.epilotCalls[key] = (this.epilotCalls[key] ?? 0) + 1;
       },
     });
-    let runner: LocalRunner | undefined;
-    const starter: TaskExecutionStarter = {
-      start: async (name, input) => {
-        if (!runner) throw new Error('local runner not ready');
-        return runner.startTaskExecution(name, input);
-      },
-    };
-    const deps: RunnerDeps = {
+    this.deps = {
       settings: options.settings,
       clock: options.clock,
       logger: options.logger,
       workflows: new WorkflowsV1Engine(http),
       automations: new AutomationApi(http),
       entities: new EntityApi(http),
-      records: new TaskRecords(dynamo.client as DynamoDBClient, dynamo.tableName('TaskRecords')),
-      starter,
+      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords')),
+      starter: { start: (name, input) => this.startTaskExecution(name, input) },
     };
-    runner = new LocalRunner(
-      options,
-      dynamo,
-      { task: find('TaskStateMachine'), sweep: find('SweepStateMachine') },
-      deps,
-      epilotCalls,
-    );
-    return runner;
+    // Built once, like a Lambda's module: every execution calls the same handler functions.
+    this.taskHandlers = {
+      [TaskStates.fetchExecution]: createFetchExecutionHandler(this.deps),
+      [TaskStates.findTask]: createFindTaskHandler(this.deps),
+      [TaskStates.claimTask]: createClaimTaskHandler(this.deps),
+      [TaskStates.startAutomation]: createStartAutomationHandler(this.deps),
+      [TaskStates.getAutomationStatus]: createGetAutomationStatusHandler(this.deps),
+      [TaskStates.cancelAutomation]: createCancelAutomationHandler(this.deps),
+      [TaskStates.mapStatus]: createMapStatusHandler(this.deps),
+      [TaskStates.patchStep]: createPatchStepHandler(this.deps),
+    };
+    this.sweepHandlers = { [SweepStates.detectTasks]: createDetectTasksHandler(this.deps) };
   }
 
   get records(): TaskRecords {
@@ -154,10 +155,10 @@ export class LocalRunner {
       definition: this.definitions.sweep,
       input: {},
       name: `sweep-${this.options.clock.now()}`,
-      handlers: { [SweepStates.detectTasks]: createDetectTasksHandler(this.deps) },
-      retryDelayMs: (_state, _attempt, delayMs) => delayMs / (this.options.timeScale ?? 1),
+      handlers: this.sweepHandlers,
+      retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
     });
-    await this.drain();
+    await this.idle();
     return {
       sweep: result.status === 'SUCCEEDED' ? (result.output as SweepState) : undefined,
       sweepStatus: result.status,
@@ -171,7 +172,7 @@ export class LocalRunner {
   /** Runs one task execution directly (as a webhook or a person starting it by hand would). */
   async runTask(input: TaskInput, name: string): Promise<TaskExecutionReport> {
     await this.startTaskExecution(name, input);
-    await this.drain();
+    await this.idle();
     const report = this.reports.find((candidate) => candidate.name === name);
     if (!report) throw new Error(`Task execution ${name} did not run`);
     return report;
@@ -184,18 +185,13 @@ export class LocalRunner {
   webhookDeps(secret: WebhookDeps['secret']): WebhookDeps {
     return {
       secret,
-      deliveries: new DeliveryRecords(this.dynamo.client as DynamoDBClient, this.dynamo.tableName('TaskRecords')),
+      deliveries: new DeliveryRecords(this.dynamo.client, this.dynamo.tableName('TaskRecords')),
       entities: this.deps.entities,
       records: this.deps.records,
       starter: this.deps.starter,
       clock: this.deps.clock,
       logger: this.deps.logger,
     };
-  }
-
-  /** Resolves once no task execution is running (those started meanwhile included). */
-  async idle(): Promise<void> {
-    await this.drain();
   }
 
   /** Reports of the task executions that ended since the last sweep started. */
@@ -208,7 +204,7 @@ export class LocalRunner {
   }
 
   async stop(): Promise<void> {
-    await this.drain();
+    await this.idle();
     await this.dynamo.stop();
   }
 
@@ -238,30 +234,25 @@ export class LocalRunner {
   private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
     const started = Date.now();
     let polls: number | undefined;
-    const d = this.deps;
     const progress = (stateName: string) => this.options.onTaskEvent?.({ executionName: name, input, stateName, polls });
-    const track = (stateName: string, handler: (event: unknown) => Promise<TaskState>) => async (event: unknown) => {
-      progress(stateName);
-      const output = await handler(event);
-      polls = output.run?.polls ?? polls;
-      return output;
-    };
+    const handlers = Object.fromEntries(
+      Object.entries(this.taskHandlers).map(([stateName, handler]) => [
+        stateName,
+        async (event: unknown) => {
+          progress(stateName);
+          const output = await handler(event);
+          polls = output.run?.polls ?? polls;
+          return output;
+        },
+      ]),
+    );
     const result = await runLocalExecution({
       definition: this.definitions.task,
       input,
       name,
-      waitMs: (_state, seconds) => (seconds * 1000) / (this.options.timeScale ?? 1),
-      retryDelayMs: (_state, _attempt, delayMs) => delayMs / (this.options.timeScale ?? 1),
-      handlers: {
-        [TaskStates.fetchExecution]: track(TaskStates.fetchExecution, createFetchExecutionHandler(d)),
-        [TaskStates.findTask]: track(TaskStates.findTask, createFindTaskHandler(d)),
-        [TaskStates.claimTask]: track(TaskStates.claimTask, createClaimTaskHandler(d)),
-        [TaskStates.startAutomation]: track(TaskStates.startAutomation, createStartAutomationHandler(d)),
-        [TaskStates.getAutomationStatus]: track(TaskStates.getAutomationStatus, createGetAutomationStatusHandler(d)),
-        [TaskStates.cancelAutomation]: track(TaskStates.cancelAutomation, createCancelAutomationHandler(d)),
-        [TaskStates.mapStatus]: track(TaskStates.mapStatus, createMapStatusHandler(d)),
-        [TaskStates.patchStep]: track(TaskStates.patchStep, createPatchStepHandler(d)),
-      },
+      waitMs: (_state, seconds) => this.realMs(seconds * 1000),
+      retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
+      handlers,
     });
     progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted');
     const report: TaskExecutionReport = {
@@ -279,7 +270,13 @@ export class LocalRunner {
     return report;
   }
 
-  private async drain(): Promise<void> {
+  /** Simulated milliseconds (what the definition and the clock say) as real ones. */
+  private realMs(simulatedMs: number): number {
+    return simulatedMs / (this.options.timeScale ?? 1);
+  }
+
+  /** Resolves once no task execution is running (those started meanwhile included). */
+  async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -3,7 +3,7 @@ import { ErrorNames } from '../../lambdas/shared/errors';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
 import { SweepStates, TaskStates } from '../../lib/state-names';
-import { createLocalApp, stateMachineDefinitions, type LocalStateMachineDefinition } from '../../local/synthesized-definitions';
+import { createLocalApp, findStateMachineDefinition, stateMachineDefinitions } from '../../local/synthesized-definitions';
 
 type AslState = {
   Type: string;
@@ -20,12 +20,11 @@ function synth(context: Record<string, unknown> = {}) {
   });
   const template = Template.fromStack(stack);
   const definitions = stateMachineDefinitions(template.toJSON() as never);
-  const byPrefix = (prefix: string): LocalStateMachineDefinition => {
-    const found = definitions.find((definition) => definition.logicalId.startsWith(prefix));
-    if (!found) throw new Error(`no state machine ${prefix}`);
-    return found;
+  return {
+    template,
+    task: findStateMachineDefinition(definitions, stack.taskStateMachine.stateMachine),
+    sweep: findStateMachineDefinition(definitions, stack.sweep.stateMachine),
   };
-  return { template, task: byPrefix('TaskStateMachine'), sweep: byPrefix('SweepStateMachine') };
 }
 
 const { template, task, sweep } = synth({ pollIntervalMs: '2000', automationTimeoutMs: '600000' });
