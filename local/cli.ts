@@ -12,7 +12,7 @@ import { type EpilotEndpoints, resolveEndpoints, type RunnerSettings, runnerSett
 import { startEpilotSimulator } from '../simulator/epilot-simulator';
 import { loadSeedFile } from '../simulator/seed';
 import { dryRunSweep } from './dry-run';
-import { LocalRunner, type SweepReport } from './local-runner';
+import { LocalRunner, type SweepReport, type TaskProgressEvent } from './local-runner';
 import { ProgressView, renderSummaryTable, sweepSummaryJson } from './report';
 import { startServe, taskEndLine } from './serve';
 import { StderrLogger } from './stderr-logger';
@@ -46,8 +46,16 @@ interface CommonOptions {
   timeout: number;
   stateDir: string;
   concurrency: number;
-  json?: boolean;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+interface EpilotApiOptions {
+  apiUrl?: string;
+  entityUrl?: string;
+  workflowUrl?: string;
+  automationUrl?: string;
+  token?: string;
+  query: string;
 }
 
 const addRunnerOptions = (command: Command, defaults: { timeoutMs: number; logLevel: string; stateDir: string }) =>
@@ -56,10 +64,26 @@ const addRunnerOptions = (command: Command, defaults: { timeoutMs: number; logLe
     .option('--timeout <ms>', 'milliseconds before a run is cancelled and its step failed', positiveInt('--timeout'), defaults.timeoutMs)
     .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', defaults.stateDir)
     .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
-    .option('--json', 'print a machine-readable summary on stdout (logs go to stderr)')
     .addOption(
       new Option('--log-level <level>', 'structured logs on stderr').choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default(defaults.logLevel),
     );
+
+const addEpilotApiOptions = (command: Command, queryDescription: string) =>
+  command
+    .option('--api-url <url>', 'one base URL for the entity, workflow and automation APIs', url)
+    .option('--entity-url <url>', 'entity API base URL (default: epilot production)', url)
+    .option('--workflow-url <url>', 'workflow API base URL (default: epilot production)', url)
+    .option('--automation-url <url>', 'automation API base URL (default: epilot production)', url)
+    .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
+    .option('--query <lucene>', queryDescription, '*');
+
+const JSON_OPTION = ['--json', 'print a machine-readable summary on stdout (logs go to stderr)'] as const;
+
+function requireToken(options: EpilotApiOptions): string {
+  const token = options.token ?? process.env.EPILOT_API_TOKEN;
+  if (!token) throw new UsageError('no epilot API token: pass --token or set EPILOT_API_TOKEN');
+  return token;
+}
 
 function settingsFrom(options: CommonOptions, extra: Partial<RunnerSettings> = {}): RunnerSettings {
   try {
@@ -69,15 +93,24 @@ function settingsFrom(options: CommonOptions, extra: Partial<RunnerSettings> = {
   }
 }
 
-async function runSweep(
-  runner: LocalRunner,
+function startRunner(
   options: CommonOptions,
-  progress: ProgressView | undefined,
-): Promise<SweepReport> {
+  run: { endpoints: EpilotEndpoints; token: string; settings: RunnerSettings; onTaskEvent?: (event: TaskProgressEvent) => void },
+): Promise<LocalRunner> {
+  return LocalRunner.start({
+    ...run,
+    clock: systemClock,
+    logger: new StderrLogger({ logLevel: options.logLevel }),
+    stateDir: options.stateDir,
+    concurrency: options.concurrency,
+  });
+}
+
+async function runSweep(runner: LocalRunner, json: boolean, progress: ProgressView | undefined): Promise<SweepReport> {
   const report = await runner.sweep();
   progress?.finish();
   if (report.sweepStatus !== 'SUCCEEDED') throw new SweepFailed(report.sweepError ?? 'the sweep failed');
-  if (options.json) process.stdout.write(`${JSON.stringify(sweepSummaryJson(report), null, 2)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(sweepSummaryJson(report), null, 2)}\n`);
   else process.stdout.write(`${renderSummaryTable(report)}\n`);
   return report;
 }
@@ -94,142 +127,99 @@ export function buildProgram(): Command {
     program
       .command('demo')
       .description('start a simulated epilot organisation and run one sweep over it (what `npm start` does)')
-      .option('--seed <file>', 'organisation to simulate', DEMO_SEED),
+      .option('--seed <file>', 'organisation to simulate', DEMO_SEED)
+      .option(...JSON_OPTION),
     // The simulated organisation is new every run, so its records start empty too.
     { timeoutMs: 8000, logLevel: 'ERROR', stateDir: path.join(DEFAULT_STATE_DIR, 'demo') },
-  ).action(async (options: CommonOptions & { seed: string }) => {
-      const token = randomBytes(16).toString('hex');
-      fs.rmSync(options.stateDir, { recursive: true, force: true });
-      const simulator = await startEpilotSimulator({ token, seed: loadSeedFile(options.seed) });
-      const logger = new StderrLogger({ logLevel: options.logLevel });
-      const progress = options.json ? undefined : new ProgressView(process.stdout);
-      const runner = await LocalRunner.start({
-        endpoints: resolveEndpoints({ apiUrl: simulator.url }),
-        token,
-        settings: settingsFrom(options, { doneSettleMs: 60_000 }),
-        clock: systemClock,
-        logger,
-        stateDir: options.stateDir,
-        concurrency: options.concurrency,
-        onTaskEvent: progress?.update,
-      });
-      try {
-        if (!options.json) process.stdout.write(`Simulated epilot organisation at ${simulator.url}\nSweeping for automation tasks…\n`);
-        let report = await runSweep(runner, options, progress);
-        // A patched step moves its workflow on; the next task may be an automation too, found by the next sweep.
-        for (let sweep = 2; sweep <= 3 && report.tasks.some((task) => task.output?.result); sweep++) {
-          if (!options.json) process.stdout.write(`\nSweep ${sweep}: workflows moved on after the patches…\n`);
-          report = await runSweep(runner, options, options.json ? undefined : new ProgressView(process.stdout));
-        }
-      } finally {
-        await runner.stop();
-        await simulator.stop();
-      }
+  ).action(async (options: CommonOptions & { seed: string; json?: boolean }) => {
+    const json = options.json === true;
+    const token = randomBytes(16).toString('hex');
+    fs.rmSync(options.stateDir, { recursive: true, force: true });
+    const simulator = await startEpilotSimulator({ token, seed: loadSeedFile(options.seed) });
+    const progress = json ? undefined : new ProgressView(process.stdout);
+    const runner = await startRunner(options, {
+      endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+      token,
+      settings: settingsFrom(options, { doneSettleMs: 60_000 }),
+      ...(progress ? { onTaskEvent: progress.update } : {}),
     });
+    try {
+      if (!json) process.stdout.write(`Simulated epilot organisation at ${simulator.url}\nSweeping for automation tasks…\n`);
+      let report = await runSweep(runner, json, progress);
+      // A patched step moves its workflow on; the next task may be an automation too, found by the next sweep.
+      for (let sweep = 2; sweep <= 3 && report.tasks.some((task) => task.output?.result); sweep++) {
+        if (!json) process.stdout.write(`\nSweep ${sweep}: workflows moved on after the patches…\n`);
+        report = await runSweep(runner, json, json ? undefined : new ProgressView(process.stdout));
+      }
+    } finally {
+      await runner.stop();
+      await simulator.stop();
+    }
+  });
 
   addRunnerOptions(
-    program
-      .command('sweep')
-      .description('one detection sweep against an epilot API; every automation task found is taken to a final state')
-      .option('--api-url <url>', 'one base URL for the entity, workflow and automation APIs', url)
-      .option('--entity-url <url>', 'entity API base URL (default: epilot production)', url)
-      .option('--workflow-url <url>', 'workflow API base URL (default: epilot production)', url)
-      .option('--automation-url <url>', 'automation API base URL (default: epilot production)', url)
-      .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
-      .option('--query <lucene>', 'entity search query selecting the entities to look at', '*')
-      .option('--dry-run', 'list the tasks that would run; start and change nothing'),
+    addEpilotApiOptions(
+      program
+        .command('sweep')
+        .description('one detection sweep against an epilot API; every automation task found is taken to a final state'),
+      'entity search query selecting the entities to look at',
+    )
+      .option('--dry-run', 'list the tasks that would run; start and change nothing')
+      .option(...JSON_OPTION),
     { timeoutMs: 300_000, logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR },
-  ).action(
-    async (
-      options: CommonOptions & {
-        apiUrl?: string;
-        entityUrl?: string;
-        workflowUrl?: string;
-        automationUrl?: string;
-        token?: string;
-        query: string;
-        dryRun?: boolean;
-      },
-    ) => {
-      const token = options.token ?? process.env.EPILOT_API_TOKEN;
-      if (!token) throw new UsageError('no epilot API token: pass --token or set EPILOT_API_TOKEN');
-      const endpoints: EpilotEndpoints = resolveEndpoints(options);
-      const settings = settingsFrom(options, { searchQuery: options.query });
-      const logger = new StderrLogger({ logLevel: options.logLevel });
-      if (options.dryRun) {
-        const http = new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock: systemClock });
-        await dryRunSweep(
-          { entities: new EntityApi(http), workflows: new WorkflowsV1Engine(http) },
-          settings,
-          { json: options.json === true, out: process.stdout },
-        );
-        return;
-      }
-      // One search call first, so a wrong token or an unreachable API is reported at once, not after retries.
-      await new EntityApi(
-        new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock: systemClock, maxAttempts: 1 }),
-      ).searchPage({ q: settings.searchQuery, size: 1 });
-      const progress = options.json ? undefined : new ProgressView(process.stdout);
-      const runner = await LocalRunner.start({
-        endpoints,
-        token,
-        settings,
-        clock: systemClock,
-        logger,
-        stateDir: options.stateDir,
-        concurrency: options.concurrency,
-        onTaskEvent: progress?.update,
+  ).action(async (options: CommonOptions & EpilotApiOptions & { dryRun?: boolean; json?: boolean }) => {
+    const json = options.json === true;
+    const token = requireToken(options);
+    const endpoints = resolveEndpoints(options);
+    const settings = settingsFrom(options, { searchQuery: options.query });
+    const http = (maxAttempts = 3) =>
+      new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock: systemClock, maxAttempts });
+    if (options.dryRun) {
+      const client = http();
+      await dryRunSweep({ entities: new EntityApi(client), workflows: new WorkflowsV1Engine(client) }, settings, {
+        json,
+        out: process.stdout,
       });
-      try {
-        await runSweep(runner, options, progress);
-      } finally {
-        await runner.stop();
-      }
-    },
-  );
+      return;
+    }
+    // One search call first, so a wrong token or an unreachable API is reported at once, not after retries.
+    await new EntityApi(http(1)).searchPage({ q: settings.searchQuery, size: 1 });
+    const progress = json ? undefined : new ProgressView(process.stdout);
+    const runner = await startRunner(options, {
+      endpoints,
+      token,
+      settings,
+      ...(progress ? { onTaskEvent: progress.update } : {}),
+    });
+    try {
+      await runSweep(runner, json, progress);
+    } finally {
+      await runner.stop();
+    }
+  });
 
   addRunnerOptions(
-    program
-      .command('serve')
-      .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
-      .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
-      .option('--sweep-every <seconds>', 'also sweep every so many seconds', positiveInt('--sweep-every'))
-      .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)')
-      .option('--api-url <url>', 'one base URL for the entity, workflow and automation APIs', url)
-      .option('--entity-url <url>', 'entity API base URL (default: epilot production)', url)
-      .option('--workflow-url <url>', 'workflow API base URL (default: epilot production)', url)
-      .option('--automation-url <url>', 'automation API base URL (default: epilot production)', url)
-      .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
-      .option('--query <lucene>', 'entity search query of the sweeps (--sweep-every)', '*'),
+    addEpilotApiOptions(
+      program
+        .command('serve')
+        .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
+        .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
+        .option('--sweep-every <seconds>', 'also sweep every so many seconds', positiveInt('--sweep-every'))
+        .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)'),
+      'entity search query of the sweeps (--sweep-every)',
+    ),
     { timeoutMs: 300_000, logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR },
   ).action(
-    async (
-      options: CommonOptions & {
-        port: number;
-        sweepEvery?: number;
-        webhookSecret?: string;
-        apiUrl?: string;
-        entityUrl?: string;
-        workflowUrl?: string;
-        automationUrl?: string;
-        token?: string;
-        query: string;
-      },
-    ) => {
-      const token = options.token ?? process.env.EPILOT_API_TOKEN;
-      if (!token) throw new UsageError('no epilot API token: pass --token or set EPILOT_API_TOKEN');
+    async (options: CommonOptions & EpilotApiOptions & { port: number; sweepEvery?: number; webhookSecret?: string }) => {
+      const token = requireToken(options);
       const secret = options.webhookSecret ?? process.env.EPILOT_WEBHOOK_SECRET;
       if (!secret) throw new UsageError('no webhook signing secret: pass --webhook-secret or set EPILOT_WEBHOOK_SECRET');
       if (!secret.startsWith('whsec_')) throw new UsageError('the webhook signing secret must start with whsec_');
       const say = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
-      const runner = await LocalRunner.start({
+      const runner = await startRunner(options, {
         endpoints: resolveEndpoints(options),
         token,
         settings: settingsFrom(options, { searchQuery: options.query }),
-        clock: systemClock,
-        logger: new StderrLogger({ logLevel: options.logLevel }),
-        stateDir: options.stateDir,
-        concurrency: options.concurrency,
         onTaskEvent: (event) => {
           const text = taskEndLine(event);
           if (text) say(text);
