@@ -16,8 +16,8 @@ export interface RunnerAlarmsProps {
   sweepRateMinutes?: number;
   /** The runner's Lambda functions; their errors and throttles are summed. */
   functions: lambda.IFunction[];
-  /** Alarms created elsewhere (e.g. the webhook receiver's) that should notify the same topic. */
-  additionalAlarms?: cloudwatch.Alarm[];
+  /** The webhook receiver, when deployed: its errors, throttles and Function URL answers get alarms of their own. */
+  webhookFunction?: lambda.IFunction;
 }
 
 /** CloudWatch metric math accepts at most 10 metrics per alarm: the functions are summed in groups of 10. */
@@ -112,10 +112,31 @@ export class RunnerAlarms extends Construct {
       });
     });
 
-    const action = new actions.SnsAction(this.topic);
-    for (const alarm of props.additionalAlarms ?? []) {
-      alarm.addAlarmAction(action);
-      this.alarms.push(alarm);
+    const webhook = props.webhookFunction;
+    if (webhook) {
+      this.add('WebhookErrors', {
+        ...atLeastOnce,
+        metric: webhook.metricErrors(sum),
+        alarmDescription: 'The epilot webhook receiver failed (epilot retries; the sweep catches up). Read its JSON logs.',
+      });
+      this.add('WebhookThrottles', {
+        ...atLeastOnce,
+        metric: webhook.metricThrottles(sum),
+        alarmDescription: 'The epilot webhook receiver is throttled at its reserved concurrency (a flood of deliveries?).',
+      });
+      this.add('WebhookRefusedDeliveries', {
+        ...atLeastOnce,
+        threshold: 20,
+        metric: webhook.metric('Url4xxCount', sum),
+        alarmDescription:
+          'Many webhook deliveries were refused (4xx): check the signing secret in epilot and in Secrets Manager, or ' +
+          'look for a probe of the URL.',
+      });
+      this.add('WebhookServerErrors', {
+        ...atLeastOnce,
+        metric: webhook.metric('Url5xxCount', sum),
+        alarmDescription: 'The webhook receiver answered 5xx: epilot retries, but read the receiver logs.',
+      });
     }
 
     new CfnOutput(this, 'AlarmTopicArn', {

@@ -69,7 +69,7 @@ export class EpilotTaskRunnerStack extends Stack {
       sweepScheduled: this.sweep.schedule !== undefined,
       sweepRateMinutes: settings.sweepRateMinutes,
       functions: [...this.taskStateMachine.functions, this.sweep.detectFunction],
-      additionalAlarms: [this.webhook.errorsAlarm, this.webhook.throttlesAlarm, ...this.webhook.responseAlarms],
+      webhookFunction: this.webhook.function,
     });
     acknowledgeNagFindings(this);
   }

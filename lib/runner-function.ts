@@ -14,6 +14,7 @@ export interface RunnerFunctionProps {
   environment: Record<string, string>;
   memorySize?: number;
   timeout?: Duration;
+  reservedConcurrentExecutions?: number;
 }
 
 /** Every Lambda of the runner, with the defaults they all share: one place to change runtime, bundling or logging. */
@@ -33,6 +34,9 @@ export class RunnerFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(30),
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
