@@ -3,6 +3,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 
 const PROJECT_ROOT = path.join(__dirname, '..');
@@ -55,4 +57,18 @@ export class RunnerFunction extends NodejsFunction {
       },
     });
   }
+}
+
+/**
+ * A Task state that invokes a runner Lambda the way every state does: it receives `{state, execution}` and its
+ * result replaces the state data. Lambda service errors are retried by CDK's default retrier.
+ */
+export function invokeRunnerFunction(scope: Construct, stateName: string, target: lambda.IFunction): tasks.LambdaInvoke {
+  return new tasks.LambdaInvoke(scope, stateName, {
+    stateName,
+    lambdaFunction: target,
+    payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'execution.$': '$$.Execution.Id' }),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: true,
+  });
 }

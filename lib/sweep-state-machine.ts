@@ -1,12 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { RunnerFunction } from './runner-function';
+import { invokeRunnerFunction, RunnerFunction } from './runner-function';
+import { createRunnerStateMachine } from './runner-state-machine';
 import { SweepStates } from './state-names';
 import { TRANSIENT_RETRY } from './task-state-machine';
 import type { TaskTable } from './task-table';
@@ -41,34 +40,20 @@ export class SweepStateMachine extends Construct {
     props.grantEpilotAccess(this.detectFunction);
     props.taskStateMachine.grantStartExecution(this.detectFunction);
 
-    const detectTasks = new tasks.LambdaInvoke(this, SweepStates.detectTasks, {
-      stateName: SweepStates.detectTasks,
-      lambdaFunction: this.detectFunction,
-      payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'execution.$': '$$.Execution.Id' }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: true,
-    }).addRetry({ ...TRANSIENT_RETRY, maxAttempts: 3 });
+    const detectTasks = invokeRunnerFunction(this, SweepStates.detectTasks, this.detectFunction).addRetry({
+      ...TRANSIENT_RETRY,
+      maxAttempts: 3,
+    });
     const definition = detectTasks.next(
       new sfn.Choice(this, SweepStates.morePages, { stateName: SweepStates.morePages })
         .when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, SweepStates.sweepFinished, { stateName: SweepStates.sweepFinished }))
         .otherwise(detectTasks),
     );
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = createRunnerStateMachine(this, {
       comment: 'epilot-task-runner sweep: find workflow tasks waiting for their automation',
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      tracingEnabled: true,
+      definition,
       timeout: Duration.hours(1),
-      logs: {
-        destination: new logs.LogGroup(this, 'ExecutionLogs', {
-          retention: logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ERROR,
-        includeExecutionData: true,
-      },
     });
 
     if (props.rateMinutes > 0) {

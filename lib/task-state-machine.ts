@@ -1,13 +1,12 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ErrorNames } from '../lambdas/shared/errors';
 import type { RunnerSettings } from '../lambdas/shared/settings';
-import { RunnerFunction } from './runner-function';
+import { invokeRunnerFunction, RunnerFunction } from './runner-function';
+import { createRunnerStateMachine } from './runner-state-machine';
 import { TaskStates } from './state-names';
 import type { TaskTable } from './task-table';
 
@@ -67,14 +66,7 @@ export class TaskStateMachine extends Construct {
       this.functions.push(created);
       return created;
     };
-    const invoke = (stateName: string, target: lambda.IFunction) =>
-      new tasks.LambdaInvoke(this, stateName, {
-        stateName,
-        lambdaFunction: target,
-        payload: sfn.TaskInput.fromObject({ 'state.$': '$', 'execution.$': '$$.Execution.Id' }),
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: true,
-      });
+    const invoke = (stateName: string, target: lambda.IFunction) => invokeRunnerFunction(this, stateName, target);
 
     const fetchExecution = invoke(
       TaskStates.fetchExecution,
@@ -177,20 +169,9 @@ export class TaskStateMachine extends Construct {
           .otherwise(startAutomation.next(pollLoop)),
       );
 
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    this.stateMachine = createRunnerStateMachine(this, {
       comment: 'epilot workflow task automation: detect → start → poll → patch',
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'ExecutionLogs', {
-          retention: logs.RetentionDays.ONE_MONTH,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ERROR,
-        includeExecutionData: true,
-      },
+      definition,
     });
   }
 }
