@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { clock, logger, records, settings } from '../shared/aws/lambda-runtime';
+import { clock, logger, settings } from '../shared/aws/lambda-runtime';
+import { records } from '../shared/aws/stores';
 import { createClaimTaskHandler } from './claim-task';
 
 export const handler = middy(createClaimTaskHandler({ logger, clock, settings, records: records() })).use(

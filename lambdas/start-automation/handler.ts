@@ -1,6 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { automations, clock, logger, records, settings } from '../shared/aws/lambda-runtime';
+import { automations } from '../shared/aws/epilot-clients';
+import { clock, logger, settings } from '../shared/aws/lambda-runtime';
+import { records } from '../shared/aws/stores';
 import { createStartAutomationHandler } from './start-automation';
 
 export const handler = middy(

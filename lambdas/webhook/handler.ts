@@ -1,15 +1,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { stepFunctionsStarter } from '../shared/aws/step-functions-starter';
-import {
-  clock,
-  config,
-  deliveries,
-  entities,
-  logger,
-  records,
-  secretsManagerWebhookSecret,
-} from '../shared/aws/lambda-runtime';
+import { entities, secretsManagerWebhookSecret } from '../shared/aws/epilot-clients';
+import { clock, config, logger } from '../shared/aws/lambda-runtime';
+import { deliveries, records } from '../shared/aws/stores';
 import { EnvNames, required } from '../shared/settings';
 import { createWebhookHandler } from './webhook';
 
