@@ -144,7 +144,8 @@ export class TaskStateMachine extends Construct {
       errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
       resultPath: '$.error',
     });
-    getAutomationStatus.addCatch(mapStatus, failTheStep);
+    // A run the runner can no longer follow is cancelled before its step is failed, so it cannot finish unseen.
+    getAutomationStatus.addCatch(cancelAutomation, failTheStep);
     // A run that cannot be cancelled still gets its step failed for the timeout.
     cancelAutomation.addCatch(mapStatus, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });
     patchStep.addCatch(handedOver, ownershipLost);

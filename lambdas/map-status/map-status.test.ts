@@ -67,6 +67,16 @@ describe('mapStatus', () => {
     });
   });
 
+  it('says so when the run was cancelled because the runner could no longer follow it', () => {
+    const state = withRun({ status: 'cancelled' }, { error: { Error: 'EpilotPermanentError', Cause: 'getExecution answered 401' } });
+
+    expect(mapStatus(state, TIMEOUT_MS)).toEqual({
+      stepStatus: 'FAILED',
+      automationStatus: 'cancelled',
+      reason: 'the runner could not finish the automation: EpilotPermanentError: getExecution answered 401; the run was cancelled',
+    });
+  });
+
   it('keeps the reason of a long error cause at 1000 characters', () => {
     const state = withRun({}, { error: { Error: 'Error', Cause: 'x'.repeat(5000) } });
 

@@ -16,7 +16,9 @@ export function mapStatus(state: TaskState, timeoutMs: number): TaskResult {
     return {
       stepStatus: 'FAILED',
       automationStatus: run?.status,
-      reason: `the runner could not finish the automation: ${state.error.Error}${state.error.Cause ? `: ${state.error.Cause}` : ''}`.slice(0, 1000),
+      reason: `the runner could not finish the automation: ${state.error.Error}${state.error.Cause ? `: ${state.error.Cause}` : ''}`
+        .slice(0, 1000)
+        .concat(run?.status === 'cancelled' ? '; the run was cancelled' : ''),
     };
   }
   if (run?.timedOut) {

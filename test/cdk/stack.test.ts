@@ -192,9 +192,9 @@ describe('task state machine', () => {
     expect(catchFor(start, 'States.ALL')).toBeUndefined();
   });
 
-  it('after a start, every failure still ends in a patch', () => {
+  it('after a start, every failure still ends in a patch, cancelling a run it can no longer follow', () => {
     expect(catchFor(taskState(TaskStates.getAutomationStatus), 'States.ALL')).toMatchObject({
-      Next: TaskStates.mapStatus,
+      Next: TaskStates.cancelAutomation,
       ResultPath: '$.error',
     });
     expect(catchFor(taskState(TaskStates.cancelAutomation), 'States.ALL')).toMatchObject({

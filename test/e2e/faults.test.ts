@@ -148,7 +148,7 @@ describe('single task executions against a faulty epilot', () => {
     });
   });
 
-  it('a 401 on the status call fails fast and patches the step FAILED', async () => {
+  it('a 401 on the status call fails fast, cancels the run and patches the step FAILED', async () => {
     pipeline.simulator.scriptFault({ operation: 'getAutomationExecution', times: 1, fault: { status: 401 } });
     const before = pipeline.simulator.callCounts();
     const report = await run('wf-status-401', 'status-401-task');
@@ -159,6 +159,9 @@ describe('single task executions against a faulty epilot', () => {
     expect((pipeline.simulator.callCounts().getAutomationExecution ?? 0) - (before.getAutomationExecution ?? 0)).toBe(1);
     expect(report.durationMs).toBeLessThan(800);
     expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')).toHaveLength(1);
+    // A run the runner can no longer follow must not go on unseen.
+    expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')[0]?.status).toBe('cancelled');
+    expect(summary.reason).toMatch(/the run was cancelled$/);
     expect(pipeline.simulator.stepPatchCount('wf-status-401', 'status-401-task')).toBe(1);
     expect(stepOf(pipeline, 'wf-status-401', 'status-401-task').status).toBe('FAILED');
   });
