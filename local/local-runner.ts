@@ -46,6 +46,11 @@ export interface LocalRunnerOptions {
   timeScale?: number;
   /** Sees every state a task execution enters (live progress). */
   onTaskEvent?: (event: TaskProgressEvent) => void;
+  /**
+   * Sees every Lambda invocation (Task state handler call, retries and failed calls included) with how long it took
+   * on `clock` (simulated milliseconds): what a benchmark needs to work out billed GB-seconds.
+   */
+  onInvocation?: (stateName: string, simulatedDurationMs: number) => void;
 }
 
 export interface TaskProgressEvent {
@@ -141,7 +146,23 @@ export class LocalRunner {
       [TaskStates.mapStatus]: createMapStatusHandler(this.deps),
       [TaskStates.patchStep]: createPatchStepHandler(this.deps),
     };
-    this.sweepHandlers = { [SweepStates.detectTasks]: createDetectTasksHandler(this.deps) };
+    this.sweepHandlers = {
+      [SweepStates.detectTasks]: this.timed(SweepStates.detectTasks, createDetectTasksHandler(this.deps)),
+    };
+  }
+
+  /** The handler, reporting each call's simulated duration to `onInvocation` (when set). */
+  private timed<R>(stateName: string, handler: (event: unknown) => Promise<R>): (event: unknown) => Promise<R> {
+    const onInvocation = this.options.onInvocation;
+    if (!onInvocation) return handler;
+    return async (event) => {
+      const started = this.options.clock.now();
+      try {
+        return await handler(event);
+      } finally {
+        onInvocation(stateName, this.options.clock.now() - started);
+      }
+    };
   }
 
   get records(): TaskRecords {
@@ -240,7 +261,7 @@ export class LocalRunner {
         stateName,
         async (event: unknown) => {
           progress(stateName);
-          const output = await handler(event);
+          const output = await this.timed(stateName, handler)(event);
           polls = output.run?.polls ?? polls;
           return output;
         },

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { detectAutomationTasks } from '../shared/detection';
 import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runner-deps';

@@ -128,13 +128,25 @@ describe('detect-tasks handler', () => {
 
   it('counts ExecutionAlreadyExists as already running, not as a failure', async () => {
     searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
+    // A record whose lease ran out: the next attempt's name, which another trigger has taken already.
+    givenRecords({ 'TASK#wf1/task1': { status: 'CLAIMED', attempt: 1, leaseUntil: 0 } });
+    givenStepFunctions({ existing: ['wf1-task1-2'] });
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-2']);
+    expect(result).toMatchObject({ candidates: 1, started: 0, alreadyRunning: 1, failedToStart: 0 });
+  });
+
+  it('retries a task whose first execution exists but never wrote a record, under one name per window', async () => {
+    searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
     givenRecords({});
     givenStepFunctions({ existing: ['wf1-task1-1'] });
 
     const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
 
-    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-1']);
-    expect(result).toMatchObject({ candidates: 1, started: 0, alreadyRunning: 1, failedToStart: 0 });
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-1', expect.stringMatching(/^wf1-task1-1-r\d+$/)]);
+    expect(result).toMatchObject({ candidates: 1, started: 1, alreadyRunning: 0, failedToStart: 0 });
   });
 
   it('does not start a task finished within the settle time, nor one with a live execution', async () => {

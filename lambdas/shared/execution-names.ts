@@ -7,7 +7,7 @@ const MAX_NAME_LENGTH = 80;
  * Standard execution's name taken for 90 days after it ends, so a retry needs a new attempt number). Characters
  * outside `[A-Za-z0-9_]` become `_`; ids too long for 80 characters are shortened and made unique with a hash.
  */
-export function taskExecutionName(workflowExecutionId: string, taskId: string, attempt: number): string {
+export function taskExecutionName(workflowExecutionId: string, taskId: string, attempt: number | string): string {
   const suffix = `-${attempt}`;
   const full = `${sanitize(workflowExecutionId)}-${sanitize(taskId)}`;
   if (full.length + suffix.length <= MAX_NAME_LENGTH) return `${full}${suffix}`;

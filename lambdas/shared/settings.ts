@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** epilot's production hosts; each is configurable, and one override can point all three at a simulator or proxy. */
 export const EPILOT_PRODUCTION_HOSTS = {

@@ -42,11 +42,29 @@ export async function startTaskExecution(
     deps.logger.info('Task already has a live execution', { ...keys, owner: plan.owner });
     return { name, outcome: 'already-running', candidate };
   }
-  const outcome = await deps.starter.start(name, { ...candidate, trigger, attempt: plan.attempt });
+  const input = { ...candidate, trigger, attempt: plan.attempt };
+  let outcome = await deps.starter.start(name, input);
+  let startedName = name;
+  if (outcome === 'exists' && record === undefined) {
+    // The first execution of this task exists but never took the record: it is still on its way to the claim, or
+    // it failed before (an epilot outage during Fetch execution). Its name stays taken (90 days on Step Functions),
+    // so retrying under it would never run the task again. One more name per window lets a later trigger retry;
+    // if the first is still alive, the claim's conditional write lets only one of the two run the task.
+    startedName = taskExecutionName(
+      candidate.workflowExecutionId,
+      candidate.taskId,
+      `${plan.attempt}-r${Math.floor(deps.clock.now() / FIRST_ATTEMPT_RETRY_WINDOW_MS)}`,
+    );
+    outcome = await deps.starter.start(startedName, input);
+  }
   deps.logger.info(outcome === 'started' ? 'Started task execution' : 'Task execution already exists', {
     ...keys,
+    executionName: startedName,
     trigger,
     automationExecutionId: record?.automationExecutionId,
   });
-  return { name, outcome: outcome === 'started' ? 'started' : 'already-running', candidate };
+  return { name: startedName, outcome: outcome === 'started' ? 'started' : 'already-running', candidate };
 }
+
+/** Triggers within one window that find a first execution without a record share one retry name. */
+export const FIRST_ATTEMPT_RETRY_WINDOW_MS = 60_000;

@@ -288,3 +288,34 @@ describe('bad epilot data (wrong types from the workflow execution call)', () =>
     expect(pipeline.simulator.listAutomationRuns()).toHaveLength(DEMO_EXPECTED.length - 5);
   });
 });
+
+describe('an epilot outage that fails executions before they claim their task (regression: such tasks were lost)', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    pipeline = await startPipeline();
+  });
+  afterAll(() => pipeline.stop());
+
+  it('a later sweep runs the tasks again, each once, instead of finding the failed first execution’s name taken', async () => {
+    // Every workflow read fails, for longer than Fetch execution's HTTP and Step Functions retries together.
+    pipeline.simulator.scriptFault({ operation: 'getExecution', times: 1000, fault: 'serverError' });
+    const outage = await pipeline.runner.sweep();
+    expect(outage.tasks.map((task) => task.error)).toEqual(DEMO_EXPECTED.map(() => 'EpilotTransientError'));
+    for (const [workflowExecutionId, taskId] of DEMO_EXPECTED) {
+      expect(await pipeline.runner.records.get({ workflowExecutionId, taskId })).toBeUndefined();
+    }
+    pipeline.simulator.clearScriptedFaults();
+
+    const after = await pipeline.runner.sweep();
+    expect(after.sweep).toMatchObject({ started: DEMO_EXPECTED.length, alreadyRunning: 0 });
+    for (const [workflowId, taskId, stepStatus] of DEMO_EXPECTED) {
+      expect(stepOf(pipeline, workflowId, taskId).status).toBe(stepStatus);
+      expect(pipeline.simulator.stepPatchCount(workflowId, taskId)).toBe(1);
+    }
+    expect([...runsPerTask(pipeline).values()].every((count) => count === 1)).toBe(true);
+
+    // The next sweep leaves the finished tasks alone; only the workflow that moved on to its next automation runs.
+    const again = await pipeline.runner.sweep();
+    expect(again.tasks.map((task) => task.input.taskId)).toEqual(['richter-notify']);
+  });
+});

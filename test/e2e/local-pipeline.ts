@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { scaledClock } from '../../lambdas/shared/clock';
-import { createLogger } from '../../lambdas/shared/logger';
+import { createLogger, type Logger } from '../../lambdas/shared/logger';
 import { resolveEndpoints, type RunnerSettingsInput, runnerSettings } from '../../lambdas/shared/settings';
 import { LocalRunner } from '../../local/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
@@ -26,10 +26,14 @@ export async function startPipeline(
     /** Simulator faults from the start, and the source of their random decisions (seed it for repeatable runs). */
     faults?: FaultOptions;
     random?: () => number;
+    /** Default: a silent logger. */
+    logger?: Logger;
+    /** Default: a fixed test token. */
+    token?: string;
   } = {},
 ): Promise<Pipeline> {
   const clock = scaledClock(TIME_SCALE);
-  const token = 'e2e-secret-token';
+  const token = options.token ?? 'e2e-secret-token';
   const simulator = await startEpilotSimulator({
     token,
     seed: options.seed ?? DEMO_SEED,
@@ -43,7 +47,7 @@ export async function startPipeline(
     settings: runnerSettings({ automationTimeoutMs: 8000, ...options.settings }),
     clock,
     timeScale: TIME_SCALE,
-    logger: createLogger({ logLevel: 'SILENT' }),
+    logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
     stateDir: options.stateDir,
     concurrency: 10,
   });

@@ -1,0 +1,84 @@
+import type { Clock } from '../shared/clock';
+import type { AutomationApi } from '../shared/epilot/automation-api';
+import { createLogger } from '../shared/logger';
+import { runnerSettings } from '../shared/settings';
+import type { TaskRun, TaskState } from '../shared/task-state';
+import { getAutomationStatus } from './get-automation-status';
+
+/** A clock that only moves when slept on, and a run whose statuses come from a script, one per call. */
+function polling(statuses: string[], settings = runnerSettings({ pollIntervalMs: 1000, pollWindowMs: 120_000 })) {
+  let now = Date.parse('2024-05-01T12:00:00.000Z');
+  const calls: number[] = [];
+  const clock: Clock = {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+  };
+  const automations = {
+    get: async () => {
+      calls.push(now);
+      return { id: 'run-1', status: statuses.shift() ?? 'in_progress' };
+    },
+  } as unknown as AutomationApi;
+  const step = getAutomationStatus({ automations, clock, settings });
+  const state = (run: Partial<TaskRun>): TaskState => ({
+    workflowExecutionId: 'wf-1',
+    taskId: 'task-1',
+    trigger: 'sweep',
+    run: {
+      executionId: 'run-1',
+      status: 'pending',
+      adopted: false,
+      deadline: new Date(now + settings.automationTimeoutMs).toISOString(),
+      polls: 0,
+      finished: false,
+      timedOut: false,
+      ...run,
+    },
+  });
+  const start = now;
+  const run = (partial: Partial<TaskRun> = {}) =>
+    step(state(partial), { execution: 'execution-1', logger: createLogger({ logLevel: 'SILENT' }) });
+  return { run, calls: () => calls.map((at) => at - start) };
+}
+
+describe('getAutomationStatus', () => {
+  it('calls first one interval after the start of a run it started, then once per interval', async () => {
+    const { run, calls } = polling(['in_progress', 'in_progress', 'success']);
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ status: 'success', polls: 3, finished: true });
+    expect(calls()).toEqual([1000, 2000, 3000]);
+  });
+
+  it('counts the interval from the start, not from the invocation', async () => {
+    const settings = runnerSettings({ pollIntervalMs: 1000, pollWindowMs: 120_000 });
+    const { run, calls } = polling(['success'], settings);
+    const startedAgo = 300;
+
+    await run({ deadline: new Date(Date.parse('2024-05-01T12:00:00.000Z') - startedAgo + settings.automationTimeoutMs).toISOString() });
+
+    expect(calls()).toEqual([700]);
+  });
+
+  it('calls at once for an adopted run (it may have finished long ago) and when polling on', async () => {
+    const adopted = polling(['success']);
+    await adopted.run({ adopted: true });
+    expect(adopted.calls()).toEqual([0]);
+
+    const pollingOn = polling(['success']);
+    await pollingOn.run({ polls: 5 });
+    expect(pollingOn.calls()).toEqual([0]);
+  });
+
+  it('hands back to the Wait state when the window is over', async () => {
+    const { run, calls } = polling([], runnerSettings({ pollIntervalMs: 1000, pollWindowMs: 5000 }));
+
+    const result = await run({ polls: 3 });
+
+    expect(result.run).toMatchObject({ status: 'in_progress', polls: 9, finished: false, timedOut: false });
+    expect(calls()).toEqual([0, 1000, 2000, 3000, 4000, 5000]);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * One runner process for the soak's crash phase (and the crash test): starts a LocalRunner on `--state-dir`
+ * against the simulator URL the parent holds, sweeps until a sweep finds no automation task left, and exits 0.
+ * The parent kills it with SIGKILL at random moments and starts it again.
+ *
+ *   tsx scripts/soak-runner.ts '<SoakRunnerConfig as JSON>'     (API token in $SOAK_TOKEN)
+ *
+ * stdout: one JSON line per event (`ready`, `sweep`, `done`), so the parent can time its kill after `ready`.
+ */
+import { createLogger } from '../lambdas/shared/logger';
+import { resolveEndpoints, runnerSettings } from '../lambdas/shared/settings';
+import { LocalRunner } from '../local/local-runner';
+import { realDelay, sharedScaledClock, type SoakRunnerConfig } from './soak-shared';
+
+async function main(): Promise<number> {
+  const config = JSON.parse(process.argv[2] ?? '') as SoakRunnerConfig;
+  const token = process.env.SOAK_TOKEN;
+  if (!token) throw new Error('SOAK_TOKEN is not set');
+  const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
+  const runner = await LocalRunner.start({
+    endpoints: resolveEndpoints({ apiUrl: config.apiUrl }),
+    token,
+    settings: runnerSettings({
+      automationTimeoutMs: config.automationTimeoutMs,
+      claimLeaseMs: config.claimLeaseMs,
+      doneSettleMs: config.doneSettleMs,
+      pollIntervalMs: config.pollIntervalMs,
+      httpTimeoutMs: config.httpTimeoutMs,
+    }),
+    clock: sharedScaledClock(config.clockOrigin, config.timeScale),
+    timeScale: config.timeScale,
+    logger: createLogger({ logLevel: 'SILENT' }),
+    stateDir: config.stateDir,
+    concurrency: config.concurrency,
+  });
+  say({ event: 'ready' });
+  try {
+    for (let sweep = 1; sweep <= config.maxSweeps; sweep++) {
+      const report = await runner.sweep();
+      const candidates = report.sweep?.candidates ?? -1;
+      say({ event: 'sweep', sweep, status: report.sweepStatus, candidates, executions: report.tasks.length });
+      if (report.sweepStatus === 'SUCCEEDED' && candidates === 0) {
+        say({ event: 'done' });
+        return 0;
+      }
+      // Work is left whose records are leased (an execution that died or failed): wait for the leases to run out.
+      if (report.tasks.length === 0) await realDelay(config.claimLeaseMs / config.timeScale);
+    }
+    say({ event: 'gave-up' });
+    return 3;
+  } finally {
+    await runner.stop();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`soak-runner: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
