@@ -1,3 +1,4 @@
+import { EpilotTransientError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
 import type { AutomationApi } from '../shared/epilot/automation-api';
 import { createLogger } from '../shared/logger';
@@ -80,5 +81,55 @@ describe('getAutomationStatus', () => {
 
     expect(result.run).toMatchObject({ status: 'in_progress', polls: 9, finished: false, timedOut: false });
     expect(calls()).toEqual([0, 1000, 2000, 3000, 4000, 5000]);
+  });
+});
+
+describe('getAutomationStatus past the deadline (a task taken over after a crash)', () => {
+  const now = Date.parse('2024-05-01T12:00:00.000Z');
+  const clock: Clock = { now: () => now, sleep: async () => undefined };
+  const settings = runnerSettings({ pollIntervalMs: 1000, pollWindowMs: 120_000 });
+  const pastDeadline: TaskState = {
+    workflowExecutionId: 'wf-1',
+    taskId: 'task-1',
+    trigger: 'sweep',
+    run: {
+      executionId: 'run-1',
+      status: 'in_progress',
+      adopted: true,
+      deadline: new Date(now - 1).toISOString(),
+      polls: 0,
+      finished: false,
+      timedOut: false,
+    },
+  };
+  const context = { execution: 'execution-2', logger: createLogger({ logLevel: 'SILENT' }) };
+
+  it('takes a cancelled run for the runner’s own timeout cancel, not for a skip', async () => {
+    const automations = { get: async () => ({ id: 'run-1', status: 'cancelled' }) } as unknown as AutomationApi;
+
+    const result = await getAutomationStatus({ automations, clock, settings })(pastDeadline, context);
+
+    expect(result.run).toMatchObject({ status: 'cancelled', finished: true, timedOut: true });
+  });
+
+  it('reports a run that succeeded as finished, not timed out', async () => {
+    const automations = { get: async () => ({ id: 'run-1', status: 'success' }) } as unknown as AutomationApi;
+
+    const result = await getAutomationStatus({ automations, clock, settings })(pastDeadline, context);
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true, timedOut: false });
+  });
+
+  it('does not declare a timeout when the last status call failed: the error goes to the state’s retries', async () => {
+    const automations = {
+      get: async () => {
+        throw new EpilotTransientError('getExecution answered 503');
+      },
+    } as unknown as AutomationApi;
+
+    const error = await getAutomationStatus({ automations, clock, settings })(pastDeadline, context).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(EpilotTransientError);
+    expect((error as Error).name).toBe('EpilotTransientError');
   });
 });

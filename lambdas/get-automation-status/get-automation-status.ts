@@ -27,22 +27,29 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
     }
     for (;;) {
       polls += 1;
+      let failedCall: EpilotTransientError | undefined;
       try {
         status = (await deps.automations.get(executionId)).status;
       } catch (error) {
         // epilot being briefly unavailable must not fail a run that is fine: keep polling until the deadline.
         if (!(error instanceof EpilotTransientError)) throw error;
+        failedCall = error;
         logger.warn('Status call failed; polling on', { error: describeError(error), polls });
       }
       const now = deps.clock.now();
       if (status !== undefined && isTerminalAutomationStatus(status)) {
-        logger.info('Automation run finished', { automationStatus: status, polls });
-        return { ...state, run: { ...run, status, polls, finished: true } };
+        // Past the deadline, a cancelled run is the runner's own timeout cancel (an execution that took the task
+        // over after a crash sees it this way), not a person skipping the task.
+        const timedOut = status === 'cancelled' && now >= deadline;
+        logger.info('Automation run finished', { automationStatus: status, polls, timedOut });
+        return { ...state, run: { ...run, status, polls, finished: true, timedOut } };
       }
       if (status !== undefined && !isKnownAutomationStatus(status)) {
         logger.warn('Unknown automation status; polling on until the deadline', { automationStatus: status });
       }
       if (now >= deadline) {
+        // Never declare a timeout on a guess: without a fresh status the run may well have succeeded.
+        if (failedCall) throw failedCall;
         logger.warn('Automation run passed its deadline', { automationStatus: status, polls, deadline: run.deadline });
         return { ...state, run: { ...run, status, polls, timedOut: true } };
       }

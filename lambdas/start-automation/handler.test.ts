@@ -70,6 +70,8 @@ describe('start-automation handler', () => {
     const [attempt, started] = putInputs();
     expect(attempt).toMatchObject({ ExpressionAttributeValues: { ':expected': 2 }, Item: { status: 'CLAIMED', version: 3 } });
     expect(attempt?.Item?.startAttemptedAt).toBeGreaterThanOrEqual(before);
+    // The claim's lease is renewed with the attempt (CLAIM_LEASE_MS default: 120 s).
+    expect(attempt?.Item?.leaseUntil).toBe((attempt?.Item?.startAttemptedAt as number) + 120_000);
     expect(started).toMatchObject({
       ExpressionAttributeValues: { ':expected': 3 },
       Item: { status: 'STARTED', version: 4, automationExecutionId: 'run-1', automationStatus: 'pending', owner: EXECUTION },

@@ -33,7 +33,15 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
       }
       logger.info('No run from the earlier start attempt exists; starting one');
     }
-    record = await deps.records.replace(record, { ...record, startAttemptedAt: deps.clock.now(), updatedAt: deps.clock.now() });
+    // The lease is renewed with the attempt: retries of this state must not outlive the claim and let a second
+    // execution start a second run meanwhile.
+    const attemptAt = deps.clock.now();
+    record = await deps.records.replace(record, {
+      ...record,
+      startAttemptedAt: attemptAt,
+      leaseUntil: attemptAt + deps.settings.claimLeaseMs,
+      updatedAt: attemptAt,
+    });
     const run = await deps.automations.start({ entityId, flowId, ...task });
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
     return recordRun(state, record, run, false);
