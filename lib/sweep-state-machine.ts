@@ -37,6 +37,7 @@ export class SweepStateMachine extends Construct {
       timeout: Duration.minutes(5),
     });
     props.table.grantRecordAccess(this.detectFunction);
+    props.table.grantAbandonedRecordQuery(this.detectFunction);
     props.grantEpilotAccess(this.detectFunction);
     props.taskStateMachine.grantStartExecution(this.detectFunction);
 

@@ -1,7 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { OPEN_INDEX_KEY, OPEN_RECORDS_INDEX } from '../lambdas/shared/task-records';
 
 /**
  * One record per workflow task (keyed by workflow execution and task id). Records decide whether an automation was
@@ -22,10 +23,24 @@ export class TaskTable extends Construct {
       timeToLiveAttribute: 'expiresAt',
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: OPEN_RECORDS_INDEX,
+      partitionKey: { name: OPEN_INDEX_KEY, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'leaseUntil', type: dynamodb.AttributeType.NUMBER },
+    });
+  }
+
+  /** The sweep finds what dead executions left behind through the open-records index. */
+  grantAbandonedRecordQuery(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${OPEN_RECORDS_INDEX}`],
+    });
   }
 
   /** Records are read and replaced conditionally; nothing else is needed. */
   grantRecordAccess(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resourceArns: [this.table.tableArn] });
   }
 }

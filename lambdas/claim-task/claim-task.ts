@@ -1,7 +1,7 @@
 import { RecordConflictError } from '../shared/errors';
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
+import { type RunnerDeps, type TaskContext, type TaskStep, taskStateHandler } from '../shared/runner-deps';
 import { decideClaim } from '../shared/task-lifecycle';
-import { expectField } from '../shared/task-state';
+import { expectField, type TaskState } from '../shared/task-state';
 
 const CLAIM_ROUNDS = 3;
 
@@ -12,6 +12,10 @@ const CLAIM_ROUNDS = 3;
  */
 export function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
+    if (state.decision?.action === 'skip') {
+      await closeAbandonedRecord(state, execution, state.decision.reason, deps, logger);
+      return state;
+    }
     if (state.decision?.action !== 'run') return state;
     const flowId = expectField(state.flowId, 'flowId');
     const entityId = expectField(state.entityId, 'entityId');
@@ -65,6 +69,39 @@ export function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings
       };
     }
   };
+}
+
+/**
+ * A task that needs no run (its step is final, its workflow closed…) must not keep a record an execution left
+ * unfinished: the sweep would resume it again and again, and a later round of the task would inherit it. Such a
+ * record is closed as DONE, unless a live execution still holds it.
+ */
+async function closeAbandonedRecord(
+  state: TaskState,
+  execution: string,
+  reason: string,
+  deps: Pick<RunnerDeps, 'records' | 'clock'>,
+  logger: TaskContext['logger'],
+): Promise<void> {
+  const record = await deps.records.get(state);
+  const now = deps.clock.now();
+  if (!record || record.status === 'DONE' || (record.owner !== execution && record.leaseUntil > now)) return;
+  try {
+    await deps.records.replace(record, {
+      ...record,
+      status: 'DONE',
+      owner: execution,
+      stepStatus: state.execution?.task?.status ?? record.stepStatus,
+      reason: `closed without a patch: ${reason}`,
+      leaseUntil: now,
+      finishedAt: now,
+      updatedAt: now,
+    });
+    logger.info('Closed a record an earlier execution left unfinished', { recordStatus: record.status, reason });
+  } catch (error) {
+    // Someone else changed it meanwhile: theirs to finish.
+    if (!(error instanceof RecordConflictError)) throw error;
+  }
 }
 
 export const createClaimTaskHandler = (deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings' | 'logger'>) =>

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { detectAutomationTasks } from '../shared/detection';
+import { detectAutomationTasks, type TaskCandidate } from '../shared/detection';
 import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runner-deps';
 import { parseStateInput } from '../shared/task-state';
@@ -19,6 +19,8 @@ export const sweepStateSchema = z.looseObject({
   alreadyRunning: z.number().int().nonnegative().default(0),
   recentlyDone: z.number().int().nonnegative().default(0),
   failedToStart: z.number().int().nonnegative().default(0),
+  /** Tasks whose execution died, found through their records rather than through entity search. */
+  resumed: z.number().int().nonnegative().default(0),
 });
 export type SweepState = z.output<typeof sweepStateSchema>;
 
@@ -33,7 +35,10 @@ export async function detectTasksPage(state: SweepState, deps: DetectDeps): Prom
     after: state.cursor,
     seen: state.seen,
   });
-  const candidates = page.entities.flatMap(detectAutomationTasks);
+  // The first page also resumes what dead executions left behind: entity search may no longer show such a task
+  // (its workflow moved on, or a person finished the step), but its record still waits to be finished or closed.
+  const resumed = state.page === 0 ? await abandonedTasks(deps) : [];
+  const candidates = [...resumed, ...page.entities.flatMap(detectAutomationTasks)];
   const startedTasks: StartedTask[] = [];
   let failedToStart = 0;
   for (const candidate of candidates) {
@@ -62,9 +67,22 @@ export async function detectTasksPage(state: SweepState, deps: DetectDeps): Prom
     alreadyRunning: state.alreadyRunning + count('already-running'),
     recentlyDone: state.recentlyDone + count('recently-done'),
     failedToStart: state.failedToStart + failedToStart,
+    resumed: state.resumed + resumed.length,
   };
   deps.logger.info('Swept a page of entities', { ...next, cursor: undefined, entities: page.entities.length });
   return { ...next, startedTasks };
+}
+
+/** How many abandoned records one sweep resumes; the rest wait for the next sweep. */
+const RESUME_LIMIT = 100;
+
+async function abandonedTasks(deps: Pick<DetectDeps, 'records' | 'clock'>): Promise<TaskCandidate[]> {
+  const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT);
+  return records.flatMap((record) =>
+    record.entityId
+      ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId }]
+      : [],
+  );
 }
 
 export const createDetectTasksHandler = (deps: DetectDeps) => async (event: unknown) => {

@@ -1,5 +1,5 @@
 import { ExecutionAlreadyExists, type StartExecutionCommandInput, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { type GetCommandInput, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type GetCommandInput, GetCommand, type QueryCommandInput, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ErrorNames } from '../shared/errors';
 import {
   DONE_SETTLE_MS,
@@ -34,8 +34,12 @@ function plainEntity(entityId: string) {
   return { _id: entityId, _schema: 'contact', workflows: {} };
 }
 
-/** The table: records by `TASK#<wf>/<task>`; every other task has none. */
-function givenRecords(records: Record<string, Partial<TaskRecord>>) {
+/** The table: records by `TASK#<wf>/<task>`; every other task has none; no abandoned record unless given. */
+function givenRecords(records: Record<string, Partial<TaskRecord>>, abandoned: Array<Partial<TaskRecord>> = []) {
+  aws.ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    expect(input).toMatchObject({ TableName: TABLE_NAME, IndexName: 'OpenRecords' });
+    return { Items: abandoned.map((overrides) => taskRecord(overrides)) };
+  });
   aws.ddb.on(GetCommand).callsFake((input: GetCommandInput) => {
     expect(input.TableName).toBe(TABLE_NAME);
     const key = `${String(input.Key?.pk)}/${String(input.Key?.sk)}`;
@@ -123,6 +127,7 @@ describe('detect-tasks handler', () => {
       alreadyRunning: 0,
       recentlyDone: 0,
       failedToStart: 0,
+      resumed: 0,
     });
   });
 
@@ -185,6 +190,41 @@ describe('detect-tasks handler', () => {
     expect(result).toMatchObject({ started: 2 });
   });
 
+  it('on its first page, resumes tasks whose execution died even when search no longer shows them', async () => {
+    searchReplies({ hits: 1, results: [plainEntity('c1')] });
+    const abandoned = {
+      workflowExecutionId: 'wf9',
+      taskId: 'task9',
+      entityId: 'e9',
+      status: 'PATCHING' as const,
+      attempt: 2,
+      leaseUntil: Date.now() - 1,
+    };
+    givenRecords({ 'TASK#wf9/task9': abandoned }, [abandoned]);
+    givenStepFunctions();
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(startedExecutions()).toEqual([
+      expect.objectContaining({ name: 'wf9-task9-3', input: expect.objectContaining({ entityId: 'e9', attempt: 3 }) }),
+    ]);
+    expect(result).toMatchObject({ resumed: 1, candidates: 1, started: 1 });
+  });
+
+  it('looks for abandoned records only on the first page of a sweep', async () => {
+    searchReplies({ hits: 1, results: [plainEntity('c1')] });
+    givenRecords({}, [{ workflowExecutionId: 'wf9', taskId: 'task9', leaseUntil: Date.now() - 1 }]);
+    givenStepFunctions();
+
+    const result = await handler(
+      { state: { page: 1, cursor: [1, 'c0'], seen: 1000 }, execution: SWEEP_EXECUTION },
+      lambdaContext(),
+    );
+
+    expect(aws.ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(result).toMatchObject({ resumed: 0, started: 0 });
+  });
+
   it('goes on with the sweep when one task cannot be started', async () => {
     searchReplies({
       hits: 2,
@@ -221,6 +261,7 @@ describe('detect-tasks handler', () => {
       alreadyRunning: 0,
       recentlyDone: 0,
       failedToStart: 0,
+      resumed: 0,
     });
 
     const secondBodies = searchReplies({
@@ -241,6 +282,7 @@ describe('detect-tasks handler', () => {
       alreadyRunning: 0,
       recentlyDone: 0,
       failedToStart: 0,
+      resumed: 0,
     });
     expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf0-task0-1', 'wf9-task9-1']);
   });

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { RecordConflictError } from './errors';
 
@@ -52,6 +52,11 @@ export function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
   return { pk: `TASK#${key.workflowExecutionId}`, sk: key.taskId };
 }
 
+/** A sparse index over unfinished records, sorted by lease end: what a dead execution left behind, oldest first. */
+export const OPEN_RECORDS_INDEX = 'OpenRecords';
+export const OPEN_INDEX_KEY = 'open';
+const OPEN_INDEX_VALUE = 'OPEN';
+
 export class TaskRecords {
   private readonly documents: DynamoDBDocumentClient;
 
@@ -69,6 +74,21 @@ export class TaskRecords {
     return Item === undefined ? undefined : taskRecordSchema.parse(Item);
   }
 
+  /** Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. */
+  async abandoned(now: number, limit: number): Promise<TaskRecord[]> {
+    const { Items } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: OPEN_RECORDS_INDEX,
+        KeyConditionExpression: '#open = :open AND leaseUntil < :now',
+        ExpressionAttributeNames: { '#open': OPEN_INDEX_KEY },
+        ExpressionAttributeValues: { ':open': OPEN_INDEX_VALUE, ':now': now },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => taskRecordSchema.parse(item));
+  }
+
   /**
    * Writes `next` only if the stored record is still the one the caller decided on: absent when `previous` is
    * undefined, otherwise at `previous.version`. Returns the record as written (version incremented).
@@ -79,11 +99,13 @@ export class TaskRecords {
       ...taskRecordKey(next),
       version: previous === undefined ? 1 : previous.version + 1,
     };
+    // Only records that are not DONE carry the open-index key, so the index holds exactly the unfinished tasks.
+    const item = written.status === 'DONE' ? written : { ...written, [OPEN_INDEX_KEY]: OPEN_INDEX_VALUE };
     try {
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: written,
+          Item: item,
           ...(previous === undefined
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : {

@@ -52,6 +52,26 @@ describe('task records table', () => {
   });
 });
 
+describe('open-records index', () => {
+  it('indexes unfinished records by lease end, and only the sweep may query it', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'OpenRecords',
+          KeySchema: [
+            { AttributeName: 'open', KeyType: 'HASH' },
+            { AttributeName: 'leaseUntil', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+    });
+    const queryPolicies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('dynamodb:Query'),
+    );
+    expect(queryPolicies.map(([logicalId]) => logicalId)).toEqual([expect.stringMatching(/^SweepDetectTasks/)]);
+  });
+});
+
 describe('functions', () => {
   it('all run Node.js 22 on ARM64 with X-Ray and a log group with retention', () => {
     const functions = template.findResources('AWS::Lambda::Function');
