@@ -107,8 +107,13 @@ export class TaskStateMachine extends Construct {
     ).addRetry(TRANSIENT_RETRY);
     const cancelAutomation = invoke(
       TaskStates.cancelAutomation,
-      fn('CancelAutomation', 'cancel-automation', 'Cancels a run that outlived its deadline', { epilot: true }),
-    ).addRetry(TRANSIENT_RETRY);
+      fn('CancelAutomation', 'cancel-automation', 'Records the FAILED result, then cancels the run', {
+        records: true,
+        epilot: true,
+      }),
+    )
+      .addRetry(TRANSIENT_RETRY)
+      .addRetry(RECORD_CONFLICT_RETRY);
     const mapStatus = invoke(
       TaskStates.mapStatus,
       fn('MapStatus', 'map-status', 'Maps the automation result to the step status', {}),
@@ -147,6 +152,7 @@ export class TaskStateMachine extends Construct {
     // A run the runner can no longer follow is cancelled before its step is failed, so it cannot finish unseen.
     getAutomationStatus.addCatch(cancelAutomation, failTheStep);
     // A run that cannot be cancelled still gets its step failed for the timeout.
+    cancelAutomation.addCatch(handedOver, ownershipLost);
     cancelAutomation.addCatch(mapStatus, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });
     patchStep.addCatch(handedOver, ownershipLost);
     patchStep.addCatch(stepNotPatched, failTheStep);

@@ -1,18 +1,36 @@
+import { mapStatus } from '../map-status/map-status';
 import { describeError, EpilotPermanentError } from '../shared/errors';
+import { ownedRecord } from '../shared/owned-record';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
 import { expectField } from '../shared/task-state';
 
 /**
- * Cancels a run that outlived its deadline, so nothing keeps running unseen once the step is failed. A run epilot
- * refuses to cancel (already finished, unknown) does not stop the step from being patched.
+ * Cancels a run that outlived its deadline (or that the runner can no longer follow), so nothing keeps running
+ * unseen once the step is failed. The FAILED result goes to the record first: an execution that takes the task
+ * over after a crash right after the cancel patches that result, instead of taking the cancelled run for a person
+ * skipping the task. A run epilot refuses to cancel (already finished, unknown) does not stop the patch.
  */
-export function cancelAutomation(deps: Pick<RunnerDeps, 'automations'>): TaskStep {
-  return async (state, { logger }) => {
+export function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings'>): TaskStep {
+  return async (state, { execution, logger }) => {
     const run = expectField(state.run, 'run');
     const executionId = expectField(run.executionId, 'run.executionId');
+    const result = mapStatus({ ...state, run: { ...run, status: 'cancelled' } }, deps.settings.automationTimeoutMs);
+    const record = await ownedRecord(deps.records, state, execution);
+    if (record.status !== 'PATCHING') {
+      const now = deps.clock.now();
+      await deps.records.replace(record, {
+        ...record,
+        status: 'PATCHING',
+        stepStatus: result.stepStatus,
+        automationStatus: result.automationStatus,
+        reason: result.reason,
+        leaseUntil: now + deps.settings.claimLeaseMs,
+        updatedAt: now,
+      });
+    }
     try {
       await deps.automations.cancel(executionId);
-      logger.info('Cancelled automation run after its deadline');
+      logger.info('Cancelled automation run', { reason: result.reason });
       return { ...state, run: { ...run, status: 'cancelled' } };
     } catch (error) {
       if (!(error instanceof EpilotPermanentError)) throw error;
@@ -22,5 +40,6 @@ export function cancelAutomation(deps: Pick<RunnerDeps, 'automations'>): TaskSte
   };
 }
 
-export const createCancelAutomationHandler = (deps: Pick<RunnerDeps, 'automations' | 'logger'>) =>
-  taskStateHandler(deps.logger, cancelAutomation(deps));
+export const createCancelAutomationHandler = (
+  deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings' | 'logger'>,
+) => taskStateHandler(deps.logger, cancelAutomation(deps));

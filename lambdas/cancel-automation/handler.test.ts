@@ -1,5 +1,16 @@
 import { ErrorNames } from '../shared/errors';
-import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../shared/testing/handler-test-kit';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  epilot,
+  EXECUTION,
+  lambdaContext,
+  OTHER_EXECUTION,
+  rejectionOf,
+  setUpHandlerTests,
+  TABLE_NAME,
+  taskEvent,
+  taskRecord,
+} from '../shared/testing/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();
@@ -21,13 +32,53 @@ const timedOut = taskEvent({
 });
 
 describe('cancel-automation handler', () => {
-  it('cancels the run with a DELETE and notes it as cancelled', async () => {
-    epilot().delete(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'cancelled' });
+  const timeline: string[] = [];
+  beforeEach(() => {
+    timeline.length = 0;
+    aws.ddb
+      .on(GetCommand, { TableName: TABLE_NAME, Key: { pk: 'TASK#wf-1', sk: 'task-1' } })
+      .resolves({ Item: taskRecord({ status: 'STARTED', automationExecutionId: 'run-1', version: 3 }) });
+    aws.ddb.on(PutCommand).callsFake(() => {
+      timeline.push('record result');
+      return {};
+    });
+  });
+
+  it('records the FAILED result, then cancels the run with a DELETE and notes it as cancelled', async () => {
+    epilot()
+      .delete(RUN_PATH)
+      .reply(() => {
+        timeline.push('DELETE');
+        return [200, { id: 'run-1', execution_status: 'cancelled' }];
+      });
 
     const result = await handler(timedOut, lambdaContext());
 
     expect(result.run).toMatchObject({ executionId: 'run-1', status: 'cancelled', timedOut: true, polls: 7 });
-    expect(aws.ddb.calls()).toHaveLength(0);
+    expect(timeline).toEqual(['record result', 'DELETE']);
+    const [put] = aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(put).toMatchObject({
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeValues: { ':expected': 3 },
+      Item: {
+        status: 'PATCHING',
+        owner: EXECUTION,
+        stepStatus: 'FAILED',
+        automationStatus: 'cancelled',
+        reason: 'automation did not finish within 5 s; the run was cancelled',
+      },
+    });
+  });
+
+  it('cancels nothing when another execution has taken the task over', async () => {
+    aws.ddb
+      .on(GetCommand, { TableName: TABLE_NAME, Key: { pk: 'TASK#wf-1', sk: 'task-1' } })
+      .resolves({ Item: taskRecord({ status: 'STARTED', owner: OTHER_EXECUTION }) });
+
+    const error = await rejectionOf(handler(timedOut, lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.ownershipLost);
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('accepts an empty answer', async () => {

@@ -49,9 +49,11 @@ function givenRecords(records: Record<string, Partial<TaskRecord>>, abandoned: A
 }
 
 /** Step Functions: starts everything, except the names listed as already existing or failing. */
-function givenStepFunctions(options: { existing?: string[]; failing?: string[] } = {}) {
+function givenStepFunctions(options: { existing?: string[] | ((name: string) => boolean); failing?: string[] } = {}) {
+  const exists = (name: string) =>
+    typeof options.existing === 'function' ? options.existing(name) : (options.existing ?? []).includes(name);
   aws.sfn.on(StartExecutionCommand).callsFake((input: StartExecutionCommandInput) => {
-    if (options.existing?.includes(input.name ?? '')) {
+    if (exists(input.name ?? '')) {
       throw new ExecutionAlreadyExists({ message: `Execution Already Exists: '${input.name}'`, $metadata: {} });
     }
     if (options.failing?.includes(input.name ?? '')) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
@@ -133,14 +135,26 @@ describe('detect-tasks handler', () => {
 
   it('counts ExecutionAlreadyExists as already running, not as a failure', async () => {
     searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
-    // A record whose lease ran out: the next attempt's name, which another trigger has taken already.
+    // A record whose lease ran out: the next attempt's name, and its retry name of this window, taken already by
+    // another trigger.
     givenRecords({ 'TASK#wf1/task1': { status: 'CLAIMED', attempt: 1, leaseUntil: 0 } });
-    givenStepFunctions({ existing: ['wf1-task1-2'] });
+    givenStepFunctions({ existing: (name) => name.startsWith('wf1-task1-2') });
 
     const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
 
-    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-2']);
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-2', expect.stringMatching(/^wf1-task1-2-r\d+$/)]);
     expect(result).toMatchObject({ candidates: 1, started: 0, alreadyRunning: 1, failedToStart: 0 });
+  });
+
+  it('retries a task whose next attempt exists but died before its claim (the record did not move on)', async () => {
+    searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
+    givenRecords({ 'TASK#wf1/task1': { status: 'PATCHING', attempt: 2, leaseUntil: 0 } });
+    givenStepFunctions({ existing: ['wf1-task1-3'] });
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-3', expect.stringMatching(/^wf1-task1-3-r\d+$/)]);
+    expect(result).toMatchObject({ candidates: 1, started: 1, alreadyRunning: 0 });
   });
 
   it('retries a task whose first execution exists but never wrote a record, under one name per window', async () => {

@@ -104,14 +104,6 @@ describe('getAutomationStatus past the deadline (a task taken over after a crash
   };
   const context = { execution: 'execution-2', logger: createLogger({ logLevel: 'SILENT' }) };
 
-  it('takes a cancelled run for the runner’s own timeout cancel, not for a skip', async () => {
-    const automations = { get: async () => ({ id: 'run-1', status: 'cancelled' }) } as unknown as AutomationApi;
-
-    const result = await getAutomationStatus({ automations, clock, settings })(pastDeadline, context);
-
-    expect(result.run).toMatchObject({ status: 'cancelled', finished: true, timedOut: true });
-  });
-
   it('reports a run that succeeded as finished, not timed out', async () => {
     const automations = { get: async () => ({ id: 'run-1', status: 'success' }) } as unknown as AutomationApi;
 

@@ -38,11 +38,8 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
       }
       const now = deps.clock.now();
       if (status !== undefined && isTerminalAutomationStatus(status)) {
-        // Past the deadline, a cancelled run is the runner's own timeout cancel (an execution that took the task
-        // over after a crash sees it this way), not a person skipping the task.
-        const timedOut = status === 'cancelled' && now >= deadline;
-        logger.info('Automation run finished', { automationStatus: status, polls, timedOut });
-        return { ...state, run: { ...run, status, polls, finished: true, timedOut } };
+        logger.info('Automation run finished', { automationStatus: status, polls });
+        return { ...state, run: { ...run, status, polls, finished: true } };
       }
       if (status !== undefined && !isKnownAutomationStatus(status)) {
         logger.warn('Unknown automation status; polling on until the deadline', { automationStatus: status });

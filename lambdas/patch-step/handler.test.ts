@@ -72,7 +72,14 @@ describe('patch-step handler', () => {
 
   it('finishes a patch an earlier execution left in PATCHING without rewriting the result first', async () => {
     aws.ddb.on(GetCommand).resolves({
-      Item: taskRecord({ status: 'PATCHING', version: 6, automationExecutionId: 'run-1', stepStatus: 'FAILED', reason: 'automation failed' }),
+      Item: taskRecord({
+        status: 'PATCHING',
+        version: 6,
+        automationExecutionId: 'run-1',
+        stepStatus: 'FAILED',
+        automationStatus: 'failed',
+        reason: 'automation failed',
+      }),
     });
     const timeline = recordTimeline();
     epilot()
@@ -86,6 +93,34 @@ describe('patch-step handler', () => {
 
     expect(timeline).toEqual(['PATCH step', 'record DONE']);
     expect(putInputs()[0]).toMatchObject({ ExpressionAttributeValues: { ':expected': 6 }, Item: { status: 'DONE' } });
+  });
+
+  it('patches the result recorded before a cancel, not the cancelled run taken for a skip', async () => {
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({
+        status: 'PATCHING',
+        version: 5,
+        automationExecutionId: 'run-1',
+        stepStatus: 'FAILED',
+        automationStatus: 'cancelled',
+        reason: 'automation did not finish within 300 s; the run was cancelled',
+      }),
+    });
+    recordTimeline();
+    epilot()
+      .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'cancelled' } })
+      .reply(200, {});
+
+    const result = await handler(
+      withResult({ stepStatus: 'SKIPPED', automationStatus: 'cancelled', reason: 'automation cancelled' }),
+      lambdaContext(),
+    );
+
+    expect(result.result).toEqual({
+      stepStatus: 'FAILED',
+      automationStatus: 'cancelled',
+      reason: 'automation did not finish within 300 s; the run was cancelled',
+    });
   });
 
   it('does nothing for a record that is already DONE', async () => {

@@ -1,6 +1,7 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
 import { ownedRecord } from '../shared/owned-record';
-import { expectField } from '../shared/task-state';
+import type { TaskRecord } from '../shared/task-records';
+import { expectField, stepStatusResultSchema, type TaskResult } from '../shared/task-state';
 
 /**
  * Writes the result to the workflow step. The record holds the result (PATCHING) before the call, so if the patch
@@ -8,11 +9,14 @@ import { expectField } from '../shared/task-state';
  */
 export function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
-    const result = expectField(state.result, 'result');
+    const computed = expectField(state.result, 'result');
     const flowId = expectField(state.flowId, 'flowId');
     const task = { workflowExecutionId: state.workflowExecutionId, taskId: state.taskId };
     let record = await ownedRecord(deps.records, task, execution);
     if (record.status === 'DONE') return state;
+    // Once a result is recorded (by this state, or by Cancel automation before it cancelled the run), it is the one
+    // patched: every execution that finishes this task patches the same thing.
+    const result = record.status === 'PATCHING' ? recordedResult(record) ?? computed : computed;
     if (record.status !== 'PATCHING') {
       const now = deps.clock.now();
       record = await deps.records.replace(record, {
@@ -36,8 +40,14 @@ export function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'cloc
     const now = deps.clock.now();
     await deps.records.replace(record, { ...record, status: 'DONE', finishedAt: now, updatedAt: now, leaseUntil: now });
     logger.info('Patched workflow step', { stepStatus: result.stepStatus, automationExecutionId: runId, reason: result.reason });
-    return state;
+    return { ...state, result };
   };
+}
+
+function recordedResult(record: TaskRecord): TaskResult | undefined {
+  const stepStatus = stepStatusResultSchema.safeParse(record.stepStatus);
+  if (!stepStatus.success) return undefined;
+  return { stepStatus: stepStatus.data, automationStatus: record.automationStatus, reason: record.reason ?? '' };
 }
 
 export const createPatchStepHandler = (deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings' | 'logger'>) =>

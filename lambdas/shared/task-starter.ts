@@ -45,15 +45,16 @@ export async function startTaskExecution(
   const input = { ...candidate, trigger, attempt: plan.attempt };
   let outcome = await deps.starter.start(name, input);
   let startedName = name;
-  if (outcome === 'exists' && record === undefined) {
-    // The first execution of this task exists but never took the record: it is still on its way to the claim, or
-    // it failed before (an epilot outage during Fetch execution). Its name stays taken (90 days on Step Functions),
-    // so retrying under it would never run the task again. One more name per window lets a later trigger retry;
-    // if the first is still alive, the claim's conditional write lets only one of the two run the task.
+  if (outcome === 'exists') {
+    // The record says no live execution holds the task, yet this attempt's name is taken: that execution is still
+    // on its way to the claim, or it died before it (an epilot outage during Fetch execution), leaving the record
+    // as it was. Its name stays taken (90 days on Step Functions), so retrying under it would never run the task
+    // again. One more name per window lets a later trigger retry; if the first is alive, the claim's conditional
+    // write lets only one of the two run the task.
     startedName = taskExecutionName(
       candidate.workflowExecutionId,
       candidate.taskId,
-      `${plan.attempt}-r${Math.floor(deps.clock.now() / FIRST_ATTEMPT_RETRY_WINDOW_MS)}`,
+      `${plan.attempt}-r${Math.floor(deps.clock.now() / RETRY_NAME_WINDOW_MS)}`,
     );
     outcome = await deps.starter.start(startedName, input);
   }
@@ -66,5 +67,5 @@ export async function startTaskExecution(
   return { name: startedName, outcome: outcome === 'started' ? 'started' : 'already-running', candidate };
 }
 
-/** Triggers within one window that find a first execution without a record share one retry name. */
-export const FIRST_ATTEMPT_RETRY_WINDOW_MS = 60_000;
+/** Triggers within one window that find an attempt's name taken share one retry name. */
+export const RETRY_NAME_WINDOW_MS = 60_000;
