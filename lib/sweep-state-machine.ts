@@ -7,13 +7,13 @@ import { Construct } from 'constructs';
 import { invokeRunnerFunction, RunnerFunction } from './runner-function';
 import { createRunnerStateMachine } from './runner-state-machine';
 import { SweepStates } from './state-names';
-import { TRANSIENT_RETRY } from './task-state-machine';
+import { grantStartingTaskExecutions, TRANSIENT_RETRY } from './task-state-machine';
 import type { TaskTable } from './task-table';
 
 export interface SweepStateMachineProps {
   environment: Record<string, string>;
   table: TaskTable;
-  taskStateMachine: sfn.IStateMachine;
+  taskStateMachine: sfn.StateMachine;
   grantEpilotAccess: (grantee: iam.IGrantable) => void;
   /** Minutes between sweeps; 0 leaves the state machine without a schedule. */
   rateMinutes: number;
@@ -39,7 +39,7 @@ export class SweepStateMachine extends Construct {
     props.table.grantRecordAccess(this.detectFunction);
     props.table.grantAbandonedRecordQuery(this.detectFunction);
     props.grantEpilotAccess(this.detectFunction);
-    props.taskStateMachine.grantStartExecution(this.detectFunction);
+    grantStartingTaskExecutions(props.taskStateMachine, this.detectFunction);
 
     const detectTasks = invokeRunnerFunction(this, SweepStates.detectTasks, this.detectFunction).addRetry({
       ...TRANSIENT_RETRY,

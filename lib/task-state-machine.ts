@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -36,6 +36,26 @@ export const RECORD_CONFLICT_RETRY: sfn.RetryProps = {
   maxAttempts: 3,
   jitterStrategy: sfn.JitterType.FULL,
 };
+
+/**
+ * What a trigger (sweep or webhook) needs to start task executions: start them, and, when a name is taken, tell a
+ * running execution from one that ended.
+ */
+export function grantStartingTaskExecutions(stateMachine: sfn.StateMachine, grantee: lambda.Function): void {
+  stateMachine.grantStartExecution(grantee);
+  stateMachine.grantExecution(grantee, 'states:DescribeExecution');
+  // Execution names are made at run time, so the grant covers the state machine's executions: `execution:<name>:*`,
+  // spelled as cdk-nag sees the ARN CDK builds.
+  const stack = Stack.of(stateMachine);
+  const { resourceName } = stack.splitArn(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME);
+  const name = JSON.stringify(stack.resolve(resourceName));
+  Validations.of(grantee).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*]`,
+    reason:
+      "DescribeExecution on the task state machine's own executions (names are made per task at run time): to tell a " +
+      'running execution from an ended one when a name is taken.',
+  });
+}
 
 /**
  * Carries one workflow task from "detected" to "step patched" (README has the diagram). Every Task state is a

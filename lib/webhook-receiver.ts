@@ -6,12 +6,13 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EnvNames } from '../lambdas/shared/settings';
 import { RunnerFunction } from './runner-function';
+import { grantStartingTaskExecutions } from './task-state-machine';
 import type { TaskTable } from './task-table';
 
 export interface WebhookReceiverProps {
   environment: Record<string, string>;
   table: TaskTable;
-  taskStateMachine: sfn.IStateMachine;
+  taskStateMachine: sfn.StateMachine;
   grantEpilotAccess: (grantee: iam.IGrantable) => void;
   /** Secrets Manager secret with the Standard Webhooks signing secret (`whsec_…`); only its name is in the template. */
   webhookSecretName: string;
@@ -45,7 +46,7 @@ export class WebhookReceiver extends Construct {
     secret.grantRead(this.function);
     props.grantEpilotAccess(this.function);
     props.table.grantRecordAccess(this.function);
-    props.taskStateMachine.grantStartExecution(this.function);
+    grantStartingTaskExecutions(props.taskStateMachine, this.function);
 
     this.url = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
   }

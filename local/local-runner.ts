@@ -88,6 +88,7 @@ export interface SweepReport {
 export class LocalRunner {
   private readonly inFlight = new Set<Promise<TaskExecutionReport>>();
   private readonly usedNames = new Set<string>();
+  private readonly runningNames = new Set<string>();
   private readonly waiting: Array<() => void> = [];
   private running = 0;
   private reports: TaskExecutionReport[] = [];
@@ -230,10 +231,11 @@ export class LocalRunner {
   }
 
   /** Like Step Functions: an execution name is taken for good once used, whether it is still running or not. */
-  private async startTaskExecution(name: string, input: TaskInput): Promise<'started' | 'exists'> {
-    if (this.usedNames.has(name)) return 'exists';
+  private async startTaskExecution(name: string, input: TaskInput): Promise<'started' | 'running' | 'ended'> {
+    if (this.usedNames.has(name)) return this.runningNames.has(name) ? 'running' : 'ended';
     this.usedNames.add(name);
-    const execution = this.runWhenSlotFree(() => this.executeTask(name, input));
+    this.runningNames.add(name);
+    const execution = this.runWhenSlotFree(() => this.executeTask(name, input)).finally(() => this.runningNames.delete(name));
     this.inFlight.add(execution);
     void execution.finally(() => this.inFlight.delete(execution));
     return 'started';

@@ -1,4 +1,10 @@
-import { ExecutionAlreadyExists, type StartExecutionCommandInput, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  type DescribeExecutionCommandInput,
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type StartExecutionCommandInput,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { type GetCommandInput, GetCommand, type QueryCommandInput, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ErrorNames } from '../shared/errors';
 import {
@@ -48,16 +54,23 @@ function givenRecords(records: Record<string, Partial<TaskRecord>>, abandoned: A
   });
 }
 
-/** Step Functions: starts everything, except the names listed as already existing or failing. */
-function givenStepFunctions(options: { existing?: string[] | ((name: string) => boolean); failing?: string[] } = {}) {
-  const exists = (name: string) =>
-    typeof options.existing === 'function' ? options.existing(name) : (options.existing ?? []).includes(name);
+/**
+ * Step Functions: starts everything, except the names listed as already existing (still running, or ended — the
+ * default) or failing.
+ */
+function givenStepFunctions(options: { existing?: string[]; running?: string[]; failing?: string[] } = {}) {
+  const existing = [...(options.existing ?? []), ...(options.running ?? [])];
   aws.sfn.on(StartExecutionCommand).callsFake((input: StartExecutionCommandInput) => {
-    if (exists(input.name ?? '')) {
+    if (existing.includes(input.name ?? '')) {
       throw new ExecutionAlreadyExists({ message: `Execution Already Exists: '${input.name}'`, $metadata: {} });
     }
     if (options.failing?.includes(input.name ?? '')) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     return { executionArn: `${STATE_MACHINE_ARN.replace('stateMachine', 'execution')}:${input.name}`, startDate: new Date() };
+  });
+  aws.sfn.on(DescribeExecutionCommand).callsFake((input: DescribeExecutionCommandInput) => {
+    const name = input.executionArn?.split(':').pop() ?? '';
+    expect(input.executionArn).toBe(`${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`);
+    return { status: options.running?.includes(name) ? 'RUNNING' : 'FAILED' };
   });
 }
 
@@ -133,16 +146,15 @@ describe('detect-tasks handler', () => {
     });
   });
 
-  it('counts ExecutionAlreadyExists as already running, not as a failure', async () => {
+  it('counts ExecutionAlreadyExists of a running execution as already running, not as a failure', async () => {
     searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
-    // A record whose lease ran out: the next attempt's name, and its retry name of this window, taken already by
-    // another trigger.
+    // A record whose lease ran out: the next attempt's name, which another trigger has started already.
     givenRecords({ 'TASK#wf1/task1': { status: 'CLAIMED', attempt: 1, leaseUntil: 0 } });
-    givenStepFunctions({ existing: (name) => name.startsWith('wf1-task1-2') });
+    givenStepFunctions({ running: ['wf1-task1-2'] });
 
     const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
 
-    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-2', expect.stringMatching(/^wf1-task1-2-r\d+$/)]);
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf1-task1-2']);
     expect(result).toMatchObject({ candidates: 1, started: 0, alreadyRunning: 1, failedToStart: 0 });
   });
 
@@ -157,7 +169,7 @@ describe('detect-tasks handler', () => {
     expect(result).toMatchObject({ candidates: 1, started: 1, alreadyRunning: 0 });
   });
 
-  it('retries a task whose first execution exists but never wrote a record, under one name per window', async () => {
+  it('retries a task whose first execution ended without writing a record, under one name per window', async () => {
     searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
     givenRecords({});
     givenStepFunctions({ existing: ['wf1-task1-1'] });

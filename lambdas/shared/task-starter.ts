@@ -8,8 +8,11 @@ import type { TaskInput } from './task-state';
 
 /** Starts one execution of the task state machine: Step Functions on AWS, the local runner on a laptop. */
 export interface TaskExecutionStarter {
-  /** `exists` when an execution with this name was started before (by anyone): not an error. */
-  start(name: string, input: TaskInput): Promise<'started' | 'exists'>;
+  /**
+   * An execution with this name that exists already (names stay taken after the execution ends) is not an error:
+   * `running` when it is still at work, `ended` when it has finished.
+   */
+  start(name: string, input: TaskInput): Promise<'started' | 'running' | 'ended'>;
 }
 
 export type StartOutcome = 'started' | 'already-running' | 'recently-done';
@@ -45,12 +48,10 @@ export async function startTaskExecution(
   const input = { ...candidate, trigger, attempt: plan.attempt };
   let outcome = await deps.starter.start(name, input);
   let startedName = name;
-  if (outcome === 'exists') {
-    // The record says no live execution holds the task, yet this attempt's name is taken: that execution is still
-    // on its way to the claim, or it died before it (an epilot outage during Fetch execution), leaving the record
-    // as it was. Its name stays taken (90 days on Step Functions), so retrying under it would never run the task
-    // again. One more name per window lets a later trigger retry; if the first is alive, the claim's conditional
-    // write lets only one of the two run the task.
+  if (outcome === 'ended') {
+    // The record says no live execution holds the task, yet this attempt's execution ran and ended: it died
+    // before its claim (an epilot outage during Fetch execution, say), leaving the record as it was. Its name stays
+    // taken (90 days on Step Functions), so one more name per window lets a later trigger retry the task.
     startedName = taskExecutionName(
       candidate.workflowExecutionId,
       candidate.taskId,

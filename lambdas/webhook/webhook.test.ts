@@ -105,7 +105,7 @@ function harness(options: { lookup?: Record<string, SearchedEntity>; failStart?:
           failures -= 1;
           throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
         }
-        if (used.has(name)) return 'exists';
+        if (used.has(name)) return 'running';
         used.add(name);
         starts.push({ name, input });
         return 'started';

@@ -122,6 +122,15 @@ describe('functions', () => {
   });
 });
 
+describe('triggers', () => {
+  it('may tell a running task execution from an ended one (sweep and webhook), and nothing else may', () => {
+    const describers = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([, policy]) => JSON.stringify(policy.Properties.PolicyDocument).includes('states:DescribeExecution'))
+      .map(([logicalId]) => logicalId);
+    expect(describers).toEqual([expect.stringMatching(/^SweepDetectTasks/), expect.stringMatching(/^WebhookFunction/)]);
+  });
+});
+
 describe('state machines', () => {
   it('are Standard, JSONPath, traced and logged', () => {
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
