@@ -9,6 +9,7 @@
  */
 import { createLogger } from '../lambdas/shared/logger';
 import { resolveEndpoints, runnerSettings } from '../lambdas/shared/settings';
+import { summarizeTask } from '../local/report';
 import { LocalRunner } from '../local/local-runner';
 import { realDelay, sharedScaledClock, type SoakRunnerConfig } from './soak-shared';
 
@@ -38,7 +39,18 @@ async function main(): Promise<number> {
     for (let sweep = 1; sweep <= config.maxSweeps; sweep++) {
       const report = await runner.sweep();
       const candidates = report.sweep?.candidates ?? -1;
-      say({ event: 'sweep', sweep, status: report.sweepStatus, candidates, executions: report.tasks.length });
+      say({
+        event: 'sweep',
+        sweep,
+        status: report.sweepStatus,
+        candidates,
+        executions: report.tasks.length,
+        // What each execution ended with: the evidence when work is left over.
+        outcomes: report.tasks.map((task) => {
+          const summary = summarizeTask(task);
+          return `${summary.taskId}:${summary.outcome}:${summary.reason ?? ''}`.slice(0, 300);
+        }),
+      });
       if (report.sweepStatus === 'SUCCEEDED' && candidates === 0) {
         say({ event: 'done' });
         return 0;

@@ -423,6 +423,7 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
     maxSweeps: 60,
   };
   const notes: string[] = [];
+  let keepStateDir = false;
   try {
     let kills = 0;
     let finishedEarly = 0;
@@ -467,10 +468,12 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
     const records = await readTaskRecords(stateDir);
     const result = evaluate(`C: ${options.crashTasks} tasks, ${kills} SIGKILLs`, simulator, expectedTasks(seed), records, started);
     result.notes.unshift(...notes);
+    keepStateDir = !passed([result]);
+    if (keepStateDir) result.notes.push(`records kept for inspection in ${stateDir}`);
     return result;
   } finally {
     await simulator.stop();
-    fs.rmSync(stateDir, { recursive: true, force: true });
+    if (!keepStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
