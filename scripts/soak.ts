@@ -439,7 +439,7 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
         }
         throw new Error(`soak runner exited with ${String(code)} before it was ready:\n${runnerProcess.lines.join('\n')}`);
       }
-      const delayMs = Math.round(200 + random() * 2800);
+      const delayMs = Math.round(150 + random() * 1850);
       const exitedFirst = await Promise.race([runnerProcess.exited.then(() => true), realDelay(delayMs).then(() => false)]);
       if (exitedFirst) {
         const { code } = await runnerProcess.exited;
