@@ -11,7 +11,8 @@ import { createLogger } from '../lambdas/shared/logger';
 import { resolveEndpoints, runnerSettings } from '../lambdas/shared/settings';
 import { summarizeTask } from '../local/report';
 import { LocalRunner } from '../local/local-runner';
-import { realDelay, sharedScaledClock, type SoakRunnerConfig } from './soak-shared';
+import { scaledClock } from '../lambdas/shared/clock';
+import { realDelay, type SoakRunnerConfig } from './soak-shared';
 
 async function main(): Promise<number> {
   const config = JSON.parse(process.argv[2] ?? '') as SoakRunnerConfig;
@@ -28,7 +29,7 @@ async function main(): Promise<number> {
       pollIntervalMs: config.pollIntervalMs,
       httpTimeoutMs: config.httpTimeoutMs,
     }),
-    clock: sharedScaledClock(config.clockOrigin, config.timeScale),
+    clock: scaledClock(config.timeScale, config.clockOrigin),
     timeScale: config.timeScale,
     logger: createLogger({ logLevel: 'SILENT' }),
     stateDir: config.stateDir,

@@ -29,7 +29,9 @@ import { startEmbeddedDynamoDb } from '../local/embedded-dynamodb';
 import { LocalRunner } from '../local/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../simulator/epilot-simulator';
 import { type FlowOutcome, type FlowSeedInput, generateOrganisation, type SimulatorSeed } from '../simulator/seed';
-import { realDelay, seededRandom, sharedScaledClock, type SoakRunnerConfig } from './soak-shared';
+import { scaledClock } from '../lambdas/shared/clock';
+import { seededRandom } from '../simulator/faults';
+import { realDelay, type SoakRunnerConfig } from './soak-shared';
 
 // ---------------------------------------------------------------------------------------------------------
 // Options
@@ -524,7 +526,7 @@ async function main(): Promise<number> {
   const setup: SharedSetup = {
     options,
     token: randomBytes(16).toString('hex'),
-    clock: sharedScaledClock(clockOrigin, options.timeScale),
+    clock: scaledClock(options.timeScale, clockOrigin),
     clockOrigin,
     log: (text) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`),
   };

@@ -1,3 +1,4 @@
+import { seededRandom } from './faults';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -448,7 +449,7 @@ describe('epilot simulator', () => {
 
     it('random faults are deterministic for a given random source and can change at runtime', async () => {
       const statusesWith = async (seed: number): Promise<number[]> => {
-        await start({ random: mulberry32(seed), faults: { serverErrorRate: 0.3, tooManyRequestsRate: 0.3, retryAfterSeconds: 7 } });
+        await start({ random: seededRandom(seed), faults: { serverErrorRate: 0.3, tooManyRequestsRate: 0.3, retryAfterSeconds: 7 } });
         const statuses: number[] = [];
         for (let i = 0; i < 20; i++) statuses.push((await call('GET', '/v1/workflows/executions/wf-a')).status);
         return statuses;
@@ -539,14 +540,3 @@ describe('epilot simulator', () => {
   });
 });
 
-/** Small seeded PRNG, so fault sequences repeat. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -132,3 +132,15 @@ export class FaultInjector {
     return { kind: 'respond', status: 429, body: errorBody(429, 'Too many requests. Try again later.'), headers: { 'Retry-After': String(seconds) } };
   }
 }
+
+/** mulberry32: a small seeded PRNG for `random`, so fault decisions repeat run after run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,5 +1,6 @@
 import { mapStatus } from '../map-status/map-status';
 import { describeError, EpilotPermanentError } from '../shared/errors';
+import { recordDecidedResult } from '../shared/decided-result';
 import { ownedRecord } from '../shared/owned-record';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
 import { expectField } from '../shared/task-state';
@@ -15,19 +16,7 @@ export function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records
     const run = expectField(state.run, 'run');
     const executionId = expectField(run.executionId, 'run.executionId');
     const result = mapStatus({ ...state, run: { ...run, status: 'cancelled' } }, deps.settings.automationTimeoutMs);
-    const record = await ownedRecord(deps.records, state, execution);
-    if (record.status !== 'PATCHING') {
-      const now = deps.clock.now();
-      await deps.records.replace(record, {
-        ...record,
-        status: 'PATCHING',
-        stepStatus: result.stepStatus,
-        automationStatus: result.automationStatus,
-        reason: result.reason,
-        leaseUntil: now + deps.settings.claimLeaseMs,
-        updatedAt: now,
-      });
-    }
+    await recordDecidedResult(deps, await ownedRecord(deps.records, state, execution), result);
     try {
       await deps.automations.cancel(executionId);
       logger.info('Cancelled automation run', { reason: result.reason });

@@ -12,12 +12,15 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** A clock that runs `factor` times faster than real time, starting from the real present. */
-export function scaledClock(factor: number): Clock {
+/**
+ * A clock that runs `factor` times faster than real time, from `originMs` (default: the real present). Processes
+ * that build it from the same origin and factor read the same simulated "now": a runner restarted in a new process
+ * compares leases against the same time as the simulator.
+ */
+export function scaledClock(factor: number, originMs = Date.now()): Clock {
   if (!(factor > 0)) throw new RangeError(`clock scale must be a positive number, got ${factor}`);
-  const realStart = Date.now();
   return {
-    now: () => realStart + Math.round((Date.now() - realStart) * factor),
+    now: () => originMs + Math.round((Date.now() - originMs) * factor),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms / factor)),
   };
 }

@@ -6,10 +6,11 @@ import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
 import { createLocalApp } from '../../local/synthesized-definitions';
 
-function build(context: Record<string, unknown> = {}) {
+function build(context: Record<string, unknown> = {}, env?: { account: string; region: string }) {
   const app = createLocalApp();
   const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
     settings: deploymentSettings({ epilotTokenSecretName: 'my/epilot-token', ...context }),
+    ...(env ? { env } : {}),
   });
   return { app, stack };
 }
@@ -114,8 +115,12 @@ describe('alarms', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  it('reports no unacknowledged finding', () => {
-    const report = new AwsSolutionsChecks(app).validateScope(stack);
+  it.each([
+    ['an environment-agnostic stack', undefined],
+    ['a stack for one account and region (what `cdk synth` makes from the CLI defaults)', { account: '123456789012', region: 'us-east-1' }],
+  ])('reports no unacknowledged finding for %s', (_case, env) => {
+    const built = env ? build({}, env) : { app, stack };
+    const report = new AwsSolutionsChecks(built.app).validateScope(built.stack);
     const findings = report.violations.map(
       (violation) => `${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.constructPath).join(', ')}`,
     );

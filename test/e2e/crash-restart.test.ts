@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startEmbeddedDynamoDb } from '../../local/embedded-dynamodb';
-import { realDelay, sharedScaledClock, type SoakRunnerConfig } from '../../scripts/soak-shared';
+import { scaledClock } from '../../lambdas/shared/clock';
+import { realDelay, type SoakRunnerConfig } from '../../scripts/soak-shared';
 import { startRunnerProcess } from '../../scripts/soak';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { generateOrganisation } from '../../simulator/seed';
@@ -42,7 +43,7 @@ describe('a runner killed with SIGKILL mid-run and started again', () => {
 
   it('finishes every task, with one automation run and one patch each, and leaves no record claimed', async () => {
     const clockOrigin = Date.now();
-    simulator = await startEpilotSimulator({ token: TOKEN, seed, clock: sharedScaledClock(clockOrigin, TIME_SCALE) });
+    simulator = await startEpilotSimulator({ token: TOKEN, seed, clock: scaledClock(TIME_SCALE, clockOrigin) });
     const config: SoakRunnerConfig = {
       apiUrl: simulator.url,
       stateDir,

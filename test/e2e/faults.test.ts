@@ -1,3 +1,4 @@
+import { seededRandom } from '../../simulator/faults';
 import type { SweepReport, TaskExecutionReport } from '../../local/local-runner';
 import { summarizeTask } from '../../local/report';
 import type { WorkflowExecutionSeedInput } from '../../simulator/seed';
@@ -9,18 +10,6 @@ import { DEMO_SEED, type Pipeline, startPipeline } from './local-pipeline';
  */
 
 const ENTITY = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
-
-/** mulberry32: a small seeded PRNG, so the random faults are the same run after run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const singleTaskWorkflow = (id: string, taskId: string, flowId = 'flow-send-offer'): WorkflowExecutionSeedInput => ({
   id,
