@@ -2,7 +2,7 @@
 import * as cdk from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEPLOYMENT_SETTING_KEYS, deploymentSettings } from '../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
+import { EpilotTaskRunnerStack } from '../lib/stack';
 
 const app = new cdk.App();
 // cdk-nag 3 is a policy-validation plugin: unacknowledged AwsSolutions findings fail `cdk synth` and `cdk deploy`.

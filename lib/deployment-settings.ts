@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type RunnerSettings, runnerSettings, runnerSettingsSchema } from '../lambdas/shared/settings';
+import { type RunnerSettings, runnerSettings, runnerSettingsSchema } from '../lambdas/shared/config/settings';
 
 /**
  * What a deployment can choose, from CDK context (`cdk deploy -c pollIntervalMs=2000`) or stack props: the stack's

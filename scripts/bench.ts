@@ -9,7 +9,7 @@
  * It is a script, not a test: numbers depend on the machine only where noted (wall time, memory, and the
  * simulated durations of the short Lambdas, which include this machine's processing time times the time scale).
  */
-import '../local/polyfills';
+import '../local/emulator/polyfills';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,12 +18,12 @@ import * as vm from 'node:vm';
 import { build } from 'esbuild';
 import { type Clock, scaledClock } from '../lambdas/shared/clock';
 import { createLogger } from '../lambdas/shared/logger';
-import { resolveEndpoints, type RunnerSettings, type RunnerSettingsInput, runnerSettings } from '../lambdas/shared/settings';
+import { resolveEndpoints, type RunnerSettings, type RunnerSettingsInput, runnerSettings } from '../lambdas/shared/config/settings';
 import { deploymentSettings } from '../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../lib/epilot-task-runner-stack';
-import { LocalRunner, type TaskExecutionReport } from '../local/local-runner';
-import { formatTable } from '../local/report';
-import { createLocalApp, stateMachineDefinitions, synthesizeTemplate } from '../local/synthesized-definitions';
+import { EpilotTaskRunnerStack } from '../lib/stack';
+import { LocalRunner, type TaskExecutionReport } from '../local/runner/local-runner';
+import { formatTable } from '../local/cli/report';
+import { createLocalApp, stateMachineDefinitions, synthesizeTemplate } from '../local/emulator/synthesized-definitions';
 import { startEpilotSimulator } from '../simulator/epilot-simulator';
 import { type FlowSeedInput, generateOrganisation } from '../simulator/seed';
 

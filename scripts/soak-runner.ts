@@ -8,9 +8,9 @@
  * stdout: one JSON line per event (`ready`, `sweep`, `done`), so the parent can time its kill after `ready`.
  */
 import { createLogger } from '../lambdas/shared/logger';
-import { resolveEndpoints, runnerSettings } from '../lambdas/shared/settings';
-import { summarizeTask } from '../local/report';
-import { LocalRunner } from '../local/local-runner';
+import { resolveEndpoints, runnerSettings } from '../lambdas/shared/config/settings';
+import { summarizeTask } from '../local/cli/report';
+import { LocalRunner } from '../local/runner/local-runner';
 import { scaledClock } from '../lambdas/shared/clock';
 import { realDelay, type SoakRunnerConfig } from './soak-shared';
 

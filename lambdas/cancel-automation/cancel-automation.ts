@@ -1,9 +1,9 @@
 import { mapStatus } from '../map-status/map-status';
 import { describeError, EpilotPermanentError } from '../shared/errors';
-import { recordDecidedResult } from '../shared/decided-result';
-import { ownedRecord } from '../shared/owned-record';
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import { expectField } from '../shared/task-state';
+import { recordDecidedResult } from '../shared/domain/task-result';
+import { ownedRecord } from '../shared/records/owned-record';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import { expectField } from '../shared/domain/task-state';
 
 /**
  * Cancels a run that outlived its deadline (or that the runner can no longer follow), so nothing keeps running

@@ -10,7 +10,7 @@ import {
   TABLE_NAME,
   taskEvent,
   taskRecord,
-} from '../shared/testing/handler-test-kit';
+} from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

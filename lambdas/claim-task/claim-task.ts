@@ -1,7 +1,7 @@
 import { RecordConflictError } from '../shared/errors';
-import { type RunnerDeps, type TaskContext, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import { decideClaim } from '../shared/task-lifecycle';
-import { expectField, type TaskState } from '../shared/task-state';
+import { type RunnerDeps, type TaskContext, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import { decideClaim } from '../shared/domain/task-lifecycle';
+import { expectField, type TaskState } from '../shared/domain/task-state';
 
 const CLAIM_ROUNDS = 3;
 

@@ -12,8 +12,8 @@ import {
   TABLE_NAME,
   taskEvent,
   taskRecord,
-} from '../shared/testing/handler-test-kit';
-import type { TaskState } from '../shared/task-state';
+} from '../../test/support/handler-test-kit';
+import type { TaskState } from '../shared/domain/task-state';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

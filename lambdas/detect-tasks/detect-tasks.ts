@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { detectAutomationTasks, type TaskCandidate } from '../shared/detection';
+import { detectAutomationTasks, type TaskCandidate } from '../shared/domain/detection';
 import { describeError } from '../shared/errors';
-import type { RunnerDeps } from '../shared/runner-deps';
-import { parseStateInput } from '../shared/task-state';
-import { type StartedTask, startTaskExecution } from '../shared/task-starter';
+import type { RunnerDeps } from '../shared/runtime/runner-deps';
+import { parseStateInput } from '../shared/domain/task-state';
+import { type StartedTask, startTaskExecution } from '../shared/domain/task-starter';
 
 /**
  * The sweep's state data: a cursor and counters, never the candidates themselves, so a sweep over any number of

@@ -17,8 +17,8 @@ import {
   STATE_MACHINE_ARN,
   TABLE_NAME,
   taskRecord,
-} from '../shared/testing/handler-test-kit';
-import type { TaskRecord } from '../shared/task-records';
+} from '../../test/support/handler-test-kit';
+import type { TaskRecord } from '../shared/records/task-records';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

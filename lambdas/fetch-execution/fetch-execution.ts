@@ -1,4 +1,4 @@
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 
 /** Reads the workflow execution fresh and keeps only the task this execution is about. */
 export function fetchExecution(deps: Pick<RunnerDeps, 'workflows'>): TaskStep {

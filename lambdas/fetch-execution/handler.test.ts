@@ -7,7 +7,7 @@ import {
   setUpHandlerTests,
   TOKEN_SECRET_NAME,
   taskEvent,
-} from '../shared/testing/handler-test-kit';
+} from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

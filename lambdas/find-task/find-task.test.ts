@@ -1,4 +1,4 @@
-import type { TaskState } from '../shared/task-state';
+import type { TaskState } from '../shared/domain/task-state';
 import { decideTask } from './find-task';
 
 type Execution = NonNullable<TaskState['execution']>;

@@ -1,6 +1,6 @@
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import type { TaskState } from '../shared/task-state';
-import { isFinalStepStatus } from '../shared/workflow-engine';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import type { TaskState } from '../shared/domain/task-state';
+import { isFinalStepStatus } from '../shared/domain/workflow-engine';
 
 export type TaskDecision =
   | { action: 'run'; reason: string; flowId: string; entityId: string }

@@ -1,5 +1,5 @@
 import { ErrorNames } from '../shared/errors';
-import { lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../shared/testing/handler-test-kit';
+import { lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

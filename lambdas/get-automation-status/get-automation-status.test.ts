@@ -2,8 +2,8 @@ import { EpilotTransientError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
 import type { AutomationApi } from '../shared/epilot/automation-api';
 import { createLogger } from '../shared/logger';
-import { runnerSettings } from '../shared/settings';
-import type { TaskRun, TaskState } from '../shared/task-state';
+import { runnerSettings } from '../shared/config/settings';
+import type { TaskRun, TaskState } from '../shared/domain/task-state';
 import { getAutomationStatus } from './get-automation-status';
 
 /** A clock that only moves when slept on, and a run whose statuses come from a script, one per call. */

@@ -1,7 +1,7 @@
 import { describeError, EpilotTransientError } from '../shared/errors';
 import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import { expectField } from '../shared/task-state';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import { expectField } from '../shared/domain/task-state';
 
 /**
  * Polls the run every `pollIntervalMs` for up to `pollWindowMs`, then hands back to the Wait state. Polling inside

@@ -1,6 +1,6 @@
 import { ErrorNames } from '../shared/errors';
-import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../shared/testing/handler-test-kit';
-import type { TaskRun } from '../shared/task-state';
+import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../../test/support/handler-test-kit';
+import type { TaskRun } from '../shared/domain/task-state';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { automations } from '../shared/aws/epilot-clients';
-import { clock, logger, settings } from '../shared/aws/lambda-runtime';
+import { automations } from '../shared/runtime/clients';
+import { clock, logger, settings } from '../shared/runtime/env';
 import { createGetAutomationStatusHandler } from './get-automation-status';
 
 export const handler = middy(

@@ -1,4 +1,4 @@
-import type { TaskRun, TaskState } from '../shared/task-state';
+import type { TaskRun, TaskState } from '../shared/domain/task-state';
 import { mapStatus } from './map-status';
 
 const TIMEOUT_MS = 300_000;

@@ -1,5 +1,5 @@
-import { type RunnerDeps, taskStateHandler } from '../shared/runner-deps';
-import type { TaskResult, TaskState } from '../shared/task-state';
+import { type RunnerDeps, taskStateHandler } from '../shared/runtime/runner-deps';
+import type { TaskResult, TaskState } from '../shared/domain/task-state';
 
 /** The guide's mapping from a finished automation run to the workflow step's status. */
 export const STEP_STATUS_BY_AUTOMATION_STATUS = {

@@ -11,8 +11,8 @@ import {
   setUpHandlerTests,
   taskEvent,
   taskRecord,
-} from '../shared/testing/handler-test-kit';
-import type { TaskResult } from '../shared/task-state';
+} from '../../test/support/handler-test-kit';
+import type { TaskResult } from '../shared/domain/task-state';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

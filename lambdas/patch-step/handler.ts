@@ -1,8 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { workflows } from '../shared/aws/epilot-clients';
-import { clock, logger, settings } from '../shared/aws/lambda-runtime';
-import { records } from '../shared/aws/stores';
+import { workflows } from '../shared/runtime/clients';
+import { clock, logger, settings } from '../shared/runtime/env';
+import { records } from '../shared/runtime/stores';
 import { createPatchStepHandler } from './patch-step';
 
 export const handler = middy(

@@ -1,7 +1,7 @@
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import { ownedRecord } from '../shared/owned-record';
-import { recordDecidedResult } from '../shared/decided-result';
-import { expectField } from '../shared/task-state';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import { ownedRecord } from '../shared/records/owned-record';
+import { recordDecidedResult } from '../shared/domain/task-result';
+import { expectField } from '../shared/domain/task-state';
 
 /**
  * Writes the result to the workflow step. The record holds the result (PATCHING) before the call, so if the patch

@@ -1,8 +1,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { automations } from '../shared/aws/epilot-clients';
-import { clock, logger, settings } from '../shared/aws/lambda-runtime';
-import { records } from '../shared/aws/stores';
+import { automations } from '../shared/runtime/clients';
+import { clock, logger, settings } from '../shared/runtime/env';
+import { records } from '../shared/runtime/stores';
 import { createStartAutomationHandler } from './start-automation';
 
 export const handler = middy(

@@ -1,8 +1,8 @@
-import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runner-deps';
-import { ownedRecord } from '../shared/owned-record';
-import { expectField, type TaskState } from '../shared/task-state';
+import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
+import { ownedRecord } from '../shared/records/owned-record';
+import { expectField, type TaskState } from '../shared/domain/task-state';
 import type { AutomationRun } from '../shared/epilot/automation-api';
-import type { TaskRecord } from '../shared/task-records';
+import type { TaskRecord } from '../shared/records/task-records';
 
 /** Runs created this long before the recorded start attempt still count as ours (clock skew between systems). */
 const CLOCK_SKEW_MS = 5 * 60_000;

@@ -4,7 +4,7 @@ import { type StartExecutionCommandInput, StartExecutionCommand } from '@aws-sdk
 import { GetCommand, type PutCommandInput, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
-import { epilot, lambdaContext, setUpHandlerTests, STATE_MACHINE_ARN, TABLE_NAME } from '../shared/testing/handler-test-kit';
+import { epilot, lambdaContext, setUpHandlerTests, STATE_MACHINE_ARN, TABLE_NAME } from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

@@ -1,10 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { stepFunctionsStarter } from '../shared/aws/step-functions-starter';
-import { entities, secretsManagerWebhookSecret } from '../shared/aws/epilot-clients';
-import { clock, config, logger } from '../shared/aws/lambda-runtime';
-import { deliveries, records } from '../shared/aws/stores';
-import { EnvNames, required } from '../shared/settings';
+import { stepFunctionsStarter } from '../shared/runtime/step-functions-starter';
+import { entities, secretsManagerWebhookSecret } from '../shared/runtime/clients';
+import { clock, config, logger } from '../shared/runtime/env';
+import { deliveries, records } from '../shared/runtime/stores';
+import { EnvNames, required } from '../shared/config/settings';
 import { createWebhookHandler } from './webhook';
 
 export const handler = middy(

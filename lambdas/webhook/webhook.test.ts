@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Webhook } from 'standardwebhooks';
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/embedded-dynamodb';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { systemClock } from '../shared/clock';
-import { DeliveryRecords, deliveryRecordKey } from '../shared/delivery-records';
+import { DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
 import type { SearchedEntity } from '../shared/epilot/entity-api';
 import { createLogger } from '../shared/logger';
-import { TaskRecords } from '../shared/task-records';
-import type { TaskInput } from '../shared/task-state';
+import { TaskRecords } from '../shared/records/task-records';
+import type { TaskInput } from '../shared/domain/task-state';
 import { MAX_WEBHOOK_BODY_BYTES, receiveWebhook, type WebhookDeps, type WebhookRequest } from './webhook';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;

@@ -2,13 +2,13 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import * as z from 'zod';
 import type { Clock } from '../shared/clock';
-import type { DeliveryStore } from '../shared/delivery-records';
-import { detectAutomationTasks } from '../shared/detection';
+import type { DeliveryStore } from '../shared/records/delivery-records';
+import { detectAutomationTasks } from '../shared/domain/detection';
 import { type EntityApi, type SearchedEntity, searchedEntitySchema } from '../shared/epilot/entity-api';
 import { describeError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import type { TaskRecords } from '../shared/task-records';
-import { type StartOutcome, type TaskExecutionStarter, startTaskExecution } from '../shared/task-starter';
+import type { TaskRecords } from '../shared/records/task-records';
+import { type StartOutcome, type TaskExecutionStarter, startTaskExecution } from '../shared/domain/task-starter';
 
 /** Larger bodies are refused before anything else is done with them. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;

@@ -3,8 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { deploymentSettings } from '../../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
-import { createLocalApp } from '../../local/synthesized-definitions';
+import { EpilotTaskRunnerStack } from '../../lib/stack';
+import { createLocalApp } from '../../local/emulator/synthesized-definitions';
 
 function build(context: Record<string, unknown> = {}, env?: { account: string; region: string }) {
   const app = createLocalApp();

@@ -1,9 +1,9 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ErrorNames } from '../../lambdas/shared/errors';
 import { deploymentSettings } from '../../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
-import { SweepStates, TaskStates } from '../../lib/state-names';
-import { createLocalApp, findStateMachineDefinition, stateMachineDefinitions } from '../../local/synthesized-definitions';
+import { EpilotTaskRunnerStack } from '../../lib/stack';
+import { SweepStates, TaskStates } from '../../lambdas/state-names';
+import { createLocalApp, findStateMachineDefinition, stateMachineDefinitions } from '../../local/emulator/synthesized-definitions';
 
 type AslState = {
   Type: string;

@@ -1,7 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { deploymentSettings } from '../../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
-import { createLocalApp } from '../../local/synthesized-definitions';
+import { EpilotTaskRunnerStack } from '../../lib/stack';
+import { createLocalApp } from '../../local/emulator/synthesized-definitions';
 
 function synth(context: Record<string, unknown> = {}) {
   const app = createLocalApp();

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { startEmbeddedDynamoDb } from '../../local/embedded-dynamodb';
+import { startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { realDelay, type SoakRunnerConfig } from '../../scripts/soak-shared';
 import { startRunnerProcess } from '../../scripts/soak';

@@ -1,8 +1,8 @@
 import { seededRandom } from '../../simulator/faults';
-import type { SweepReport, TaskExecutionReport } from '../../local/local-runner';
-import { summarizeTask } from '../../local/report';
+import type { SweepReport, TaskExecutionReport } from '../../local/runner/local-runner';
+import { summarizeTask } from '../../local/cli/report';
 import type { WorkflowExecutionSeedInput } from '../../simulator/seed';
-import { DEMO_SEED, type Pipeline, startPipeline } from './local-pipeline';
+import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
 
 /**
  * The real local pipeline against a misbehaving epilot: every scenario must end with no duplicate automation run

@@ -1,5 +1,5 @@
-import { summarizeTask } from '../../local/report';
-import { type Pipeline, startPipeline } from './local-pipeline';
+import { summarizeTask } from '../../local/cli/report';
+import { type Pipeline, startPipeline } from '../support/local-pipeline';
 
 describe('a sweep resumes what dead executions left behind', () => {
   let pipeline: Pipeline;

@@ -11,12 +11,12 @@ import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
 import { Webhook } from 'standardwebhooks';
 import { receiveWebhook, type WebhookResponse } from '../../lambdas/webhook/webhook';
 import { deploymentSettings } from '../../lib/deployment-settings';
-import { EpilotTaskRunnerStack } from '../../lib/epilot-task-runner-stack';
-import type { SweepReport } from '../../local/local-runner';
-import { renderSummaryTable, sweepSummaryJson } from '../../local/report';
-import { createLocalApp, synthesizeTemplate } from '../../local/synthesized-definitions';
+import { EpilotTaskRunnerStack } from '../../lib/stack';
+import type { SweepReport } from '../../local/runner/local-runner';
+import { renderSummaryTable, sweepSummaryJson } from '../../local/cli/report';
+import { createLocalApp, synthesizeTemplate } from '../../local/emulator/synthesized-definitions';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { DEMO_SEED, type Pipeline, startPipeline } from './local-pipeline';
+import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
 
 /**
  * The API token and the webhook signing secret must never reach a log line, an error message, a report or the

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { DEMO_SEED } from './local-pipeline';
+import { DEMO_SEED } from '../support/local-pipeline';
 
 const run = promisify(execFile);
 const CLI = path.join(__dirname, '..', '..', 'cli', 'epilot-task-runner.cjs');

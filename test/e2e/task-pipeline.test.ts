@@ -1,7 +1,7 @@
-import { validateExchange } from '../../test/contract/openapi';
-import type { SweepReport } from '../../local/local-runner';
-import { summarizeTask } from '../../local/report';
-import { DEMO_SEED, type Pipeline, startPipeline } from './local-pipeline';
+import { validateExchange } from '../contract/openapi';
+import type { SweepReport } from '../../local/runner/local-runner';
+import { summarizeTask } from '../../local/cli/report';
+import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
 
 describe('a sweep over the demo organisation, on the synthesized state machines', () => {
   let pipeline: Pipeline;

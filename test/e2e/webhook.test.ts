@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { type Serving, startServe } from '../../local/serve';
-import { type Pipeline, startPipeline } from './local-pipeline';
+import { type Serving, startServe } from '../../local/cli/commands/serve';
+import { type Pipeline, startPipeline } from '../support/local-pipeline';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const MUELLER = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';

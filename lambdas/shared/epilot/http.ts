@@ -2,7 +2,7 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { z } from 'zod';
 import type { Clock } from '../clock';
 import { EpilotPermanentError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
-import type { EpilotApiName, EpilotEndpoints } from '../settings';
+import type { EpilotApiName, EpilotEndpoints } from '../config/settings';
 
 /** Resolves the bearer token; on AWS it reads Secrets Manager once per container. */
 export type TokenProvider = () => Promise<string>;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../workflow-engine';
+import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../domain/workflow-engine';
 import type { EpilotHttp } from './http';
 
 // Spellings differ between epilot's definition (camelCase) and its integration guide (snake_case); read both.

@@ -1,0 +1,332 @@
+import { type ClaimRequest, decideClaim, planTaskExecution } from './task-lifecycle';
+import type { TaskRecord } from '../records/task-records';
+
+const NOW = Date.parse('2024-05-01T12:00:00.000Z');
+const LEASE_MS = 120_000;
+const TIMEOUT_MS = 300_000;
+const ME = 'arn:aws:states:eu-central-1:123456789012:execution:Task:me';
+const OTHER = 'arn:aws:states:eu-central-1:123456789012:execution:Task:other';
+
+function aRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    pk: 'TASK#wf-1',
+    sk: 'task-1',
+    workflowExecutionId: 'wf-1',
+    taskId: 'task-1',
+    status: 'CLAIMED',
+    version: 3,
+    owner: OTHER,
+    leaseUntil: NOW - 1,
+    attempt: 1,
+    round: 1,
+    flowId: 'flow-1',
+    entityId: 'entity-1',
+    createdAt: NOW - 3_600_000,
+    updatedAt: NOW - 60_000,
+    ...overrides,
+  };
+}
+
+function aRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+  return {
+    record: undefined,
+    now: NOW,
+    owner: ME,
+    attempt: undefined,
+    workflowExecutionId: 'wf-1',
+    taskId: 'task-1',
+    flowId: 'flow-1',
+    entityId: 'entity-1',
+    stepRunId: undefined,
+    claimLeaseMs: LEASE_MS,
+    automationTimeoutMs: TIMEOUT_MS,
+    ...overrides,
+  };
+}
+
+function expectClaim(decision: ReturnType<typeof decideClaim>) {
+  if (decision.kind !== 'claim') throw new Error(`expected a claim, got skip: ${decision.reason}`);
+  return decision;
+}
+
+function expectSkip(decision: ReturnType<typeof decideClaim>) {
+  if (decision.kind !== 'skip') throw new Error(`expected a skip, got claim (${decision.next})`);
+  return decision;
+}
+
+describe('decideClaim', () => {
+  describe('without a record', () => {
+    it('claims the task to start a run, attempt 1 of round 1', () => {
+      const decision = expectClaim(decideClaim(aRequest()));
+
+      expect(decision.next).toBe('start');
+      expect(decision.runId).toBeUndefined();
+      expect(decision.record).toEqual({
+        workflowExecutionId: 'wf-1',
+        taskId: 'task-1',
+        status: 'CLAIMED',
+        owner: ME,
+        attempt: 1,
+        round: 1,
+        flowId: 'flow-1',
+        entityId: 'entity-1',
+        leaseUntil: NOW + LEASE_MS,
+        createdAt: NOW,
+        updatedAt: NOW,
+      });
+    });
+
+    it('keeps the attempt number the execution was started with', () => {
+      const decision = expectClaim(decideClaim(aRequest({ attempt: 4 })));
+
+      expect(decision.record.attempt).toBe(4);
+    });
+
+    it('adopts the run the step already shows instead of starting a second one', () => {
+      const decision = expectClaim(decideClaim(aRequest({ stepRunId: 'run-from-epilot' })));
+
+      expect(decision.next).toBe('adopt');
+      expect(decision.runId).toBe('run-from-epilot');
+      expect(decision.deadline).toBe(NOW + TIMEOUT_MS);
+      expect(decision.record).toMatchObject({
+        status: 'STARTED',
+        owner: ME,
+        automationExecutionId: 'run-from-epilot',
+        deadline: NOW + TIMEOUT_MS,
+        leaseUntil: NOW + TIMEOUT_MS + LEASE_MS,
+        round: 1,
+      });
+    });
+  });
+
+  describe('with a DONE record', () => {
+    const done = aRecord({
+      status: 'DONE',
+      owner: OTHER,
+      leaseUntil: NOW - 10_000,
+      attempt: 2,
+      round: 1,
+      automationExecutionId: 'run-1',
+      automationStatus: 'success',
+      stepStatus: 'COMPLETED',
+      reason: 'automation success',
+      startAttemptedAt: NOW - 400_000,
+      finishedAt: NOW - 10_000,
+    });
+
+    it('skips when the step still shows the run this runner finished (same run id)', () => {
+      const decision = expectSkip(decideClaim(aRequest({ record: done, stepRunId: 'run-1' })));
+
+      expect(decision.reason).toMatch(/^already done/);
+      expect(decision.reason).toContain('run-1');
+    });
+
+    it('starts a new round when the reopened step shows no run id', () => {
+      const decision = expectClaim(decideClaim(aRequest({ record: done, stepRunId: undefined })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.record).toMatchObject({ status: 'CLAIMED', owner: ME, round: 2, attempt: 3 });
+      // The record of the new round starts clean: nothing of the finished run may leak into it.
+      expect(decision.record).not.toHaveProperty('automationExecutionId');
+      expect(decision.record).not.toHaveProperty('startAttemptedAt');
+      expect(decision.record).not.toHaveProperty('stepStatus');
+      expect(decision.record).not.toHaveProperty('finishedAt');
+      expect(decision.record.createdAt).toBe(done.createdAt);
+    });
+
+    it('starts a new round that adopts the run when the reopened step shows a different run id', () => {
+      const decision = expectClaim(decideClaim(aRequest({ record: done, stepRunId: 'run-2' })));
+
+      expect(decision.next).toBe('adopt');
+      expect(decision.runId).toBe('run-2');
+      expect(decision.record).toMatchObject({ status: 'STARTED', automationExecutionId: 'run-2', round: 2, attempt: 3 });
+    });
+
+    it('takes the attempt from the execution when one was given', () => {
+      const decision = expectClaim(decideClaim(aRequest({ record: done, attempt: 7 })));
+
+      expect(decision.record).toMatchObject({ round: 2, attempt: 7 });
+    });
+
+    it('does not care whose lease it was: DONE is final for that round', () => {
+      const decision = expectClaim(decideClaim(aRequest({ record: { ...done, leaseUntil: NOW + 60_000 } })));
+
+      expect(decision.record.round).toBe(2);
+    });
+  });
+
+  describe('with a live lease of another execution', () => {
+    it.each(['CLAIMED', 'STARTED', 'PATCHING'] as const)('skips a %s record as busy', (status) => {
+      const record = aRecord({ status, owner: OTHER, leaseUntil: NOW + 1, automationExecutionId: 'run-1', stepStatus: 'FAILED' });
+
+      const decision = expectSkip(decideClaim(aRequest({ record, stepRunId: 'run-1' })));
+
+      expect(decision.reason).toMatch(/^busy/);
+      expect(decision.reason).toContain(OTHER);
+    });
+  });
+
+  describe('with an expired lease of another execution', () => {
+    it('adopts the run the record holds, keeping its deadline', () => {
+      const deadline = NOW + 30_000;
+      const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', automationStatus: 'in_progress', deadline, attempt: 1 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+
+      expect(decision.next).toBe('adopt');
+      expect(decision.runId).toBe('run-1');
+      expect(decision.deadline).toBe(deadline);
+      expect(decision.record).toMatchObject({
+        status: 'STARTED',
+        owner: ME,
+        attempt: 2,
+        round: 1,
+        automationExecutionId: 'run-1',
+        deadline,
+        leaseUntil: deadline + LEASE_MS,
+        updatedAt: NOW,
+      });
+    });
+
+    it('leases an adopted run past its deadline for at least claimLeaseMs from now', () => {
+      const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', deadline: NOW - 5_000 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record })));
+
+      expect(decision.record.leaseUntil).toBe(NOW + LEASE_MS);
+    });
+
+    it('adopts the run the step shows when the record has none', () => {
+      const record = aRecord({ status: 'CLAIMED' });
+
+      const decision = expectClaim(decideClaim(aRequest({ record, stepRunId: 'run-from-epilot' })));
+
+      expect(decision.next).toBe('adopt');
+      expect(decision.runId).toBe('run-from-epilot');
+      expect(decision.deadline).toBe(NOW + TIMEOUT_MS);
+      expect(decision.record).toMatchObject({ status: 'STARTED', automationExecutionId: 'run-from-epilot' });
+    });
+
+    it('resumes the start and keeps startAttemptedAt, so the start looks for a run the dead owner created', () => {
+      const record = aRecord({ status: 'CLAIMED', startAttemptedAt: NOW - 90_000, attempt: 1 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.runId).toBeUndefined();
+      expect(decision.record).toMatchObject({
+        status: 'CLAIMED',
+        owner: ME,
+        attempt: 2,
+        startAttemptedAt: NOW - 90_000,
+        leaseUntil: NOW + LEASE_MS,
+      });
+    });
+
+    it('never lowers the attempt below the one recorded', () => {
+      const record = aRecord({ status: 'CLAIMED', attempt: 5 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+
+      expect(decision.record.attempt).toBe(5);
+    });
+
+    it('finishes a PATCHING record by patching the recorded result, not by deciding again', () => {
+      const record = aRecord({
+        status: 'PATCHING',
+        automationExecutionId: 'run-1',
+        automationStatus: 'failed',
+        stepStatus: 'FAILED',
+        reason: 'automation failed',
+      });
+
+      const decision = expectClaim(decideClaim(aRequest({ record })));
+
+      expect(decision.next).toBe('patch');
+      expect(decision.runId).toBe('run-1');
+      expect(decision.result).toEqual({ stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' });
+      expect(decision.record).toMatchObject({ status: 'PATCHING', owner: ME, leaseUntil: NOW + LEASE_MS });
+    });
+
+    it('gives a PATCHING record without a reason a default one', () => {
+      const record = aRecord({ status: 'PATCHING', automationExecutionId: 'run-1', stepStatus: 'COMPLETED' });
+
+      const decision = expectClaim(decideClaim(aRequest({ record })));
+
+      expect(decision.result?.stepStatus).toBe('COMPLETED');
+      expect(decision.result?.reason).toMatch(/earlier execution/);
+    });
+  });
+
+  describe('with its own record (a retried Claim)', () => {
+    it('continues the start of a CLAIMED record although the lease is live', () => {
+      const record = aRecord({ status: 'CLAIMED', owner: ME, leaseUntil: NOW + 60_000 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.record).toMatchObject({ owner: ME, status: 'CLAIMED', leaseUntil: NOW + LEASE_MS });
+    });
+
+    it('continues with the run it already started', () => {
+      const record = aRecord({ status: 'STARTED', owner: ME, leaseUntil: NOW + 60_000, automationExecutionId: 'run-1', deadline: NOW + 20_000 });
+
+      const decision = expectClaim(decideClaim(aRequest({ record })));
+
+      expect(decision.next).toBe('adopt');
+      expect(decision.runId).toBe('run-1');
+      expect(decision.deadline).toBe(NOW + 20_000);
+    });
+  });
+});
+
+describe('planTaskExecution', () => {
+  const SETTLE_MS = 600_000;
+
+  it('starts attempt 1 when there is no record', () => {
+    expect(planTaskExecution(undefined, NOW, SETTLE_MS)).toEqual({ kind: 'start', attempt: 1 });
+  });
+
+  it('reports a live lease as running, naming the owner', () => {
+    const record = aRecord({ status: 'STARTED', attempt: 2, owner: OTHER, leaseUntil: NOW + 1 });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS)).toEqual({ kind: 'running', attempt: 2, owner: OTHER });
+  });
+
+  it('starts the next attempt when the lease expired (the owner died)', () => {
+    const record = aRecord({ status: 'STARTED', attempt: 2, leaseUntil: NOW });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS)).toEqual({ kind: 'start', attempt: 3 });
+  });
+
+  it('leaves a task alone that was finished within the settle time', () => {
+    const record = aRecord({ status: 'DONE', attempt: 2, finishedAt: NOW - SETTLE_MS + 1 });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS)).toEqual({ kind: 'done', attempt: 2 });
+  });
+
+  it('starts the next attempt for a task finished longer ago than the settle time', () => {
+    const record = aRecord({ status: 'DONE', attempt: 2, finishedAt: NOW - SETTLE_MS });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS)).toEqual({ kind: 'start', attempt: 3 });
+  });
+
+  it('falls back to updatedAt when finishedAt is missing', () => {
+    const record = aRecord({ status: 'DONE', attempt: 1, updatedAt: NOW - 1_000, finishedAt: undefined });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS).kind).toBe('done');
+    expect(planTaskExecution(record, NOW, 500).kind).toBe('start');
+  });
+
+  it('starts at once after DONE when the settle time is 0 (webhooks)', () => {
+    const record = aRecord({ status: 'DONE', attempt: 1, finishedAt: NOW - 1 });
+
+    expect(planTaskExecution(record, NOW, 0)).toEqual({ kind: 'start', attempt: 2 });
+  });
+
+  it('ignores a DONE record’s lease', () => {
+    const record = aRecord({ status: 'DONE', attempt: 1, leaseUntil: NOW + 60_000, finishedAt: NOW - SETTLE_MS - 1 });
+
+    expect(planTaskExecution(record, NOW, SETTLE_MS)).toEqual({ kind: 'start', attempt: 2 });
+  });
+});

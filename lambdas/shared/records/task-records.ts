@@ -1,0 +1,136 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
+import { RecordConflictError } from '../errors';
+
+/**
+ * One record per workflow task: the single source of truth for "has this task's automation been started, and
+ * which run is it". Every write is conditional on the version the writer read (or on the record's absence), so
+ * concurrent sweeps, webhooks and retries can never both win.
+ *
+ *   (none) → CLAIMED → STARTED(run id) → PATCHING(result) → DONE
+ *
+ * A record that is not DONE belongs to `owner` until `leaseUntil`; after that another execution may take it over.
+ */
+export const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
+
+export const taskRecordSchema = z.object({
+  pk: z.string(),
+  sk: z.string(),
+  workflowExecutionId: z.string(),
+  taskId: z.string(),
+  status: z.enum(TASK_RECORD_STATUSES),
+  version: z.number().int().nonnegative(),
+  owner: z.string(),
+  leaseUntil: z.number(),
+  attempt: z.number().int().positive(),
+  /** Increases when a workflow reopens a task this runner had finished. */
+  round: z.number().int().positive(),
+  flowId: z.string().optional(),
+  entityId: z.string().optional(),
+  automationExecutionId: z.string().optional(),
+  automationStatus: z.string().optional(),
+  /** Set just before the start request is sent: a run may exist even if its id was never recorded. */
+  startAttemptedAt: z.number().optional(),
+  startedAt: z.number().optional(),
+  deadline: z.number().optional(),
+  stepStatus: z.string().optional(),
+  reason: z.string().optional(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  finishedAt: z.number().optional(),
+});
+export type TaskRecord = z.output<typeof taskRecordSchema>;
+export type TaskRecordStatus = TaskRecord['status'];
+
+export interface TaskKey {
+  workflowExecutionId: string;
+  taskId: string;
+}
+
+export function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
+  return { pk: `TASK#${key.workflowExecutionId}`, sk: key.taskId };
+}
+
+/** A sparse index over unfinished records, sorted by lease end: what a dead execution left behind, oldest first. */
+export const OPEN_RECORDS_INDEX = 'OpenRecords';
+export const OPEN_INDEX_KEY = 'open';
+const OPEN_INDEX_VALUE = 'OPEN';
+
+export class TaskRecords {
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async get(key: TaskKey): Promise<TaskRecord | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: taskRecordKey(key), ConsistentRead: true }),
+    );
+    return Item === undefined ? undefined : taskRecordSchema.parse(Item);
+  }
+
+  /** Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. */
+  async abandoned(now: number, limit: number): Promise<TaskRecord[]> {
+    const { Items } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: OPEN_RECORDS_INDEX,
+        KeyConditionExpression: '#open = :open AND leaseUntil < :now',
+        ExpressionAttributeNames: { '#open': OPEN_INDEX_KEY },
+        ExpressionAttributeValues: { ':open': OPEN_INDEX_VALUE, ':now': now },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => taskRecordSchema.parse(item));
+  }
+
+  /**
+   * Writes `next` only if the stored record is still the one the caller decided on: absent when `previous` is
+   * undefined, otherwise at `previous.version`. Returns the record as written (version incremented).
+   */
+  async replace(previous: TaskRecord | undefined, next: Omit<TaskRecord, 'version' | 'pk' | 'sk'>): Promise<TaskRecord> {
+    const written: TaskRecord = {
+      ...next,
+      ...taskRecordKey(next),
+      version: previous === undefined ? 1 : previous.version + 1,
+    };
+    // Only records that are not DONE carry the open-index key, so the index holds exactly the unfinished tasks.
+    const item = written.status === 'DONE' ? written : { ...written, [OPEN_INDEX_KEY]: OPEN_INDEX_VALUE };
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ...(previous === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#version = :expected',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': previous.version },
+              }),
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) {
+        throw new RecordConflictError(
+          `Task record ${next.workflowExecutionId}/${next.taskId} changed while this execution was deciding`,
+        );
+      }
+      throw error;
+    }
+    return written;
+  }
+}
+
+/** A conditional write lost: someone else wrote first (the SDK's class, or its name when another copy threw it). */
+export function isConditionalCheckFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error as { name?: unknown } | undefined)?.name === 'ConditionalCheckFailedException'
+  );
+}

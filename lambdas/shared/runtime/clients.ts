@@ -1,0 +1,61 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AutomationApi } from '../epilot/automation-api';
+import { EntityApi } from '../epilot/entity-api';
+import { EpilotHttp, type TokenProvider } from '../epilot/http';
+import { WorkflowsV1Engine } from '../epilot/workflows-v1';
+import { EnvNames, required } from '../config/settings';
+import { clock, config, settings } from './env';
+
+let http: EpilotHttp | undefined;
+function epilotHttp(): EpilotHttp {
+  http ??= new EpilotHttp({
+    endpoints: config.endpoints,
+    token: secretsManagerToken(required(config.tokenSecretName, EnvNames.tokenSecretName)),
+    timeoutMs: settings.httpTimeoutMs,
+    clock,
+  });
+  return http;
+}
+
+export const workflows = () => new WorkflowsV1Engine(epilotHttp());
+export const automations = () => new AutomationApi(epilotHttp());
+export const entities = () => new EntityApi(epilotHttp());
+const SECRET_CACHE_MS = 5 * 60_000;
+
+/**
+ * A secret from Secrets Manager: the plain value, or the `field` of a JSON secret. It is cached per container for a
+ * few minutes so a rotated secret is picked up without a redeploy; neither the value nor the JSON is ever logged.
+ */
+export function secretsManagerValue(
+  secretName: string,
+  field: string,
+  client = new SecretsManagerClient({}),
+): () => Promise<string> {
+  let cached: { value: string; until: number } | undefined;
+  return async () => {
+    if (cached && cached.until > Date.now()) return cached.value;
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
+    const value = valueFromSecret(SecretString, field);
+    if (!value) throw new Error(`Secret ${secretName} is empty, or JSON without a "${field}" string`);
+    cached = { value, until: Date.now() + SECRET_CACHE_MS };
+    return value;
+  };
+}
+
+/** The epilot API token: plain, or JSON `{"token": "..."}`. */
+export const secretsManagerToken = (secretName: string): TokenProvider => secretsManagerValue(secretName, 'token');
+
+/** The webhook signing secret (`whsec_...`): plain, or JSON `{"secret": "..."}`. */
+export const secretsManagerWebhookSecret = (secretName: string) => secretsManagerValue(secretName, 'secret');
+
+function valueFromSecret(secret: string | undefined, field: string): string | undefined {
+  const text = secret?.trim();
+  if (!text) return undefined;
+  if (!text.startsWith('{')) return text;
+  try {
+    const value = (JSON.parse(text) as Record<string, unknown>)[field];
+    return typeof value === 'string' && value ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  ConditionalCheckFailedException,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { startEmbeddedDynamoDb, tableDefinitions } from './embedded-dynamodb';
+import { createLocalApp, logicalIdOf, synthesizeTemplate } from './synthesized-definitions';
+import { SampleStack } from '../../test/support/sample-stack';
+
+// aws-cdk-lib removes its temporary assembly directories on process exit, which jest never fires.
+afterAll(() => CloudAssembly.cleanupTemporaryDirectories());
+
+const stack = new SampleStack(createLocalApp(), 'Sample');
+const template = synthesizeTemplate(stack);
+const recordsId = Object.keys(template.Resources).find((id) => id.startsWith('Records')) ?? '';
+
+describe('startEmbeddedDynamoDb', () => {
+  let directory: string;
+  beforeEach(() => {
+    directory = fs.mkdtempSync(path.join(os.tmpdir(), 'embedded-dynamodb-'));
+  });
+  afterEach(() => fs.rmSync(directory, { recursive: true, force: true }));
+
+  it("creates the template's tables with their keys and indexes, named by literal TableName or logical id", async () => {
+    const db = await startEmbeddedDynamoDb({ template });
+    try {
+      expect(db.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(db.tables).toEqual({ [recordsId]: recordsId, [logicalIdOf(stack.node.findChild('Settings'))]: 'sample-settings' });
+      expect(db.tableName('Records')).toBe(recordsId);
+      expect(db.tableName('sample-settings')).toBe('sample-settings');
+      expect(() => db.tableName('Nope')).toThrow(/No table matches "Nope"/);
+
+      const { Table } = await db.client.send(new DescribeTableCommand({ TableName: recordsId }));
+      expect(Table?.TableStatus).toBe('ACTIVE');
+      expect(Table?.KeySchema).toEqual([
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ]);
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus])).toEqual([['byStatus', 'ACTIVE']]);
+      expect(Table?.LocalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byOwner']);
+
+      await db.client.send(
+        new PutItemCommand({
+          TableName: recordsId,
+          Item: { pk: { S: 'task' }, sk: { S: '1' }, status: { S: 'CLAIMED' }, updatedAt: { N: '5' } },
+        }),
+      );
+      const byStatus = await db.client.send(
+        new QueryCommand({
+          TableName: recordsId,
+          IndexName: 'byStatus',
+          KeyConditionExpression: '#s = :s',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': { S: 'CLAIMED' } },
+        }),
+      );
+      expect(byStatus.Items).toHaveLength(1);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('supports conditional writes, but neither TTL nor transactions', async () => {
+    const db = await startEmbeddedDynamoDb({ template });
+    try {
+      const claim = () =>
+        db.client.send(
+          new PutItemCommand({
+            TableName: recordsId,
+            Item: { pk: { S: 'task' }, sk: { S: '1' } },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      await claim();
+      await expect(claim()).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+
+      // The template enables TTL on `expiresAt`; the embedded table knows nothing of it.
+      const ttl = await db.client.send(new DescribeTimeToLiveCommand({ TableName: recordsId }));
+      expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).not.toBe('ENABLED');
+      await expect(
+        db.client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: recordsId, Item: { pk: { S: 'a' }, sk: { S: 'b' } } } }] })),
+      ).rejects.toThrow();
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('keeps data on disk across stop and start, without recreating tables', async () => {
+    const first = await startEmbeddedDynamoDb({ path: directory, template });
+    await first.client.send(new PutItemCommand({ TableName: recordsId, Item: { pk: { S: 'kept' }, sk: { S: '1' } } }));
+    await first.stop();
+    await first.stop();
+
+    const second = await startEmbeddedDynamoDb({ path: directory, template });
+    try {
+      expect(second.endpoint).not.toBe('');
+      const { Item } = await second.client.send(new GetItemCommand({ TableName: recordsId, Key: { pk: { S: 'kept' }, sk: { S: '1' } } }));
+      expect(Item).toEqual({ pk: { S: 'kept' }, sk: { S: '1' } });
+      const { TableNames } = await second.client.send(new ListTablesCommand({}));
+      expect(TableNames?.sort()).toEqual([recordsId, 'sample-settings'].sort());
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('refuses a second server on a directory in use, instead of crashing in LevelDB', async () => {
+    const first = await startEmbeddedDynamoDb({ path: directory });
+    try {
+      await expect(startEmbeddedDynamoDb({ path: directory })).rejects.toThrow(/is in use by another embedded DynamoDB/);
+    } finally {
+      await first.stop();
+    }
+    const again = await startEmbeddedDynamoDb({ path: directory });
+    await again.stop();
+  });
+
+  it('keeps in-memory data only while running', async () => {
+    const first = await startEmbeddedDynamoDb({ template });
+    await first.client.send(new PutItemCommand({ TableName: recordsId, Item: { pk: { S: 'gone' }, sk: { S: '1' } } }));
+    await first.stop();
+    const second = await startEmbeddedDynamoDb({ template });
+    try {
+      const { Item } = await second.client.send(new GetItemCommand({ TableName: recordsId, Key: { pk: { S: 'gone' }, sk: { S: '1' } } }));
+      expect(Item).toBeUndefined();
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('starts without a template', async () => {
+    const db = await startEmbeddedDynamoDb();
+    try {
+      expect((await db.client.send(new ListTablesCommand({}))).TableNames).toEqual([]);
+    } finally {
+      await db.stop();
+    }
+  });
+});
+
+describe('tableDefinitions', () => {
+  it('turns PAY_PER_REQUEST and PROVISIONED tables into CreateTable inputs', () => {
+    const byName = Object.fromEntries(tableDefinitions(template).map((t) => [t.input.TableName, t.input]));
+    expect(byName[recordsId]).toMatchObject({ BillingMode: 'PAY_PER_REQUEST' });
+    expect(byName[recordsId]?.ProvisionedThroughput).toBeUndefined();
+    expect(byName['sample-settings']).toMatchObject({
+      BillingMode: 'PROVISIONED',
+      ProvisionedThroughput: { ReadCapacityUnits: 2, WriteCapacityUnits: 1 },
+    });
+  });
+});

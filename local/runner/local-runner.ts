@@ -1,0 +1,305 @@
+import '../emulator/polyfills';
+import { createCancelAutomationHandler } from '../../lambdas/cancel-automation/cancel-automation';
+import { createClaimTaskHandler } from '../../lambdas/claim-task/claim-task';
+import { createStartAutomationHandler } from '../../lambdas/start-automation/start-automation';
+import { createDetectTasksHandler, type SweepState } from '../../lambdas/detect-tasks/detect-tasks';
+import { createFetchExecutionHandler } from '../../lambdas/fetch-execution/fetch-execution';
+import { createFindTaskHandler } from '../../lambdas/find-task/find-task';
+import { createGetAutomationStatusHandler } from '../../lambdas/get-automation-status/get-automation-status';
+import { createMapStatusHandler } from '../../lambdas/map-status/map-status';
+import { createPatchStepHandler } from '../../lambdas/patch-step/patch-step';
+import type { Clock } from '../../lambdas/shared/clock';
+import { DeliveryRecords } from '../../lambdas/shared/records/delivery-records';
+import { AutomationApi } from '../../lambdas/shared/epilot/automation-api';
+import { EntityApi } from '../../lambdas/shared/epilot/entity-api';
+import { EpilotHttp } from '../../lambdas/shared/epilot/http';
+import { WorkflowsV1Engine } from '../../lambdas/shared/epilot/workflows-v1';
+import type { Logger } from '../../lambdas/shared/logger';
+import type { RunnerDeps } from '../../lambdas/shared/runtime/runner-deps';
+import type { EpilotEndpoints, RunnerSettings } from '../../lambdas/shared/config/settings';
+import { TaskRecords } from '../../lambdas/shared/records/task-records';
+import type { TaskInput, TaskState } from '../../lambdas/shared/domain/task-state';
+import type { WebhookDeps } from '../../lambdas/webhook/webhook';
+import { deploymentSettings } from '../../lib/deployment-settings';
+import { EpilotTaskRunnerStack } from '../../lib/stack';
+import { SweepStates, TaskStates } from '../../lambdas/state-names';
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../emulator/embedded-dynamodb';
+import { type LocalExecutionResult, runLocalExecution } from '../emulator/state-machine-runner';
+import {
+  createLocalApp,
+  findStateMachineDefinition,
+  stateMachineDefinitions,
+  synthesizeTemplate,
+} from '../emulator/synthesized-definitions';
+
+export interface LocalRunnerOptions {
+  endpoints: EpilotEndpoints;
+  token: string;
+  settings: RunnerSettings;
+  clock: Clock;
+  logger: Logger;
+  /** Folder for the embedded DynamoDB; undefined keeps records in memory only. */
+  stateDir?: string | undefined;
+  /** Task executions running at once. */
+  concurrency: number;
+  /** How many times faster than real time `clock` runs; Wait states are shortened to match. Default 1. */
+  timeScale?: number;
+  /** Sees every state a task execution enters (live progress). */
+  onTaskEvent?: (event: TaskProgressEvent) => void;
+  /**
+   * Sees every Lambda invocation (Task state handler call, retries and failed calls included) with how long it took
+   * on `clock` (simulated milliseconds): what a benchmark needs to work out billed GB-seconds.
+   */
+  onInvocation?: (stateName: string, simulatedDurationMs: number) => void;
+}
+
+export interface TaskProgressEvent {
+  executionName: string;
+  input: TaskInput;
+  stateName: string;
+  polls?: number | undefined;
+}
+
+export interface TaskExecutionReport {
+  name: string;
+  input: TaskInput;
+  status: LocalExecutionResult['status'];
+  output: TaskState | undefined;
+  error?: string | undefined;
+  cause?: string | undefined;
+  stateTransitions: number;
+  lambdaInvocations: number;
+  durationMs: number;
+}
+
+export interface SweepReport {
+  sweep: SweepState | undefined;
+  sweepStatus: LocalExecutionResult['status'];
+  sweepError?: string | undefined;
+  sweepTransitions: number;
+  tasks: TaskExecutionReport[];
+  epilotCalls: Record<string, number>;
+}
+
+/**
+ * Runs the synthesized state machines on this machine: the same definitions `cdk deploy` ships, every Task state
+ * bound to the same handler code the Lambdas run, against an embedded DynamoDB and any epilot API.
+ */
+export class LocalRunner {
+  private readonly inFlight = new Set<Promise<TaskExecutionReport>>();
+  private readonly usedNames = new Set<string>();
+  private readonly runningNames = new Set<string>();
+  private readonly waiting: Array<() => void> = [];
+  private running = 0;
+  private reports: TaskExecutionReport[] = [];
+  private readonly epilotCalls: Record<string, number> = {};
+  private readonly deps: RunnerDeps;
+  private readonly taskHandlers: Record<string, (event: unknown) => Promise<TaskState>>;
+  private readonly sweepHandlers: Record<string, (event: unknown) => Promise<unknown>>;
+
+  static async start(options: LocalRunnerOptions): Promise<LocalRunner> {
+    const app = createLocalApp();
+    const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
+      settings: { ...deploymentSettings({}), runner: options.settings },
+    });
+    const template = synthesizeTemplate(stack);
+    const definitions = stateMachineDefinitions(template);
+    const dynamo = await startEmbeddedDynamoDb({ path: options.stateDir, template });
+    return new LocalRunner(options, dynamo, {
+      task: findStateMachineDefinition(definitions, stack.taskStateMachine.stateMachine).definition,
+      sweep: findStateMachineDefinition(definitions, stack.sweep.stateMachine).definition,
+    });
+  }
+
+  private constructor(
+    private readonly options: LocalRunnerOptions,
+    private readonly dynamo: EmbeddedDynamoDb,
+    private readonly definitions: { task: object; sweep: object },
+  ) {
+    const http = new EpilotHttp({
+      endpoints: options.endpoints,
+      token: async () => options.token,
+      timeoutMs: options.settings.httpTimeoutMs,
+      clock: options.clock,
+      onRequest: ({ api, operation }) => {
+        const key = `${api}.${operation}`;
+        this.epilotCalls[key] = (this.epilotCalls[key] ?? 0) + 1;
+      },
+    });
+    this.deps = {
+      settings: options.settings,
+      clock: options.clock,
+      logger: options.logger,
+      workflows: new WorkflowsV1Engine(http),
+      automations: new AutomationApi(http),
+      entities: new EntityApi(http),
+      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords')),
+      starter: { start: (name, input) => this.startTaskExecution(name, input) },
+    };
+    // Built once, like a Lambda's module: every execution calls the same handler functions.
+    this.taskHandlers = {
+      [TaskStates.fetchExecution]: createFetchExecutionHandler(this.deps),
+      [TaskStates.findTask]: createFindTaskHandler(this.deps),
+      [TaskStates.claimTask]: createClaimTaskHandler(this.deps),
+      [TaskStates.startAutomation]: createStartAutomationHandler(this.deps),
+      [TaskStates.getAutomationStatus]: createGetAutomationStatusHandler(this.deps),
+      [TaskStates.cancelAutomation]: createCancelAutomationHandler(this.deps),
+      [TaskStates.mapStatus]: createMapStatusHandler(this.deps),
+      [TaskStates.patchStep]: createPatchStepHandler(this.deps),
+    };
+    this.sweepHandlers = {
+      [SweepStates.detectTasks]: this.timed(SweepStates.detectTasks, createDetectTasksHandler(this.deps)),
+    };
+  }
+
+  /** The handler, reporting each call's simulated duration to `onInvocation` (when set). */
+  private timed<R>(stateName: string, handler: (event: unknown) => Promise<R>): (event: unknown) => Promise<R> {
+    const onInvocation = this.options.onInvocation;
+    if (!onInvocation) return handler;
+    return async (event) => {
+      const started = this.options.clock.now();
+      try {
+        return await handler(event);
+      } finally {
+        onInvocation(stateName, this.options.clock.now() - started);
+      }
+    };
+  }
+
+  get records(): TaskRecords {
+    return this.deps.records;
+  }
+
+  /** One sweep: every page searched, every task execution it started run to its end. */
+  async sweep(): Promise<SweepReport> {
+    this.reports = [];
+    const result = await runLocalExecution({
+      definition: this.definitions.sweep,
+      input: {},
+      name: `sweep-${this.options.clock.now()}`,
+      handlers: this.sweepHandlers,
+      retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
+    });
+    await this.idle();
+    return {
+      sweep: result.status === 'SUCCEEDED' ? (result.output as SweepState) : undefined,
+      sweepStatus: result.status,
+      sweepError: result.status === 'SUCCEEDED' ? undefined : `${result.error ?? 'error'}: ${result.cause ?? ''}`,
+      sweepTransitions: result.stateTransitions,
+      tasks: [...this.reports],
+      epilotCalls: this.callCounts(),
+    };
+  }
+
+  /** Runs one task execution directly (as a webhook or a person starting it by hand would). */
+  async runTask(input: TaskInput, name: string): Promise<TaskExecutionReport> {
+    await this.startTaskExecution(name, input);
+    await this.idle();
+    const report = this.reports.find((candidate) => candidate.name === name);
+    if (!report) throw new Error(`Task execution ${name} did not run`);
+    return report;
+  }
+
+  /**
+   * What the webhook receiver needs, backed by this runner: delivery and task records in the embedded DynamoDB,
+   * entity look-ups through its epilot client, and task executions started (and run) here.
+   */
+  webhookDeps(secret: WebhookDeps['secret']): WebhookDeps {
+    return {
+      secret,
+      deliveries: new DeliveryRecords(this.dynamo.client, this.dynamo.tableName('TaskRecords')),
+      entities: this.deps.entities,
+      records: this.deps.records,
+      starter: this.deps.starter,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+    };
+  }
+
+  /** Reports of the task executions that ended since the last sweep started. */
+  taskReports(): TaskExecutionReport[] {
+    return [...this.reports];
+  }
+
+  callCounts(): Record<string, number> {
+    return { ...this.epilotCalls };
+  }
+
+  async stop(): Promise<void> {
+    await this.idle();
+    await this.dynamo.stop();
+  }
+
+  /** Like Step Functions: an execution name is taken for good once used, whether it is still running or not. */
+  private async startTaskExecution(name: string, input: TaskInput): Promise<'started' | 'running' | 'ended'> {
+    if (this.usedNames.has(name)) return this.runningNames.has(name) ? 'running' : 'ended';
+    this.usedNames.add(name);
+    this.runningNames.add(name);
+    const execution = this.runWhenSlotFree(() => this.executeTask(name, input)).finally(() => this.runningNames.delete(name));
+    this.inFlight.add(execution);
+    void execution.finally(() => this.inFlight.delete(execution));
+    return 'started';
+  }
+
+  private async runWhenSlotFree<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running >= this.options.concurrency) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.running += 1;
+    try {
+      return await work();
+    } finally {
+      this.running -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
+    const started = Date.now();
+    let polls: number | undefined;
+    const progress = (stateName: string) => this.options.onTaskEvent?.({ executionName: name, input, stateName, polls });
+    const handlers = Object.fromEntries(
+      Object.entries(this.taskHandlers).map(([stateName, handler]) => [
+        stateName,
+        async (event: unknown) => {
+          progress(stateName);
+          const output = await this.timed(stateName, handler)(event);
+          polls = output.run?.polls ?? polls;
+          return output;
+        },
+      ]),
+    );
+    const result = await runLocalExecution({
+      definition: this.definitions.task,
+      input,
+      name,
+      waitMs: (_state, seconds) => this.realMs(seconds * 1000),
+      retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
+      handlers,
+    });
+    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted');
+    const report: TaskExecutionReport = {
+      name,
+      input,
+      status: result.status,
+      output: result.status === 'SUCCEEDED' ? (result.output as TaskState) : undefined,
+      error: result.error,
+      cause: result.cause,
+      stateTransitions: result.stateTransitions,
+      lambdaInvocations: result.taskInvocations,
+      durationMs: Date.now() - started,
+    };
+    this.reports.push(report);
+    return report;
+  }
+
+  /** Simulated milliseconds (what the definition and the clock say) as real ones. */
+  private realMs(simulatedMs: number): number {
+    return simulatedMs / (this.options.timeScale ?? 1);
+  }
+
+  /** Resolves once no task execution is running (those started meanwhile included). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+}

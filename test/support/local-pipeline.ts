@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import { scaledClock } from '../../lambdas/shared/clock';
+import { createLogger, type Logger } from '../../lambdas/shared/logger';
+import { resolveEndpoints, type RunnerSettingsInput, runnerSettings } from '../../lambdas/shared/config/settings';
+import { LocalRunner } from '../../local/runner/local-runner';
+import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
+import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
+
+export const DEMO_SEED = loadSeedFile(path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json'));
+
+/** Simulated time runs this much faster than real time: a 2 s automation takes 0.2 s, a 1 s poll 0.1 s. */
+export const TIME_SCALE = 10;
+
+export interface Pipeline {
+  simulator: EpilotSimulator;
+  runner: LocalRunner;
+  stop(): Promise<void>;
+}
+
+/** The synthesized state machines, run locally against the simulator with an in-memory DynamoDB. */
+export async function startPipeline(
+  options: {
+    seed?: SimulatorSeedInput;
+    settings?: RunnerSettingsInput;
+    stateDir?: string;
+    /** Simulator faults from the start, and the source of their random decisions (seed it for repeatable runs). */
+    faults?: FaultOptions;
+    random?: () => number;
+    /** Default: a silent logger. */
+    logger?: Logger;
+    /** Default: a fixed test token. */
+    token?: string;
+  } = {},
+): Promise<Pipeline> {
+  const clock = scaledClock(TIME_SCALE);
+  const token = options.token ?? 'e2e-secret-token';
+  const simulator = await startEpilotSimulator({
+    token,
+    seed: options.seed ?? DEMO_SEED,
+    clock,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const runner = await LocalRunner.start({
+    endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+    token,
+    settings: runnerSettings({ automationTimeoutMs: 8000, ...options.settings }),
+    clock,
+    timeScale: TIME_SCALE,
+    logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
+    stateDir: options.stateDir,
+    concurrency: 10,
+  });
+  return {
+    simulator,
+    runner,
+    async stop() {
+      await runner.stop();
+      await simulator.stop();
+    },
+  };
+}
