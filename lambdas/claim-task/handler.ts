@@ -1,9 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import { clock, logger, settings } from '../shared/runtime/env';
-import { records } from '../shared/runtime/stores';
-import { createClaimTaskHandler } from './claim-task';
+import { lambdaHandler } from '../shared/runtime/lambda-handler';
+import { claimTask } from './state';
 
-export const handler = middy(createClaimTaskHandler({ logger, clock, settings, records: records() })).use(
-  injectLambdaContext(logger),
-);
+export const handler = lambdaHandler(claimTask);

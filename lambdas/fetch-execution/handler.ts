@@ -1,9 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import { workflows } from '../shared/runtime/clients';
-import { logger } from '../shared/runtime/env';
-import { createFetchExecutionHandler } from './fetch-execution';
+import { lambdaHandler } from '../shared/runtime/lambda-handler';
+import { fetchExecution } from './state';
 
-export const handler = middy(createFetchExecutionHandler({ logger, workflows: workflows() })).use(
-  injectLambdaContext(logger),
-);
+export const handler = lambdaHandler(fetchExecution);

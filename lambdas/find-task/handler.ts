@@ -1,6 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import { logger } from '../shared/runtime/env';
-import { createFindTaskHandler } from './find-task';
+import { lambdaHandler } from '../shared/runtime/lambda-handler';
+import { findTask } from './state';
 
-export const handler = middy(createFindTaskHandler({ logger })).use(injectLambdaContext(logger));
+export const handler = lambdaHandler(findTask);

@@ -1,6 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import { logger, settings } from '../shared/runtime/env';
-import { createMapStatusHandler } from './map-status';
+import { lambdaHandler } from '../shared/runtime/lambda-handler';
+import { mapStatus } from './state';
 
-export const handler = middy(createMapStatusHandler({ logger, settings })).use(injectLambdaContext(logger));
+export const handler = lambdaHandler(mapStatus);

@@ -2,8 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 
 export type { Logger };
 
+/** The Powertools service name on every log line, on AWS and on a laptop. */
+export const SERVICE_NAME = 'epilot-task-runner';
+
 export function createLogger(options: { logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT' } = {}): Logger {
-  return new Logger({ serviceName: 'epilot-task-runner', ...(options.logLevel ? { logLevel: options.logLevel } : {}) });
+  return new Logger({ serviceName: SERVICE_NAME, ...(options.logLevel ? { logLevel: options.logLevel } : {}) });
 }
 
 /** The ids an operator searches logs by; every line about a task carries them. */

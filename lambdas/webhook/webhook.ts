@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import * as z from 'zod';
+import { z } from 'zod';
 import type { Clock } from '../shared/clock';
 import type { DeliveryStore } from '../shared/records/delivery-records';
 import { detectAutomationTasks } from '../shared/domain/detection';
@@ -195,3 +195,5 @@ async function entityWithWorkflows(
   deps.logger.debug('Webhook entity carries no workflows; looking it up', { entityId: entity._id });
   return deps.entities.findById(entity._id);
 }
+
+export type WebhookHttpHandler = ReturnType<typeof createWebhookHandler>;

@@ -1,22 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { invokeRunnerFunction, RunnerFunction } from './runner-function';
-import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { SweepStates } from '../../lambdas/state-names';
-import { grantStartingTaskExecutions, TRANSIENT_RETRY } from './task-state-machine';
-import type { TaskTable } from './task-table';
+import { SWEEP_FUNCTIONS } from '../../lambdas/states';
+import { TRANSIENT_RETRY } from '../sfn/retries';
+import { createRunnerStateMachine } from '../sfn/runner-state-machine';
+import { invokeRunnerFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
 export interface SweepStateMachineProps {
-  environment: Record<string, string>;
-  table: TaskTable;
-  taskStateMachine: sfn.StateMachine;
-  grantEpilotAccess: (grantee: iam.IGrantable) => void;
-  /** Minutes between sweeps; 0 leaves the state machine without a schedule. */
-  rateMinutes: number;
+  bindings: NeedBindings;
 }
 
 /**
@@ -30,24 +24,19 @@ export class SweepStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: SweepStateMachineProps) {
     super(scope, id);
-    this.detectFunction = new RunnerFunction(this, 'DetectTasks', {
-      handlerDirectory: 'detect-tasks',
-      description: 'Searches one page of entities and starts a task execution per automation task found',
-      environment: props.environment,
-      timeout: Duration.minutes(5),
-    });
-    props.table.grantRecordAccess(this.detectFunction);
-    props.table.grantAbandonedRecordQuery(this.detectFunction);
-    props.grantEpilotAccess(this.detectFunction);
-    grantStartingTaskExecutions(props.taskStateMachine, this.detectFunction);
+    const { bindings } = props;
+    this.detectFunction = new RunnerFunction(this, SWEEP_FUNCTIONS.detectTasks, bindings);
 
-    const detectTasks = invokeRunnerFunction(this, SweepStates.detectTasks, this.detectFunction).addRetry({
+    const detectTasks = invokeRunnerFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks).addRetry({
       ...TRANSIENT_RETRY,
       maxAttempts: 3,
     });
     const definition = detectTasks.next(
       new sfn.Choice(this, SweepStates.morePages, { stateName: SweepStates.morePages })
-        .when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, SweepStates.sweepFinished, { stateName: SweepStates.sweepFinished }))
+        .when(
+          sfn.Condition.booleanEquals('$.done', true),
+          new sfn.Succeed(this, SweepStates.sweepFinished, { stateName: SweepStates.sweepFinished }),
+        )
         .otherwise(detectTasks),
     );
 
@@ -57,10 +46,11 @@ export class SweepStateMachine extends Construct {
       timeout: Duration.hours(1),
     });
 
-    if (props.rateMinutes > 0) {
+    const rateMinutes = bindings.settings.sweepRateMinutes;
+    if (rateMinutes > 0) {
       this.schedule = new events.Rule(this, 'Schedule', {
         description: 'Starts a sweep for epilot workflow automation tasks',
-        schedule: events.Schedule.rate(Duration.minutes(props.rateMinutes)),
+        schedule: events.Schedule.rate(Duration.minutes(rateMinutes)),
         targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
       });
     }

@@ -1,63 +1,15 @@
-import { ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/shared/errors';
-import type { RunnerSettings } from '../../lambdas/shared/config/settings';
-import { invokeRunnerFunction, RunnerFunction } from './runner-function';
-import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { TaskStates } from '../../lambdas/state-names';
-import type { TaskTable } from './task-table';
+import { TASK_FUNCTIONS } from '../../lambdas/states';
+import { RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
+import { createRunnerStateMachine } from '../sfn/runner-state-machine';
+import { invokeRunnerFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
 export interface TaskStateMachineProps {
-  settings: RunnerSettings;
-  environment: Record<string, string>;
-  table: TaskTable;
-  /** Grants an epilot-calling function read access to the API token. */
-  grantEpilotAccess: (grantee: iam.IGrantable) => void;
-}
-
-/** epilot answered 5xx/429 or the network failed: back off with full jitter, capped, a few times. */
-export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: [ErrorNames.epilotTransient, 'Lambda.TooManyRequestsException'],
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxAttempts: 5,
-  maxDelay: Duration.seconds(60),
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-/** Another writer changed the task record under us: read and decide again, promptly. */
-export const RECORD_CONFLICT_RETRY: sfn.RetryProps = {
-  errors: [ErrorNames.recordConflict],
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 3,
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-/**
- * What a trigger (sweep or webhook) needs to start task executions: start them, and, when a name is taken, tell a
- * running execution from one that ended.
- */
-export function grantStartingTaskExecutions(stateMachine: sfn.StateMachine, grantee: lambda.Function): void {
-  stateMachine.grantStartExecution(grantee);
-  stateMachine.grantExecution(grantee, 'states:DescribeExecution');
-  // Execution names are made at run time, so the grant covers the state machine's executions: `execution:<name>:*`,
-  // spelled as cdk-nag sees the ARN CDK builds.
-  const stack = Stack.of(stateMachine);
-  const { resourceName } = stack.splitArn(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME);
-  const name = JSON.stringify(stack.resolve(resourceName));
-  // cdk-nag names pseudo parameters `<AWS::Region>`, but a stack deployed to a given env has literal values.
-  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
-  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-  Validations.of(grantee).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${name}:*]`,
-    reason:
-      "DescribeExecution on the task state machine's own executions (names are made per task at run time): to tell a " +
-      'running execution from an ended one when a name is taken.',
-  });
+  bindings: NeedBindings;
 }
 
 /**
@@ -70,86 +22,22 @@ export class TaskStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: TaskStateMachineProps) {
     super(scope, id);
-    const { settings, table } = props;
-    const fn = (
-      name: string,
-      handlerDirectory: string,
-      description: string,
-      access: { records?: boolean; epilot?: boolean },
-      options: { memorySize?: number; timeout?: Duration } = {},
-    ) => {
-      const created = new RunnerFunction(this, name, {
-        handlerDirectory,
-        description,
-        environment: props.environment,
-        ...options,
-      });
-      if (access.records) table.grantRecordAccess(created);
-      if (access.epilot) props.grantEpilotAccess(created);
+    const { bindings } = props;
+    const { settings } = bindings;
+    const invoke = (definition: (typeof TASK_FUNCTIONS)[keyof typeof TASK_FUNCTIONS]) => {
+      const created = new RunnerFunction(this, definition, bindings);
       this.functions.push(created);
-      return created;
+      return invokeRunnerFunction(this, created, definition);
     };
-    const invoke = (stateName: string, target: lambda.IFunction) => invokeRunnerFunction(this, stateName, target);
 
-    const fetchExecution = invoke(
-      TaskStates.fetchExecution,
-      fn('FetchExecution', 'fetch-execution', 'Reads the workflow execution and picks out the task', { epilot: true }),
-    ).addRetry(TRANSIENT_RETRY);
-    const findTask = invoke(
-      TaskStates.findTask,
-      fn('FindTask', 'find-task', 'Decides whether the task needs its automation run', {}),
-    );
-    const claimTask = invoke(
-      TaskStates.claimTask,
-      fn('ClaimTask', 'claim-task', "Takes the task's record, or adopts a run already started", { records: true }),
-    ).addRetry(RECORD_CONFLICT_RETRY);
-    const startAutomation = invoke(
-      TaskStates.startAutomation,
-      fn('StartAutomation', 'start-automation', 'Starts the automation run, or finds the one already started', {
-        records: true,
-        epilot: true,
-      }),
-    )
-      .addRetry(TRANSIENT_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
-    // One invocation polls for up to the poll window; its timeout leaves room for the last, slow HTTP call.
-    const getAutomationStatus = invoke(
-      TaskStates.getAutomationStatus,
-      fn(
-        'GetAutomationStatus',
-        'get-automation-status',
-        'Polls the automation run every interval for up to the poll window',
-        { epilot: true },
-        {
-          memorySize: 128,
-          timeout: Duration.seconds(
-            Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10,
-          ),
-        },
-      ),
-    ).addRetry(TRANSIENT_RETRY);
-    const cancelAutomation = invoke(
-      TaskStates.cancelAutomation,
-      fn('CancelAutomation', 'cancel-automation', 'Records the FAILED result, then cancels the run', {
-        records: true,
-        epilot: true,
-      }),
-    )
-      .addRetry(TRANSIENT_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
-    const mapStatus = invoke(
-      TaskStates.mapStatus,
-      fn('MapStatus', 'map-status', 'Maps the automation result to the step status', {}),
-    );
-    const patchStep = invoke(
-      TaskStates.patchStep,
-      fn('PatchStep', 'patch-step', 'Patches the workflow step and closes the task record', {
-        records: true,
-        epilot: true,
-      }),
-    )
-      .addRetry(TRANSIENT_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
+    const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution).addRetry(TRANSIENT_RETRY);
+    const findTask = invoke(TASK_FUNCTIONS.findTask);
+    const claimTask = invoke(TASK_FUNCTIONS.claimTask).addRetry(RECORD_CONFLICT_RETRY);
+    const startAutomation = invoke(TASK_FUNCTIONS.startAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
+    const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(TRANSIENT_RETRY);
+    const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
+    const mapStatus = invoke(TASK_FUNCTIONS.mapStatus);
+    const patchStep = invoke(TASK_FUNCTIONS.patchStep).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
 
     const nothingToDo = new sfn.Succeed(this, TaskStates.nothingToDo, { stateName: TaskStates.nothingToDo });
     const handedOver = new sfn.Succeed(this, TaskStates.handedOver, { stateName: TaskStates.handedOver });

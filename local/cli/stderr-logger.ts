@@ -1,6 +1,7 @@
 import { Console } from 'node:console';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
+import { SERVICE_NAME } from '../../lambdas/shared/logger';
 
 /**
  * Powertools' JSON logger, writing every level to stderr: on the command line stdout carries the progress, the
@@ -8,7 +9,7 @@ import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
  */
 export class StderrLogger extends Logger {
   constructor(options: ConstructorOptions = {}) {
-    super({ serviceName: 'epilot-task-runner', ...options });
+    super({ serviceName: SERVICE_NAME, ...options });
     // Powertools builds its own Console over stdout; there is no option to choose the stream.
     (this as unknown as { console: Console }).console = new Console({ stdout: process.stderr, stderr: process.stderr });
   }

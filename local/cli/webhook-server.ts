@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_WEBHOOK_BODY_BYTES, type WebhookRequest, type WebhookResponse } from '../../lambdas/webhook/webhook';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { MAX_WEBHOOK_BODY_BYTES, type WebhookHttpHandler, type WebhookResponse } from '../../lambdas/webhook/webhook';
 
 export interface WebhookServerOptions {
   /** 0 picks a free port. */
   port: number;
   /** Default 127.0.0.1 (loopback only). */
   host?: string;
-  /** The receiver: `receiveWebhook` bound to its deps. */
-  receive: (request: WebhookRequest) => Promise<WebhookResponse>;
+  /** The webhook receiver's Lambda handler: it alone decides every answer (405, 413, 401, 200…). */
+  receive: WebhookHttpHandler;
+  /** Deliveries handled at once; more are answered 429 (what a throttled Lambda Function URL answers). */
+  maxInFlight?: number;
   /** Sees every answered delivery (for the console). */
   onDelivery?: (delivery: { webhookId: string | undefined; response: WebhookResponse; durationMs: number }) => void;
 }
@@ -25,6 +28,11 @@ export interface WebhookServer {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const inFlight = new Set<Promise<void>>();
   const server = createServer((request, response) => {
+    if (options.maxInFlight !== undefined && inFlight.size >= options.maxInFlight) {
+      request.resume();
+      send(response, { statusCode: 429, body: JSON.stringify({ status: 'throttled', message: 'too many deliveries at once; retry later' }) });
+      return;
+    }
     const handling = handle(request, response, options).catch((error: unknown) => {
       if (!response.headersSent) send(response, { statusCode: 500, body: JSON.stringify({ status: 'error', message: String(error) }) });
     });
@@ -61,32 +69,49 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
     send(response, { statusCode: 404, body: JSON.stringify({ status: 'not found', message: 'POST deliveries to /webhook' }) });
     return;
   }
-  if (request.method !== 'POST') {
-    send(response, { statusCode: 405, body: JSON.stringify({ status: 'rejected', message: 'only POST is accepted' }) });
-    return;
-  }
   const started = Date.now();
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   const body = await readBody(request);
-  const answer =
-    body === undefined
-      ? { statusCode: 413, body: JSON.stringify({ status: 'rejected', message: `body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` }) }
-      : await options.receive({ headers, body: body.toString('utf8') });
+  const result = await options.receive(functionUrlEvent(request.method ?? 'GET', path, headers, body));
+  const answer: WebhookResponse = { statusCode: result.statusCode ?? 200, body: typeof result.body === 'string' ? result.body : '' };
   send(response, answer);
   options.onDelivery?.({ webhookId: headers['webhook-id'], response: answer, durationMs: Date.now() - started });
 }
 
-/** The raw body, or undefined once it grows past the limit (the rest is read and dropped, never kept). */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+/** What a Lambda Function URL hands the receiver, as far as it reads it. */
+function functionUrlEvent(
+  method: string,
+  path: string,
+  headers: Record<string, string | undefined>,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    body: body.toString('utf8'),
+    isBase64Encoded: false,
+    requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' } },
+  } as APIGatewayProxyEventV2;
+}
+
+/**
+ * The raw body, cut one byte past the receiver's limit: the receiver then refuses it (413) the way the Lambda does,
+ * and a flood never sits in memory.
+ */
+async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     const buffer = chunk as Buffer;
-    size += buffer.byteLength;
-    if (size <= MAX_WEBHOOK_BODY_BYTES) chunks.push(buffer);
+    const room = MAX_WEBHOOK_BODY_BYTES + 1 - size;
+    if (room > 0) chunks.push(buffer.subarray(0, room));
+    size += Math.min(buffer.byteLength, Math.max(room, 0));
   }
-  return size > MAX_WEBHOOK_BODY_BYTES ? undefined : Buffer.concat(chunks);
+  return Buffer.concat(chunks);
 }
 
 function send(response: ServerResponse, answer: WebhookResponse): void {

@@ -1,13 +1,6 @@
 import '../emulator/polyfills';
-import { createCancelAutomationHandler } from '../../lambdas/cancel-automation/cancel-automation';
-import { createClaimTaskHandler } from '../../lambdas/claim-task/claim-task';
-import { createStartAutomationHandler } from '../../lambdas/start-automation/start-automation';
-import { createDetectTasksHandler, type SweepState } from '../../lambdas/detect-tasks/detect-tasks';
-import { createFetchExecutionHandler } from '../../lambdas/fetch-execution/fetch-execution';
-import { createFindTaskHandler } from '../../lambdas/find-task/find-task';
-import { createGetAutomationStatusHandler } from '../../lambdas/get-automation-status/get-automation-status';
-import { createMapStatusHandler } from '../../lambdas/map-status/map-status';
-import { createPatchStepHandler } from '../../lambdas/patch-step/patch-step';
+import type { Context } from 'aws-lambda';
+import type { SweepState } from '../../lambdas/detect-tasks/detect-tasks';
 import type { Clock } from '../../lambdas/shared/clock';
 import { DeliveryRecords } from '../../lambdas/shared/records/delivery-records';
 import { AutomationApi } from '../../lambdas/shared/epilot/automation-api';
@@ -15,14 +8,14 @@ import { EntityApi } from '../../lambdas/shared/epilot/entity-api';
 import { EpilotHttp } from '../../lambdas/shared/epilot/http';
 import { WorkflowsV1Engine } from '../../lambdas/shared/epilot/workflows-v1';
 import type { Logger } from '../../lambdas/shared/logger';
-import type { RunnerDeps } from '../../lambdas/shared/runtime/runner-deps';
-import type { EpilotEndpoints, RunnerSettings } from '../../lambdas/shared/config/settings';
+import type { AllDeps, FunctionDefinition, Need } from '../../lambdas/shared/runtime/function-definition';
+import { bindHandler } from '../../lambdas/shared/runtime/lambda-handler';
+import { type EpilotEndpoints, parseSettings, type RunnerSettings } from '../../lambdas/shared/config/settings';
 import { TaskRecords } from '../../lambdas/shared/records/task-records';
 import type { TaskInput, TaskState } from '../../lambdas/shared/domain/task-state';
-import type { WebhookDeps } from '../../lambdas/webhook/webhook';
-import { deploymentSettings } from '../../lib/deployment-settings';
+import type { WebhookHttpHandler } from '../../lambdas/webhook/webhook';
+import { SWEEP_FUNCTIONS, TASK_FUNCTIONS, WEBHOOK_FUNCTION } from '../../lambdas/states';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
-import { SweepStates, TaskStates } from '../../lambdas/state-names';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../emulator/embedded-dynamodb';
 import { type LocalExecutionResult, runLocalExecution } from '../emulator/state-machine-runner';
 import {
@@ -40,6 +33,8 @@ export interface LocalRunnerOptions {
   logger: Logger;
   /** Folder for the embedded DynamoDB; undefined keeps records in memory only. */
   stateDir?: string | undefined;
+  /** The webhook signing secret, for a runner that receives webhooks (`serve`). */
+  webhookSecret?: string | undefined;
   /** Task executions running at once. */
   concurrency: number;
   /** How many times faster than real time `clock` runs; Wait states are shortened to match. Default 1. */
@@ -93,14 +88,15 @@ export class LocalRunner {
   private running = 0;
   private reports: TaskExecutionReport[] = [];
   private readonly epilotCalls: Record<string, number> = {};
-  private readonly deps: RunnerDeps;
+  private readonly deps: AllDeps;
+  private readonly webhookHandler: WebhookHttpHandler;
   private readonly taskHandlers: Record<string, (event: unknown) => Promise<TaskState>>;
   private readonly sweepHandlers: Record<string, (event: unknown) => Promise<unknown>>;
 
-  static async start(options: LocalRunnerOptions): Promise<LocalRunner> {
+  static async create(options: LocalRunnerOptions): Promise<LocalRunner> {
     const app = createLocalApp();
     const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
-      settings: { ...deploymentSettings({}), runner: options.settings },
+      settings: { ...parseSettings({}), ...options.settings },
     });
     const template = synthesizeTemplate(stack);
     const definitions = stateMachineDefinitions(template);
@@ -134,22 +130,19 @@ export class LocalRunner {
       automations: new AutomationApi(http),
       entities: new EntityApi(http),
       records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords')),
-      starter: { start: (name, input) => this.startTaskExecution(name, input) },
+      deliveries: new DeliveryRecords(dynamo.client, dynamo.tableName('TaskRecords')),
+      starter: { startExecution: (name, input) => this.startTaskExecution(name, input) },
+      secret: async () => {
+        if (options.webhookSecret === undefined) throw new Error('this local runner was started without a webhook secret');
+        return options.webhookSecret;
+      },
     };
-    // Built once, like a Lambda's module: every execution calls the same handler functions.
-    this.taskHandlers = {
-      [TaskStates.fetchExecution]: createFetchExecutionHandler(this.deps),
-      [TaskStates.findTask]: createFindTaskHandler(this.deps),
-      [TaskStates.claimTask]: createClaimTaskHandler(this.deps),
-      [TaskStates.startAutomation]: createStartAutomationHandler(this.deps),
-      [TaskStates.getAutomationStatus]: createGetAutomationStatusHandler(this.deps),
-      [TaskStates.cancelAutomation]: createCancelAutomationHandler(this.deps),
-      [TaskStates.mapStatus]: createMapStatusHandler(this.deps),
-      [TaskStates.patchStep]: createPatchStepHandler(this.deps),
-    };
-    this.sweepHandlers = {
-      [SweepStates.detectTasks]: this.timed(SweepStates.detectTasks, createDetectTasksHandler(this.deps)),
-    };
+    // Built once, like a Lambda's module, and wrapped the way the Lambda wraps it: every execution calls these.
+    this.taskHandlers = bindStates(Object.values(TASK_FUNCTIONS), this.deps) as Record<string, (event: unknown) => Promise<TaskState>>;
+    this.sweepHandlers = Object.fromEntries(
+      Object.entries(bindStates(Object.values(SWEEP_FUNCTIONS), this.deps)).map(([name, handler]) => [name, this.timed(name, handler)]),
+    );
+    this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps) as WebhookHttpHandler;
   }
 
   /** The handler, reporting each call's simulated duration to `onInvocation` (when set). */
@@ -200,20 +193,9 @@ export class LocalRunner {
     return report;
   }
 
-  /**
-   * What the webhook receiver needs, backed by this runner: delivery and task records in the embedded DynamoDB,
-   * entity look-ups through its epilot client, and task executions started (and run) here.
-   */
-  webhookDeps(secret: WebhookDeps['secret']): WebhookDeps {
-    return {
-      secret,
-      deliveries: new DeliveryRecords(this.dynamo.client, this.dynamo.tableName('TaskRecords')),
-      entities: this.deps.entities,
-      records: this.deps.records,
-      starter: this.deps.starter,
-      clock: this.deps.clock,
-      logger: this.deps.logger,
-    };
+  /** The webhook receiver, backed by this runner: its records, its epilot client, task executions run here. */
+  get webhook(): WebhookHttpHandler {
+    return this.webhookHandler;
   }
 
   /** Reports of the task executions that ended since the last sweep started. */
@@ -302,4 +284,38 @@ export class LocalRunner {
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** A Lambda's context, as far as Powertools reads it: enough for log lines to name the function. */
+function localContext(definition: { id: string }): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: definition.id,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${definition.id}`,
+    memoryLimitInMB: '256',
+    awsRequestId: 'local',
+    logGroupName: `/aws/lambda/${definition.id}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function bindStateless<N extends Need, E, R>(definition: FunctionDefinition<N, E, R>, deps: AllDeps): (event: E) => Promise<R> {
+  const handler = bindHandler(definition, deps);
+  const context = localContext(definition);
+  return (event) => handler(event, context);
+}
+
+/** The registry's functions, keyed by the Task state each backs: what the emulator calls for a Task state. */
+function bindStates(definitions: ReadonlyArray<FunctionDefinition<Need, never, unknown>>, deps: AllDeps) {
+  return Object.fromEntries(
+    definitions.map((definition) => {
+      if (definition.stateName === undefined) throw new Error(`${definition.id} backs no Task state`);
+      return [definition.stateName, bindStateless(definition, deps) as (event: unknown) => Promise<unknown>];
+    }),
+  );
 }

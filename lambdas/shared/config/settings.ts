@@ -1,4 +1,14 @@
-import * as z from 'zod';
+import { z } from 'zod';
+
+/**
+ * Every setting of the runner, declared once. From this one table come the CDK context keys (the setting's name:
+ * `cdk deploy -c pollIntervalMs=2000`), the Lambda environment variables (`POLL_INTERVAL_MS`), the command line
+ * options (`--poll-interval-ms`) and their help. Values arrive as text from all three, so numbers are coerced
+ * here, and a bad value is reported under the name the user typed.
+ *
+ * Each setting belongs to a group; a Lambda receives the variables of the groups its needs imply (see
+ * `runtime/needs.ts`), and `stack` settings shape the infrastructure only.
+ */
 
 /** epilot's production hosts; each is configurable, and one override can point all three at a simulator or proxy. */
 export const EPILOT_PRODUCTION_HOSTS = {
@@ -10,133 +20,152 @@ export const EPILOT_PRODUCTION_HOSTS = {
 export type EpilotApiName = keyof typeof EPILOT_PRODUCTION_HOSTS;
 export type EpilotEndpoints = Record<EpilotApiName, string>;
 
-export function resolveEndpoints(urls: {
-  apiUrl?: string | undefined;
-  entityUrl?: string | undefined;
-  workflowUrl?: string | undefined;
-  automationUrl?: string | undefined;
-}): EpilotEndpoints {
-  return {
-    entity: urls.apiUrl ?? urls.entityUrl ?? EPILOT_PRODUCTION_HOSTS.entity,
-    workflow: urls.apiUrl ?? urls.workflowUrl ?? EPILOT_PRODUCTION_HOSTS.workflow,
-    automation: urls.apiUrl ?? urls.automationUrl ?? EPILOT_PRODUCTION_HOSTS.automation,
-  };
+export type SettingGroup = 'epilot' | 'runner' | 'webhook' | 'stack';
+
+interface SettingSpec<G extends SettingGroup, S extends z.ZodType> {
+  group: G;
+  schema: S;
+  /** One line for `--help` and the README. */
+  help: string;
 }
 
-/** How the pipeline behaves; the same settings drive Lambdas (from env), the local runner and the CDK stack. */
-export const runnerSettingsSchema = z.object({
-  /** Between two status calls of one automation run. */
-  pollIntervalMs: z.number().int().min(100).max(60_000).default(1000),
-  /**
-   * How long one "Get automation status" invocation keeps polling before handing back to the Wait state. Longer
-   * windows mean fewer state transitions (cheaper) and fewer Wait loops in the console; 0 polls once per loop.
-   */
-  pollWindowMs: z.number().int().min(0).max(600_000).default(120_000),
-  /** From the start of an automation run until the runner gives up, cancels it and fails the step. */
-  automationTimeoutMs: z.number().int().min(1000).max(86_400_000).default(300_000),
-  /** How long a claim that has not started a run yet blocks other executions of the same task. */
-  claimLeaseMs: z.number().int().min(1000).max(3_600_000).default(120_000),
-  /**
-   * How long a sweep leaves a task alone after finishing it: entity search may still show it as current for a
-   * while, and re-checking costs an execution. A reopened task is picked up after this at the latest.
-   */
-  doneSettleMs: z.number().int().min(0).max(86_400_000).default(600_000),
-  /** Upper bound for every single HTTP call to epilot. */
-  httpTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-  /** Lucene query of the sweep's entity search. */
-  searchQuery: z.string().min(1).default('*'),
-  /** Entities per search page (epilot allows at most 1,000). */
-  searchPageSize: z.number().int().min(1).max(1000).default(1000),
+const spec = <G extends SettingGroup, S extends z.ZodType>(group: G, schema: S, help: string): SettingSpec<G, S> => ({
+  group,
+  schema,
+  help,
 });
-export type RunnerSettings = z.infer<typeof runnerSettingsSchema>;
-export type RunnerSettingsInput = z.input<typeof runnerSettingsSchema>;
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 
-export function runnerSettings(input: RunnerSettingsInput = {}): RunnerSettings {
-  return parseOrExplain(runnerSettingsSchema, input, 'setting');
-}
-
-/** The environment variables Lambdas read; the CDK code sets them from this same list. */
-export const EnvNames = {
-  apiUrl: 'EPILOT_API_URL',
-  entityUrl: 'EPILOT_ENTITY_API_URL',
-  workflowUrl: 'EPILOT_WORKFLOW_API_URL',
-  automationUrl: 'EPILOT_AUTOMATION_API_URL',
-  tokenSecretName: 'EPILOT_TOKEN_SECRET_NAME',
-  webhookSecretName: 'EPILOT_WEBHOOK_SECRET_NAME',
-  taskTableName: 'TASK_TABLE_NAME',
-  taskStateMachineArn: 'TASK_STATE_MACHINE_ARN',
-  pollIntervalMs: 'POLL_INTERVAL_MS',
-  pollWindowMs: 'POLL_WINDOW_MS',
-  automationTimeoutMs: 'AUTOMATION_TIMEOUT_MS',
-  claimLeaseMs: 'CLAIM_LEASE_MS',
-  doneSettleMs: 'DONE_SETTLE_MS',
-  httpTimeoutMs: 'HTTP_TIMEOUT_MS',
-  searchQuery: 'SEARCH_QUERY',
-  searchPageSize: 'SEARCH_PAGE_SIZE',
+const SETTINGS = {
+  epilotApiUrl: spec('epilot', optionalUrl, 'one base URL for the entity, workflow and automation APIs (a proxy or simulator)'),
+  entityApiUrl: spec('epilot', optionalUrl, 'entity API base URL (default: epilot production)'),
+  workflowApiUrl: spec('epilot', optionalUrl, 'workflow API base URL (default: epilot production)'),
+  automationApiUrl: spec('epilot', optionalUrl, 'automation API base URL (default: epilot production)'),
+  epilotTokenSecretName: spec(
+    'epilot',
+    z.string().min(1).default('epilot-task-runner/api-token'),
+    'Secrets Manager secret holding the epilot API token (plain, or JSON {"token": "..."})',
+  ),
+  pollIntervalMs: spec('runner', int(100, 60_000, 1000), 'milliseconds between two status calls of one automation run'),
+  // Longer windows mean fewer state transitions (cheaper) and fewer Wait loops in the console; 0 polls once per loop.
+  pollWindowMs: spec('runner', int(0, 600_000, 120_000), 'milliseconds one "Get automation status" call keeps polling'),
+  automationTimeoutMs: spec(
+    'runner',
+    int(1000, 86_400_000, 300_000),
+    'milliseconds from the start of a run until it is cancelled and its step failed',
+  ),
+  claimLeaseMs: spec(
+    'runner',
+    int(1000, 3_600_000, 120_000),
+    'milliseconds a claim that has not started a run yet blocks other executions of the task',
+  ),
+  // Entity search may still show a finished task as current for a while, and re-checking costs an execution.
+  doneSettleMs: spec(
+    'runner',
+    int(0, 86_400_000, 600_000),
+    'milliseconds a sweep leaves a finished task alone (a reopened task is picked up after this)',
+  ),
+  httpTimeoutMs: spec('runner', int(100, 120_000, 10_000), 'upper bound in milliseconds of every HTTP call to epilot'),
+  searchQuery: spec('runner', z.string().min(1).default('*'), 'Lucene query of the sweep’s entity search'),
+  searchPageSize: spec('runner', int(1, 1000, 1000), 'entities per search page (epilot allows at most 1,000)'),
+  webhookSecretName: spec(
+    'webhook',
+    z.string().min(1).default('epilot-task-runner/webhook-secret'),
+    'Secrets Manager secret holding the webhook signing secret (whsec_…, plain or JSON {"secret": "..."})',
+  ),
+  webhookReservedConcurrency: spec('stack', int(0, 1000, 10), 'webhook deliveries handled at once (caps cost under a flood); 0: no cap'),
+  sweepRateMinutes: spec('stack', int(0, 1440, 1), 'minutes between two scheduled sweeps; 0: no schedule'),
 } as const;
 
-const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
-const optionalInt = z.coerce.number().int().optional();
+type Specs = typeof SETTINGS;
+export type SettingName = keyof Specs;
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
 
-const lambdaEnvSchema = z.object({
-  [EnvNames.apiUrl]: optionalUrl,
-  [EnvNames.entityUrl]: optionalUrl,
-  [EnvNames.workflowUrl]: optionalUrl,
-  [EnvNames.automationUrl]: optionalUrl,
-  [EnvNames.tokenSecretName]: z.string().min(1).optional(),
-  [EnvNames.webhookSecretName]: z.string().min(1).optional(),
-  [EnvNames.taskTableName]: z.string().min(1).optional(),
-  [EnvNames.taskStateMachineArn]: z.string().startsWith('arn:').optional(),
-  [EnvNames.pollIntervalMs]: optionalInt,
-  [EnvNames.pollWindowMs]: optionalInt,
-  [EnvNames.automationTimeoutMs]: optionalInt,
-  [EnvNames.claimLeaseMs]: optionalInt,
-  [EnvNames.doneSettleMs]: optionalInt,
-  [EnvNames.httpTimeoutMs]: optionalInt,
-  [EnvNames.searchQuery]: z.string().min(1).optional(),
-  [EnvNames.searchPageSize]: optionalInt,
-});
+const settingsSchema = z.object(
+  Object.fromEntries(SETTING_NAMES.map((name) => [name, SETTINGS[name].schema])) as { [K in SettingName]: Specs[K]['schema'] },
+);
+export type Settings = z.output<typeof settingsSchema>;
+type GroupOf<K extends SettingName> = Specs[K]['group'];
+type NamesIn<G extends SettingGroup> = { [K in SettingName]: GroupOf<K> extends G ? K : never }[SettingName];
+export type SettingsOf<G extends SettingGroup> = Pick<Settings, NamesIn<G>>;
 
-export interface LambdaConfig {
-  endpoints: EpilotEndpoints;
-  tokenSecretName: string | undefined;
-  /** Only the webhook receiver has it. */
-  webhookSecretName?: string | undefined;
-  taskTableName: string | undefined;
-  taskStateMachineArn: string | undefined;
-  settings: RunnerSettings;
+/** What the task and sweep logic reads. */
+export type RunnerSettings = SettingsOf<'runner'>;
+
+export function settingsIn(groups: readonly SettingGroup[]): SettingName[] {
+  return SETTING_NAMES.filter((name) => groups.includes(SETTINGS[name].group));
 }
 
-/** Reads and checks a Lambda's environment once, at cold start; a bad value fails with the variable's name. */
-export function lambdaConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LambdaConfig {
-  const vars = parseOrExplain(lambdaEnvSchema, emptyToUndefined(env), 'environment variable');
-  const settingsInput: RunnerSettingsInput = {
-    pollIntervalMs: vars.POLL_INTERVAL_MS,
-    pollWindowMs: vars.POLL_WINDOW_MS,
-    automationTimeoutMs: vars.AUTOMATION_TIMEOUT_MS,
-    claimLeaseMs: vars.CLAIM_LEASE_MS,
-    doneSettleMs: vars.DONE_SETTLE_MS,
-    httpTimeoutMs: vars.HTTP_TIMEOUT_MS,
-    searchQuery: vars.SEARCH_QUERY,
-    searchPageSize: vars.SEARCH_PAGE_SIZE,
-  };
-  // Not runnerSettings(): a value out of range must name its variable (POLL_INTERVAL_MS), not the setting.
-  const settings = parseOrExplain(runnerSettingsSchema, settingsInput, 'environment variable', (setting) =>
-    Object.hasOwn(EnvNames, setting) ? EnvNames[setting as keyof typeof EnvNames] : setting,
+export const settingHelp = (name: SettingName): string => SETTINGS[name].help;
+
+/** `pollIntervalMs` → `POLL_INTERVAL_MS` */
+export const envName = (name: SettingName): string => name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase();
+
+/** `pollIntervalMs` → `poll-interval-ms` (the option is `--poll-interval-ms`) */
+export const optionName = (name: SettingName): string => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+
+/** A setting the user got wrong, named as the user wrote it (context key, variable or option). */
+export class InvalidSettingsError extends Error {
+  override readonly name = 'InvalidSettingsError';
+}
+
+/**
+ * Parses settings from any source. `input` is keyed by setting name; empty text counts as unset. `nameOf` turns a
+ * setting's name into the name the user typed, so the error points at what to fix; every problem is listed.
+ */
+export function parseSettings(
+  input: Partial<Record<SettingName, unknown>>,
+  source = 'setting',
+  nameOf: (name: SettingName) => string = (name) => name,
+): Settings {
+  const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined && value !== ''));
+  const result = settingsSchema.safeParse(present);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path[0];
+    const label = typeof name === 'string' && name in SETTINGS ? nameOf(name as SettingName) : issue.path.join('.');
+    return `${source} ${label || '(root)'}: ${issue.message}`;
+  });
+  throw new InvalidSettingsError(`Invalid configuration: ${problems.join('; ')}`);
+}
+
+/** Runner settings with defaults for all but `input`: what tests and the local runner start from. */
+export function runnerSettings(input: Partial<RunnerSettings> = {}): RunnerSettings {
+  return pick(parseSettings(input), RUNNER_SETTING_NAMES);
+}
+
+const RUNNER_SETTING_NAMES = settingsIn(['runner']) as Array<keyof RunnerSettings>;
+
+/** The environment variables that carry `names` (unset optional settings are left out). */
+export function settingsEnvironment(settings: Settings, names: readonly SettingName[]): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const name of names) {
+    const value = settings[name];
+    if (value !== undefined) environment[envName(name)] = String(value);
+  }
+  return environment;
+}
+
+/** Reads every setting from a Lambda's environment; a bad value fails naming its variable. */
+export function settingsFromEnvironment(env: Record<string, string | undefined>): Settings {
+  return parseSettings(
+    Object.fromEntries(SETTING_NAMES.map((name) => [name, env[envName(name)]])),
+    'environment variable',
+    envName,
   );
+}
+
+export function endpointsOf(settings: SettingsOf<'epilot'>): EpilotEndpoints {
   return {
-    endpoints: resolveEndpoints({
-      apiUrl: vars.EPILOT_API_URL,
-      entityUrl: vars.EPILOT_ENTITY_API_URL,
-      workflowUrl: vars.EPILOT_WORKFLOW_API_URL,
-      automationUrl: vars.EPILOT_AUTOMATION_API_URL,
-    }),
-    tokenSecretName: vars.EPILOT_TOKEN_SECRET_NAME,
-    webhookSecretName: vars.EPILOT_WEBHOOK_SECRET_NAME,
-    taskTableName: vars.TASK_TABLE_NAME,
-    taskStateMachineArn: vars.TASK_STATE_MACHINE_ARN,
-    settings,
+    entity: settings.epilotApiUrl ?? settings.entityApiUrl ?? EPILOT_PRODUCTION_HOSTS.entity,
+    workflow: settings.epilotApiUrl ?? settings.workflowApiUrl ?? EPILOT_PRODUCTION_HOSTS.workflow,
+    automation: settings.epilotApiUrl ?? settings.automationApiUrl ?? EPILOT_PRODUCTION_HOSTS.automation,
   };
+}
+
+export function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>;
 }
 
 /** A required piece of configuration, or an error that names the variable. */
@@ -145,18 +174,6 @@ export function required<T>(value: T | undefined, variable: string): T {
   return value;
 }
 
-function emptyToUndefined(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === '' ? undefined : value]));
-}
-
-function parseOrExplain<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  what: string,
-  nameOf: (path: string) => string = (path) => path,
-): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${what} ${nameOf(issue.path.join('.')) || '(root)'}: ${issue.message}`);
-  throw new Error(`Invalid configuration: ${problems.join('; ')}`);
-}
+// TEMPORARY (house merge): old spellings still used by test and script files being rewritten in parallel.
+export type RunnerSettingsInput = Partial<RunnerSettings>;
+export const resolveEndpoints = (urls: { apiUrl?: string | undefined }) => endpointsOf({ epilotApiUrl: urls.apiUrl } as SettingsOf<'epilot'>);

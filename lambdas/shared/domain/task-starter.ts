@@ -12,7 +12,7 @@ export interface TaskExecutionStarter {
    * An execution with this name that exists already (names stay taken after the execution ends) is not an error:
    * `running` when it is still at work, `ended` when it has finished.
    */
-  start(name: string, input: TaskInput): Promise<'started' | 'running' | 'ended'>;
+  startExecution(name: string, input: TaskInput): Promise<'started' | 'running' | 'ended'>;
 }
 
 export type StartOutcome = 'started' | 'already-running' | 'recently-done';
@@ -46,7 +46,7 @@ export async function startTaskExecution(
     return { name, outcome: 'already-running', candidate };
   }
   const input = { ...candidate, trigger, attempt: plan.attempt };
-  let outcome = await deps.starter.start(name, input);
+  let outcome = await deps.starter.startExecution(name, input);
   let startedName = name;
   if (outcome === 'ended') {
     // The record says no live execution holds the task, yet this attempt's execution ran and ended: it died
@@ -57,7 +57,7 @@ export async function startTaskExecution(
       candidate.taskId,
       `${plan.attempt}-r${Math.floor(deps.clock.now() / RETRY_NAME_WINDOW_MS)}`,
     );
-    outcome = await deps.starter.start(startedName, input);
+    outcome = await deps.starter.startExecution(startedName, input);
   }
   deps.logger.info(outcome === 'started' ? 'Started task execution' : 'Task execution already exists', {
     ...keys,

@@ -3,7 +3,7 @@ import type { TaskExecutionStarter } from '../domain/task-starter';
 
 export function stepFunctionsStarter(stateMachineArn: string, client = new SFNClient({})): TaskExecutionStarter {
   return {
-    async start(name, input) {
+    async startExecution(name, input) {
       try {
         await client.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
         return 'started';

@@ -1,16 +1,19 @@
+import type { Command } from 'commander';
+import { endpointsOf, runnerSettings, type Settings } from '../../../lambdas/shared/config/settings';
 import { describeError } from '../../../lambdas/shared/errors';
-import { receiveWebhook } from '../../../lambdas/webhook/webhook';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
+import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
+import { DEFAULT_STATE_DIR, resolveToken, resolveWebhookSecret, startRunner } from '../run';
 import { startWebhookServer } from '../webhook-server';
 
 export interface ServeOptions {
   runner: LocalRunner;
-  /** The Standard Webhooks signing secret (`whsec_…`). */
-  secret: string;
   port: number;
   host?: string;
-  /** Also sweep every so many seconds (the pull trigger next to the push one). */
-  sweepEverySeconds?: number | undefined;
+  /** Also sweep every so many minutes (the pull trigger next to the push one); 0 or unset: webhooks only. */
+  sweepRateMinutes?: number | undefined;
+  /** Deliveries handled at once; more are refused with 429, as Lambda throttles past its reserved concurrency. */
+  maxDeliveriesInFlight?: number | undefined;
   /** Where the one-line log of each delivery, start, end and sweep goes. */
   out: { write(text: string): unknown };
 }
@@ -25,11 +28,11 @@ export interface Serving {
 export async function startServe(options: ServeOptions): Promise<Serving> {
   const { runner, out } = options;
   const line = (text: string) => out.write(`${new Date().toISOString()} ${text}\n`);
-  const deps = runner.webhookDeps(async () => options.secret);
   const server = await startWebhookServer({
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
-    receive: (request) => receiveWebhook(request, deps),
+    receive: runner.webhook,
+    ...(options.maxDeliveriesInFlight ? { maxInFlight: options.maxDeliveriesInFlight } : {}),
     onDelivery: ({ webhookId, response, durationMs }) => {
       let summary = '';
       try {
@@ -69,9 +72,9 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       }
     })();
   };
-  if (options.sweepEverySeconds !== undefined && options.sweepEverySeconds > 0) {
+  if (options.sweepRateMinutes !== undefined && options.sweepRateMinutes > 0) {
     sweepOnce();
-    timer = setInterval(sweepOnce, options.sweepEverySeconds * 1000);
+    timer = setInterval(sweepOnce, options.sweepRateMinutes * 60_000);
   }
 
   let stopped: Promise<void> | undefined;
@@ -92,4 +95,65 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
 export function taskEndLine(event: TaskProgressEvent): string | undefined {
   if (!['Succeeded', 'Failed', 'Aborted'].includes(event.stateName)) return undefined;
   return `task execution ${event.executionName} ${event.stateName.toLowerCase()} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
+}
+
+/** Locally the schedule is opt-in: a laptop receiving webhooks should not also sweep an organisation unasked. */
+const SERVE_DEFAULTS: Partial<Settings> = { sweepRateMinutes: 0 };
+
+type ServeCommandOptions = LocalRunOptions & {
+  port: number;
+  token?: string;
+  epilotTokenSecretName?: string;
+  webhookSecret?: string;
+  webhookSecretName?: string;
+};
+
+/** `epilot-task-runner serve`: receive signed webhooks on loopback and run the tasks they point at. */
+export function addServeCommand(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
+    .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
+    .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
+    .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)');
+  addSettingOptions(command, ['epilot', 'runner', 'webhook', 'stack'], SERVE_DEFAULTS);
+  addLocalRunOptions(command, { logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR });
+  command.action(async (options: ServeCommandOptions) => {
+    const settings = settingsFromOptions(options, SERVE_DEFAULTS);
+    const token = await resolveToken(options, settings);
+    const secret = await resolveWebhookSecret(options, settings);
+    const say = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
+    const runner = await startRunner(options, {
+      endpoints: endpointsOf(settings),
+      token,
+      settings: runnerSettings(settings),
+      clock: localClock(options),
+      webhookSecret: secret,
+      onTaskEvent: (event) => {
+        const text = taskEndLine(event);
+        if (text) say(text);
+      },
+    });
+    let serving: Serving;
+    try {
+      serving = await startServe({
+        runner,
+        port: options.port,
+        sweepRateMinutes: settings.sweepRateMinutes,
+        maxDeliveriesInFlight: settings.webhookReservedConcurrency,
+        out: process.stdout,
+      });
+    } catch (error) {
+      await runner.stop();
+      throw error;
+    }
+    say(`listening for epilot webhooks on ${serving.url} (Ctrl-C stops)`);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    say(`${signal}: no new deliveries; waiting for task executions in flight…`);
+    await serving.stop();
+    say('stopped');
+  });
 }

@@ -1,25 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AutomationApi } from '../epilot/automation-api';
-import { EntityApi } from '../epilot/entity-api';
-import { EpilotHttp, type TokenProvider } from '../epilot/http';
-import { WorkflowsV1Engine } from '../epilot/workflows-v1';
-import { EnvNames, required } from '../config/settings';
-import { clock, config, settings } from './env';
+import type { TokenProvider } from '../epilot/http';
 
-let http: EpilotHttp | undefined;
-function epilotHttp(): EpilotHttp {
-  http ??= new EpilotHttp({
-    endpoints: config.endpoints,
-    token: secretsManagerToken(required(config.tokenSecretName, EnvNames.tokenSecretName)),
-    timeoutMs: settings.httpTimeoutMs,
-    clock,
-  });
-  return http;
-}
-
-export const workflows = () => new WorkflowsV1Engine(epilotHttp());
-export const automations = () => new AutomationApi(epilotHttp());
-export const entities = () => new EntityApi(epilotHttp());
 const SECRET_CACHE_MS = 5 * 60_000;
 
 /**

@@ -1,0 +1,16 @@
+import { defineFunction } from '../shared/runtime/function-definition';
+import { createGetAutomationStatusHandler } from './get-automation-status';
+
+export const getAutomationStatus = defineFunction({
+  id: 'GetAutomationStatus',
+  folder: 'get-automation-status',
+  stateName: 'Get automation status',
+  description: 'Polls the automation run every interval for up to the poll window',
+  needs: ['epilot', 'settings'],
+  create: createGetAutomationStatusHandler,
+  // One invocation polls for up to the poll window; its timeout leaves room for the last, slow HTTP call.
+  sizing: (settings) => ({
+    memoryMb: 128,
+    timeoutSeconds: Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10,
+  }),
+});

@@ -1,0 +1,15 @@
+import { defineFunction } from '../shared/runtime/function-definition';
+import { createWebhookHandler } from './webhook';
+
+export const webhookReceiver = defineFunction({
+  id: 'WebhookReceiver',
+  folder: 'webhook',
+  stateName: undefined,
+  description: 'Receives signed epilot webhooks and starts a task execution per automation task of the entity',
+  needs: ['webhookSecret', 'deliveryRecords', 'epilot', 'taskRecords', 'taskExecutions'],
+  create: createWebhookHandler,
+  sizing: (settings) => ({
+    timeoutSeconds: 29,
+    ...(settings.webhookReservedConcurrency > 0 ? { reservedConcurrency: settings.webhookReservedConcurrency } : {}),
+  }),
+});
