@@ -1,3 +1,4 @@
+import { pollCallSeconds } from '../shared/config/settings';
 import { defineFunction } from '../shared/runtime/function-definition';
 import { createGetAutomationStatusHandler } from './get-automation-status';
 
@@ -11,6 +12,6 @@ export const getAutomationStatus = defineFunction({
   // One invocation polls for up to the poll window; its timeout leaves room for the last, slow HTTP call.
   sizing: (settings) => ({
     memoryMb: 128,
-    timeoutSeconds: Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10,
+    timeoutSeconds: pollCallSeconds(settings),
   }),
 });

@@ -28,9 +28,9 @@ export function addSettingOptions(command: Command, groups: readonly SettingGrou
   const fallback = parseSettings({});
   for (const name of settingsIn(groups)) {
     const shown = defaults[name] ?? fallback[name];
-    command.addOption(
-      new Option(`${flagOf(name)} <value>`, settingHelp(name)).default(undefined, shown === undefined ? undefined : String(shown)),
-    );
+    // No commander default: a setting the user did not type stays unset, so only typed values are checked as theirs.
+    const help = shown === undefined ? settingHelp(name) : `${settingHelp(name)} (default: ${String(shown)})`;
+    command.addOption(new Option(`${flagOf(name)} <value>`, help));
   }
   return command;
 }

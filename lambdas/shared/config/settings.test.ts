@@ -1,14 +1,21 @@
-import { EPILOT_PRODUCTION_HOSTS, lambdaConfigFromEnv, required, runnerSettings } from './settings';
+import {
+  EPILOT_PRODUCTION_HOSTS,
+  endpointsOf,
+  envName,
+  optionName,
+  parseSettings,
+  required,
+  runnerSettings,
+  SETTING_NAMES,
+  settingsEnvironment,
+  settingsFromEnvironment,
+  settingsIn,
+} from './settings';
 
-describe('lambdaConfigFromEnv', () => {
-  it('uses epilot’s production hosts and the default settings for an empty environment', () => {
-    const config = lambdaConfigFromEnv({});
-
-    expect(config.endpoints).toEqual(EPILOT_PRODUCTION_HOSTS);
-    expect(config.tokenSecretName).toBeUndefined();
-    expect(config.taskTableName).toBeUndefined();
-    expect(config.taskStateMachineArn).toBeUndefined();
-    expect(config.settings).toEqual({
+describe('settings from the environment', () => {
+  it('gives every setting its default for an empty environment', () => {
+    expect(settingsFromEnvironment({})).toEqual({
+      epilotTokenSecretName: 'epilot-task-runner/api-token',
       pollIntervalMs: 1000,
       pollWindowMs: 120_000,
       automationTimeoutMs: 300_000,
@@ -17,72 +24,60 @@ describe('lambdaConfigFromEnv', () => {
       httpTimeoutMs: 10_000,
       searchQuery: '*',
       searchPageSize: 1000,
+      webhookSecretName: 'epilot-task-runner/webhook-secret',
+      webhookReservedConcurrency: 10,
+      sweepRateMinutes: 1,
     });
   });
 
-  it('reads every variable', () => {
-    const config = lambdaConfigFromEnv({
-      EPILOT_ENTITY_API_URL: 'https://entity.example',
-      EPILOT_WORKFLOW_API_URL: 'https://workflow.example',
-      EPILOT_AUTOMATION_API_URL: 'http://automation.example:8080',
-      EPILOT_TOKEN_SECRET_NAME: 'secret',
-      TASK_TABLE_NAME: 'table',
-      TASK_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:Task',
-      POLL_INTERVAL_MS: '250',
-      POLL_WINDOW_MS: '0',
-      AUTOMATION_TIMEOUT_MS: '60000',
-      CLAIM_LEASE_MS: '30000',
-      DONE_SETTLE_MS: '0',
-      HTTP_TIMEOUT_MS: '5000',
-      SEARCH_QUERY: '_schema:opportunity',
-      SEARCH_PAGE_SIZE: '50',
+  it('reads back exactly the settings it was given through settingsEnvironment', () => {
+    const settings = parseSettings({
+      epilotApiUrl: 'https://proxy.example',
+      entityApiUrl: 'https://entity.example',
+      workflowApiUrl: 'https://workflow.example',
+      automationApiUrl: 'http://automation.example:8080',
+      epilotTokenSecretName: 'org/token',
+      pollIntervalMs: 250,
+      pollWindowMs: 0,
+      automationTimeoutMs: 60_000,
+      claimLeaseMs: 30_000,
+      doneSettleMs: 0,
+      httpTimeoutMs: 5000,
+      searchQuery: '_schema:opportunity',
+      searchPageSize: 50,
+      webhookSecretName: 'org/webhook',
+      webhookReservedConcurrency: 0,
+      sweepRateMinutes: 5,
     });
 
-    expect(config).toEqual({
-      endpoints: {
-        entity: 'https://entity.example',
-        workflow: 'https://workflow.example',
-        automation: 'http://automation.example:8080',
-      },
-      tokenSecretName: 'secret',
-      taskTableName: 'table',
-      taskStateMachineArn: 'arn:aws:states:eu-central-1:1:stateMachine:Task',
-      settings: {
-        pollIntervalMs: 250,
-        pollWindowMs: 0,
-        automationTimeoutMs: 60_000,
-        claimLeaseMs: 30_000,
-        doneSettleMs: 0,
-        httpTimeoutMs: 5000,
-        searchQuery: '_schema:opportunity',
-        searchPageSize: 50,
-      },
-    });
+    const environment = settingsEnvironment(settings, SETTING_NAMES);
+
+    expect(Object.keys(environment)).toHaveLength(SETTING_NAMES.length);
+    expect(settingsFromEnvironment(environment)).toEqual(settings);
   });
 
-  it('points all three APIs at EPILOT_API_URL when it is set', () => {
-    const config = lambdaConfigFromEnv({
-      EPILOT_API_URL: 'https://simulator.test',
-      EPILOT_ENTITY_API_URL: 'https://entity.example',
-    });
+  it('puts only the settings of the groups asked for into an environment', () => {
+    const environment = settingsEnvironment(parseSettings({}), settingsIn(['runner']));
 
-    expect(config.endpoints).toEqual({
-      entity: 'https://simulator.test',
-      workflow: 'https://simulator.test',
-      automation: 'https://simulator.test',
-    });
+    expect(Object.keys(environment).sort()).toEqual(
+      [
+        'AUTOMATION_TIMEOUT_MS',
+        'CLAIM_LEASE_MS',
+        'DONE_SETTLE_MS',
+        'HTTP_TIMEOUT_MS',
+        'POLL_INTERVAL_MS',
+        'POLL_WINDOW_MS',
+        'SEARCH_PAGE_SIZE',
+        'SEARCH_QUERY',
+      ].sort(),
+    );
   });
 
-  it('treats empty variables as unset', () => {
-    const config = lambdaConfigFromEnv({ POLL_INTERVAL_MS: '', TASK_TABLE_NAME: '', EPILOT_API_URL: '' });
+  it('treats empty variables as unset and ignores variables it does not know', () => {
+    const settings = settingsFromEnvironment({ POLL_INTERVAL_MS: '', EPILOT_API_URL: '', PATH: '/usr/bin' });
 
-    expect(config.settings.pollIntervalMs).toBe(1000);
-    expect(config.taskTableName).toBeUndefined();
-    expect(config.endpoints.entity).toBe(EPILOT_PRODUCTION_HOSTS.entity);
-  });
-
-  it('ignores variables it does not know', () => {
-    expect(() => lambdaConfigFromEnv({ PATH: '/usr/bin', AWS_REGION: 'eu-central-1' })).not.toThrow();
+    expect(settings.pollIntervalMs).toBe(1000);
+    expect(settings.epilotApiUrl).toBeUndefined();
   });
 
   it.each([
@@ -97,17 +92,64 @@ describe('lambdaConfigFromEnv', () => {
     ['SEARCH_PAGE_SIZE', '1001'],
     ['SEARCH_PAGE_SIZE', '0'],
     ['EPILOT_API_URL', 'not a url'],
-    ['EPILOT_WORKFLOW_API_URL', 'ftp://workflows.example'],
-    ['TASK_STATE_MACHINE_ARN', 'Task'],
+    ['WORKFLOW_API_URL', 'ftp://workflows.example'],
+    ['SWEEP_RATE_MINUTES', '-1'],
   ])('fails naming %s for the bad value %j', (variable, value) => {
-    expect(() => lambdaConfigFromEnv({ [variable]: value })).toThrow(variable);
-    expect(() => lambdaConfigFromEnv({ [variable]: value })).toThrow(/^Invalid configuration/);
+    expect(() => settingsFromEnvironment({ [variable]: value })).toThrow(`environment variable ${variable}:`);
+    expect(() => settingsFromEnvironment({ [variable]: value })).toThrow(/^Invalid configuration/);
   });
 
   it('names every bad variable at once', () => {
-    expect(() => lambdaConfigFromEnv({ POLL_INTERVAL_MS: 'x', TASK_STATE_MACHINE_ARN: 'y' })).toThrow(
-      /POLL_INTERVAL_MS.*TASK_STATE_MACHINE_ARN|TASK_STATE_MACHINE_ARN.*POLL_INTERVAL_MS/,
+    expect(() => settingsFromEnvironment({ POLL_INTERVAL_MS: 'x', SEARCH_PAGE_SIZE: 'y' })).toThrow(
+      /POLL_INTERVAL_MS.*SEARCH_PAGE_SIZE|SEARCH_PAGE_SIZE.*POLL_INTERVAL_MS/,
     );
+  });
+});
+
+describe('settings that cannot work together', () => {
+  it('refuses a poll interval longer than the automation timeout, naming both', () => {
+    expect(() => parseSettings({ pollIntervalMs: 10_000, automationTimeoutMs: 5000 })).toThrow(
+      'setting pollIntervalMs: must not be longer than automationTimeoutMs (5000)',
+    );
+  });
+
+  it('refuses a poll window whose status call cannot fit in a Lambda invocation, naming the options', () => {
+    expect(() =>
+      parseSettings({ pollWindowMs: 600_000, httpTimeoutMs: 120_000 }, 'option', (name) => `--${optionName(name)}`),
+    ).toThrow(/option --poll-window-ms: one status call \(--poll-window-ms \+ --poll-interval-ms \+ 3 × --http-timeout-ms\)/);
+  });
+});
+
+describe('setting names', () => {
+  it.each([
+    ['pollIntervalMs', 'POLL_INTERVAL_MS', 'poll-interval-ms'],
+    ['epilotApiUrl', 'EPILOT_API_URL', 'epilot-api-url'],
+    ['epilotTokenSecretName', 'EPILOT_TOKEN_SECRET_NAME', 'epilot-token-secret-name'],
+    ['sweepRateMinutes', 'SWEEP_RATE_MINUTES', 'sweep-rate-minutes'],
+  ] as const)('spells %s as the variable %s and the option --%s', (name, variable, option) => {
+    expect(envName(name)).toBe(variable);
+    expect(optionName(name)).toBe(option);
+  });
+
+  it('gives every setting a distinct variable and option', () => {
+    expect(new Set(SETTING_NAMES.map(envName)).size).toBe(SETTING_NAMES.length);
+    expect(new Set(SETTING_NAMES.map(optionName)).size).toBe(SETTING_NAMES.length);
+  });
+});
+
+describe('endpointsOf', () => {
+  it('uses epilot’s production hosts when no URL is set', () => {
+    expect(endpointsOf(parseSettings({}))).toEqual(EPILOT_PRODUCTION_HOSTS);
+  });
+
+  it('points all three APIs at epilotApiUrl over the per-API URLs', () => {
+    const settings = parseSettings({ epilotApiUrl: 'https://simulator.test', entityApiUrl: 'https://entity.example' });
+
+    expect(endpointsOf(settings)).toEqual({
+      entity: 'https://simulator.test',
+      workflow: 'https://simulator.test',
+      automation: 'https://simulator.test',
+    });
   });
 });
 

@@ -34,7 +34,18 @@ const spec = <G extends SettingGroup, S extends z.ZodType>(group: G, schema: S, 
   schema,
   help,
 });
-const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** Text from the environment, CDK context or an option becomes a number; anything else is refused in words. */
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .preprocess(
+      (value) => (typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
+      z
+        .number({ error: 'must be a whole number' })
+        .int({ error: 'must be a whole number' })
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    )
+    .default(fallback);
 const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 
 const SETTINGS = {
@@ -121,13 +132,43 @@ export function parseSettings(
 ): Settings {
   const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined && value !== ''));
   const result = settingsSchema.safeParse(present);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const name = issue.path[0];
-    const label = typeof name === 'string' && name in SETTINGS ? nameOf(name as SettingName) : issue.path.join('.');
-    return `${source} ${label || '(root)'}: ${issue.message}`;
-  });
+  const problems = result.success
+    ? conflicts(result.data).map(({ name, message }) => `${source} ${nameOf(name)}: ${message(nameOf)}`)
+    : result.error.issues.map((issue) => {
+        const name = issue.path[0];
+        const label = typeof name === 'string' && name in SETTINGS ? nameOf(name as SettingName) : issue.path.join('.');
+        return `${source} ${label || '(root)'}: ${issue.message}`;
+      });
+  if (result.success && problems.length === 0) return result.data;
   throw new InvalidSettingsError(`Invalid configuration: ${problems.join('; ')}`);
+}
+
+/** Lambda's hard limit; one "Get automation status" call must fit in it. */
+const MAX_FUNCTION_SECONDS = 900;
+
+/** Settings that are each valid but cannot work together. */
+function conflicts(settings: Settings): Array<{ name: SettingName; message: (nameOf: (name: SettingName) => string) => string }> {
+  const found: Array<{ name: SettingName; message: (nameOf: (name: SettingName) => string) => string }> = [];
+  if (settings.pollIntervalMs > settings.automationTimeoutMs) {
+    found.push({
+      name: 'pollIntervalMs',
+      message: (nameOf) => `must not be longer than ${nameOf('automationTimeoutMs')} (${settings.automationTimeoutMs})`,
+    });
+  }
+  if (pollCallSeconds(settings) > MAX_FUNCTION_SECONDS) {
+    found.push({
+      name: 'pollWindowMs',
+      message: (nameOf) =>
+        `one status call (${nameOf('pollWindowMs')} + ${nameOf('pollIntervalMs')} + 3 × ${nameOf('httpTimeoutMs')}) ` +
+        `must fit in Lambda's ${MAX_FUNCTION_SECONDS} s`,
+    });
+  }
+  return found;
+}
+
+/** How long one "Get automation status" invocation may take: the window, one more interval, a slow last call. */
+export function pollCallSeconds(settings: Pick<Settings, 'pollWindowMs' | 'pollIntervalMs' | 'httpTimeoutMs'>): number {
+  return Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10;
 }
 
 /** Runner settings with defaults for all but `input`: what tests and the local runner start from. */
