@@ -64,7 +64,6 @@ describe('settings from the environment', () => {
         'AUTOMATION_TIMEOUT_MS',
         'CLAIM_LEASE_MS',
         'DONE_SETTLE_MS',
-        'HTTP_TIMEOUT_MS',
         'POLL_INTERVAL_MS',
         'POLL_WINDOW_MS',
         'SEARCH_PAGE_SIZE',

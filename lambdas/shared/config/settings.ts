@@ -77,7 +77,7 @@ const SETTINGS = {
     int(0, 86_400_000, 600_000),
     'milliseconds a sweep leaves a finished task alone (a reopened task is picked up after this)',
   ),
-  httpTimeoutMs: spec('runner', int(100, 120_000, 10_000), 'upper bound in milliseconds of every HTTP call to epilot'),
+  httpTimeoutMs: spec('epilot', int(100, 120_000, 10_000), 'upper bound in milliseconds of every HTTP call to epilot'),
   searchQuery: spec('runner', z.string().min(1).default('*'), 'Lucene query of the sweep’s entity search'),
   searchPageSize: spec('runner', int(1, 1000, 1000), 'entities per search page (epilot allows at most 1,000)'),
   webhookSecretName: spec(
@@ -101,8 +101,8 @@ type GroupOf<K extends SettingName> = Specs[K]['group'];
 type NamesIn<G extends SettingGroup> = { [K in SettingName]: GroupOf<K> extends G ? K : never }[SettingName];
 export type SettingsOf<G extends SettingGroup> = Pick<Settings, NamesIn<G>>;
 
-/** What the task and sweep logic reads. */
-export type RunnerSettings = SettingsOf<'runner'>;
+/** What the task and sweep logic reads, and the HTTP timeout every epilot client is built with. */
+export type RunnerSettings = SettingsOf<'runner'> & Pick<Settings, 'httpTimeoutMs'>;
 
 export function settingsIn(groups: readonly SettingGroup[]): SettingName[] {
   return SETTING_NAMES.filter((name) => groups.includes(SETTINGS[name].group));
@@ -176,7 +176,7 @@ export function runnerSettings(input: Partial<RunnerSettings> = {}): RunnerSetti
   return pick(parseSettings(input), RUNNER_SETTING_NAMES);
 }
 
-const RUNNER_SETTING_NAMES = settingsIn(['runner']) as Array<keyof RunnerSettings>;
+const RUNNER_SETTING_NAMES = [...settingsIn(['runner']), 'httpTimeoutMs'] as Array<keyof RunnerSettings>;
 
 /** The environment variables that carry `names` (unset optional settings are left out). */
 export function settingsEnvironment(settings: Settings, names: readonly SettingName[]): Record<string, string> {

@@ -10,7 +10,7 @@ import type { RunnerDeps } from './runner-deps';
  */
 export const NEEDS = {
   /** The three epilot APIs, with the token read from Secrets Manager. */
-  epilot: { deps: ['workflows', 'automations', 'entities'], settings: ['epilot', 'runner'], resource: undefined },
+  epilot: { deps: ['workflows', 'automations', 'entities'], settings: ['epilot'], resource: undefined },
   /** Timings, leases and the sweep's search (the `runner` settings). */
   settings: { deps: ['settings'], settings: ['runner'], resource: undefined },
   /** Read and conditionally replace task records. */

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { systemClock } from '../clock';
-import { endpointsOf, pick, settingsFromEnvironment, settingsIn, type RunnerSettings, type Settings } from '../config/settings';
+import { endpointsOf, runnerSettings, settingsFromEnvironment, type Settings } from '../config/settings';
 import { AutomationApi } from '../epilot/automation-api';
 import { EntityApi } from '../epilot/entity-api';
 import { EpilotHttp } from '../epilot/http';
@@ -62,9 +62,7 @@ export function lambdaDeps(
   logger: Logger,
 ): AllDeps {
   const built: Partial<AllDeps> = { logger, clock: systemClock };
-  const runner = pick(settings, settingsIn(['runner']) as Array<keyof RunnerSettings>);
   for (const need of needs) {
-    const variable = NEEDS[need].resource;
     switch (need) {
       case 'epilot': {
         const http = new EpilotHttp({
@@ -77,17 +75,17 @@ export function lambdaDeps(
         break;
       }
       case 'settings':
-        built.settings = runner;
+        built.settings = runnerSettings(settings);
         break;
       case 'taskRecords':
       case 'openRecordQuery':
-        built.records = new TaskRecords(dynamoDbClient(), resource(env, variable ?? ''));
+        built.records = new TaskRecords(dynamoDbClient(), resource(env, NEEDS[need].resource));
         break;
       case 'deliveryRecords':
-        built.deliveries = new DeliveryRecords(dynamoDbClient(), resource(env, variable ?? ''));
+        built.deliveries = new DeliveryRecords(dynamoDbClient(), resource(env, NEEDS.deliveryRecords.resource));
         break;
       case 'taskExecutions':
-        built.starter = stepFunctionsStarter(resource(env, variable ?? ''));
+        built.starter = stepFunctionsStarter(resource(env, NEEDS.taskExecutions.resource));
         break;
       case 'webhookSecret':
         built.secret = secretsManagerWebhookSecret(settings.webhookSecretName);
