@@ -133,7 +133,7 @@ export class LocalRunner {
       workflows: new WorkflowsV1Engine(http),
       automations: new AutomationApi(http),
       entities: new EntityApi(http),
-      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords')),
+      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords'), options.clock),
       starter: { start: (name, input) => this.startTaskExecution(name, input) },
     };
     // Built once, like a Lambda's module: every execution calls the same handler functions.
