@@ -39,7 +39,7 @@ function conditionFailed() {
 }
 
 describe('claim-task handler', () => {
-  it('claims a task nobody holds with a conditional put on the record’s absence', async () => {
+  it('claims a task nobody holds with a conditional put on the record’s absence, stamped with the time of the write', async () => {
     aws.ddb.on(GetCommand).resolves({});
     aws.ddb.on(PutCommand).resolves({});
     const before = Date.now();
@@ -68,6 +68,8 @@ describe('claim-task handler', () => {
       entityId: 'entity-1',
     });
     expect(put?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + CLAIM_LEASE_MS);
+    // The store stamps the time of the write.
+    expect(put?.Item?.updatedAt).toBeGreaterThanOrEqual(before);
     expect(result).toMatchObject({ attempt: 1, decision: { action: 'run', reason: 'starting a run' } });
     expect(result.run).toBeUndefined();
   });

@@ -30,7 +30,7 @@ function runLease(deadline: number, now: number, leases: Leases): number {
 }
 
 /** A lease is live until `leaseUntil`; a DONE record's lease means nothing. */
-export function leaseIsLive(record: TaskRecord, now: number): boolean {
+function leaseIsLive(record: TaskRecord, now: number): boolean {
   return record.leaseUntil > now;
 }
 

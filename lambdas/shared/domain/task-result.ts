@@ -9,7 +9,7 @@ import { stepStatusResultSchema, type TaskResult, type TaskState } from './task-
  */
 
 /** The guide's mapping from a finished automation run to the workflow step's status. */
-export const STEP_STATUS_BY_AUTOMATION_STATUS = {
+const STEP_STATUS_BY_AUTOMATION_STATUS = {
   success: 'COMPLETED',
   failed: 'FAILED',
   skipped: 'SKIPPED',

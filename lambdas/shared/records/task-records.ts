@@ -12,8 +12,9 @@ import { RecordConflictError } from '../errors';
  *   (none) → CLAIMED → STARTED(run id) → PATCHING(result) → DONE
  *
  * A record that is not DONE belongs to `owner` until `leaseUntil`; after that another execution may take it over.
+ * Every transition, with its leases, is a function in `domain/task-lifecycle.ts`; this store only reads and writes.
  */
-export const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
+const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
 
 export const taskRecordSchema = z.object({
   pk: z.string(),
@@ -50,7 +51,7 @@ export interface TaskKey {
   taskId: string;
 }
 
-export function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
+function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
   return { pk: `TASK#${key.workflowExecutionId}`, sk: key.taskId };
 }
 
