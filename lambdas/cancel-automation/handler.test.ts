@@ -55,6 +55,11 @@ describe('cancel-automation handler', () => {
     const result = await handler(timedOut, lambdaContext());
 
     expect(result.run).toMatchObject({ executionId: 'run-1', status: 'cancelled', timedOut: true, polls: 7 });
+    expect(result.result).toEqual({
+      stepStatus: 'FAILED',
+      automationStatus: 'cancelled',
+      reason: 'automation did not finish within 5 s; the run was cancelled',
+    });
     expect(timeline).toEqual(['record result', 'DELETE']);
     const [put] = aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
     expect(put).toMatchObject({
@@ -89,12 +94,13 @@ describe('cancel-automation handler', () => {
     expect(result.run?.status).toBe('cancelled');
   });
 
-  it('tolerates a 404 (the run is gone) and leaves the state as it was', async () => {
+  it('tolerates a 404 (the run is gone): leaves the run as it was and carries the recorded result on', async () => {
     epilot().delete(RUN_PATH).reply(404, { status: 404, error: 'Execution not found' });
 
     const result = await handler(timedOut, lambdaContext());
 
     expect(result.run).toEqual(timedOut.state.run);
+    expect(result.result?.stepStatus).toBe('FAILED');
   });
 
   it('tolerates epilot refusing to cancel a run that already finished', async () => {

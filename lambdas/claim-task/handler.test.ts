@@ -39,7 +39,7 @@ function conditionFailed() {
 }
 
 describe('claim-task handler', () => {
-  it('claims a task nobody holds with a conditional put on the record’s absence', async () => {
+  it('claims a task nobody holds with a conditional put on the record’s absence, stamped with the time of the write', async () => {
     aws.ddb.on(GetCommand).resolves({});
     aws.ddb.on(PutCommand).resolves({});
     const before = Date.now();
@@ -68,7 +68,9 @@ describe('claim-task handler', () => {
       entityId: 'entity-1',
     });
     expect(put?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + CLAIM_LEASE_MS);
-    expect(result).toMatchObject({ owner: EXECUTION, attempt: 1, decision: { action: 'run', reason: 'starting a run' } });
+    // The store stamps the time of the write.
+    expect(put?.Item?.updatedAt).toBeGreaterThanOrEqual(before);
+    expect(result).toMatchObject({ attempt: 1, decision: { action: 'run', reason: 'starting a run' } });
     expect(result.run).toBeUndefined();
   });
 
@@ -95,22 +97,18 @@ describe('claim-task handler', () => {
 
     expect(result.decision?.action).toBe('skip');
     expect(result.decision?.reason).toMatch(/^busy: .*wf-1-task-1-0/);
-    expect(result.owner).toBeUndefined();
     expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
-  it('reads again after losing the race for the record, and then sees the winner', async () => {
-    aws.ddb
-      .on(GetCommand)
-      .resolvesOnce({})
-      .resolvesOnce({ Item: taskRecord({ owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 }) });
+  it('fails with RecordConflictError after losing the race for the record, leaving the re-read to the state’s retry', async () => {
+    aws.ddb.on(GetCommand).resolves({});
     aws.ddb.on(PutCommand).rejects(conditionFailed());
 
-    const result = await handler(taskEvent(dueTask()), lambdaContext());
+    const error = await rejectionOf(handler(taskEvent(dueTask()), lambdaContext()));
 
-    expect(aws.ddb.commandCalls(GetCommand)).toHaveLength(2);
+    expect(error.name).toBe(ErrorNames.recordConflict);
+    expect(aws.ddb.commandCalls(GetCommand)).toHaveLength(1);
     expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(1);
-    expect(result.decision).toMatchObject({ action: 'skip', reason: expect.stringMatching(/^busy/) });
   });
 
   it('takes over an expired lease with a put conditional on the version it read', async () => {
@@ -133,7 +131,7 @@ describe('claim-task handler', () => {
       ExpressionAttributeValues: { ':expected': 4 },
       Item: { version: 5, owner: EXECUTION, attempt: 2, status: 'CLAIMED', startAttemptedAt: abandoned.startAttemptedAt },
     });
-    expect(result).toMatchObject({ owner: EXECUTION, attempt: 2, decision: { action: 'run' } });
+    expect(result).toMatchObject({ attempt: 2, decision: { action: 'run' } });
   });
 
   it('routes a record left in PATCHING to the patch, with the recorded result', async () => {
@@ -155,16 +153,6 @@ describe('claim-task handler', () => {
     expect(result.decision?.action).toBe('patch');
     expect(result.result).toEqual({ stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' });
     expect(result.run?.executionId).toBe('run-1');
-  });
-
-  it('fails with RecordConflictError when it keeps losing the race', async () => {
-    aws.ddb.on(GetCommand).resolves({});
-    aws.ddb.on(PutCommand).rejects(conditionFailed());
-
-    const error = await rejectionOf(handler(taskEvent(dueTask()), lambdaContext()));
-
-    expect(error.name).toBe(ErrorNames.recordConflict);
-    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(3);
   });
 
   it('passes a task Find task skipped straight through, only looking for a record to close', async () => {

@@ -2,7 +2,7 @@ import { ErrorNames } from '../shared/errors';
 import { lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
-const aws = setUpHandlerTests();
+setUpHandlerTests();
 
 const pendingAutomationTask = {
   found: true,
@@ -21,29 +21,6 @@ describe('find-task handler', () => {
       entityId: 'entity-of-execution',
       execution: pendingAutomationTask,
     });
-  });
-
-  it('keeps the entity the execution was started for', async () => {
-    const result = await handler(taskEvent({ entityId: 'searched-entity', execution: pendingAutomationTask }), lambdaContext());
-
-    expect(result.entityId).toBe('searched-entity');
-  });
-
-  it('skips a task that is already final, without any side effect', async () => {
-    const execution = { ...pendingAutomationTask, task: { ...pendingAutomationTask.task, status: 'COMPLETED' } };
-
-    const result = await handler(taskEvent({ execution }), lambdaContext());
-
-    expect(result.decision).toEqual({ action: 'skip', reason: 'step already final (COMPLETED)' });
-    expect(result.flowId).toBeUndefined();
-    expect(aws.ddb.calls()).toHaveLength(0);
-    expect(aws.sfn.calls()).toHaveLength(0);
-  });
-
-  it('skips an execution epilot does not know', async () => {
-    const result = await handler(taskEvent({ execution: { found: false } }), lambdaContext());
-
-    expect(result.decision).toEqual({ action: 'skip', reason: 'execution not found' });
   });
 
   it('fails with InvalidStateInputError for a malformed execution view', async () => {

@@ -31,6 +31,7 @@ function polling(statuses: string[], settings = runnerSettings({ pollIntervalMs:
       executionId: 'run-1',
       status: 'pending',
       adopted: false,
+      startedAt: new Date(now).toISOString(),
       deadline: new Date(now + settings.automationTimeoutMs).toISOString(),
       polls: 0,
       finished: false,
@@ -59,9 +60,25 @@ describe('getAutomationStatus', () => {
     const { run, calls } = polling(['success'], settings);
     const startedAgo = 300;
 
-    await run({ deadline: new Date(Date.parse('2024-05-01T12:00:00.000Z') - startedAgo + settings.automationTimeoutMs).toISOString() });
+    await run({ startedAt: new Date(Date.parse('2024-05-01T12:00:00.000Z') - startedAgo).toISOString() });
 
     expect(calls()).toEqual([700]);
+  });
+
+  it.each(['success', 'failed', 'cancelled', 'skipped', 'hot'])('marks the run finished when it is %s', async (status) => {
+    const { run } = polling([status]);
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ status, polls: 1, finished: true, timedOut: false });
+  });
+
+  it('calls at once for a run without a recorded start time (a state from before startedAt was carried)', async () => {
+    const { run, calls } = polling(['success']);
+
+    await run({ startedAt: undefined });
+
+    expect(calls()).toEqual([0]);
   });
 
   it('calls at once for an adopted run (it may have finished long ago) and when polling on', async () => {

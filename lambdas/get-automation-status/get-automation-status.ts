@@ -18,10 +18,9 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
     let polls = run.polls;
     let status = run.status;
     // A run this execution has just started was `pending` a moment ago (the start call said so): the first status
-    // call comes one interval after the start (the deadline is start + timeout), like every other, so polling
-    // stays at one call per second of the run.
-    if (polls === 0 && !run.adopted) {
-      const firstCallAt = Math.min(deadline - deps.settings.automationTimeoutMs + pollIntervalMs, deadline);
+    // call comes one interval after the start, like every other, so polling stays at one call per second of the run.
+    if (polls === 0 && !run.adopted && run.startedAt !== undefined) {
+      const firstCallAt = Math.min(Date.parse(run.startedAt) + pollIntervalMs, deadline);
       const wait = Math.min(firstCallAt - deps.clock.now(), pollIntervalMs);
       if (wait > 0) await deps.clock.sleep(wait);
     }

@@ -23,7 +23,6 @@ function withResult(result: TaskResult, runId: string | undefined = 'run-1') {
   return taskEvent({
     entityId: 'entity-1',
     flowId: 'flow-1',
-    owner: EXECUTION,
     ...(runId ? { run: { executionId: runId, status: result.automationStatus, adopted: false, polls: 3, finished: true, timedOut: false } } : {}),
     result,
   });

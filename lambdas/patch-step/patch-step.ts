@@ -1,6 +1,7 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
 import { recordDecidedResult } from '../shared/domain/task-result';
+import { close } from '../shared/domain/task-lifecycle';
 import { expectField } from '../shared/domain/task-state';
 
 /**
@@ -24,8 +25,7 @@ export function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'cloc
       runStatus: result.automationStatus,
       reason: result.reason,
     });
-    const now = deps.clock.now();
-    await deps.records.replace(record, { ...record, status: 'DONE', finishedAt: now, updatedAt: now, leaseUntil: now });
+    await deps.records.replace(record, close(record, deps.clock.now()));
     logger.info('Patched workflow step', { stepStatus: result.stepStatus, automationExecutionId: runId, reason: result.reason });
     return { ...state, result };
   };

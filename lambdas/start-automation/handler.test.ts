@@ -20,7 +20,6 @@ const aws = setUpHandlerTests();
 const claimed: Partial<TaskState> = {
   entityId: 'entity-1',
   flowId: 'flow-1',
-  owner: EXECUTION,
   attempt: 1,
   decision: { action: 'run', reason: 'starting a run' },
 };
@@ -76,11 +75,13 @@ describe('start-automation handler', () => {
       ExpressionAttributeValues: { ':expected': 3 },
       Item: { status: 'STARTED', version: 4, automationExecutionId: 'run-1', automationStatus: 'pending', owner: EXECUTION },
     });
-    expect(started?.Item?.deadline).toBeGreaterThanOrEqual(before + AUTOMATION_TIMEOUT_MS);
+    expect(started?.Item?.deadline).toBe((started?.Item?.startedAt as number) + AUTOMATION_TIMEOUT_MS);
+    expect(started?.Item?.startedAt).toBeGreaterThanOrEqual(before);
     expect(result.run).toEqual({
       executionId: 'run-1',
       status: 'pending',
       adopted: false,
+      startedAt: new Date(started?.Item?.startedAt as number).toISOString(),
       deadline: new Date(started?.Item?.deadline as number).toISOString(),
       polls: 0,
       finished: false,

@@ -3,6 +3,7 @@ import { ownedRecord } from '../shared/records/owned-record';
 import { expectField, type TaskState } from '../shared/domain/task-state';
 import type { AutomationRun } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
+import { deadlineOf, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
 
 /** Runs created this long before the recorded start attempt still count as ours (clock skew between systems). */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -29,38 +30,18 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
       const found = earlier.find((run) => run.createdAt === undefined || Date.parse(run.createdAt) >= since);
       if (found) {
         logger.warn('Adopting the run an earlier start attempt created', { automationExecutionId: found.id });
-        return recordRun(state, record, found, true);
+        return recordStartedRun(state, record, found, true);
       }
       logger.info('No run from the earlier start attempt exists; starting one');
     }
-    // The lease is renewed with the attempt: retries of this state must not outlive the claim and let a second
-    // execution start a second run meanwhile.
-    const attemptAt = deps.clock.now();
-    record = await deps.records.replace(record, {
-      ...record,
-      startAttemptedAt: attemptAt,
-      leaseUntil: attemptAt + deps.settings.claimLeaseMs,
-      updatedAt: attemptAt,
-    });
+    record = await deps.records.replace(record, noteStartAttempt(record, deps.clock.now(), deps.settings));
     const run = await deps.automations.start({ entityId, flowId, ...task });
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
-    return recordRun(state, record, run, false);
+    return recordStartedRun(state, record, run, false);
   };
 
-  /** The run id goes to the record at once: from here on nothing may start a second run for this task. */
-  async function recordRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean) {
-    const now = deps.clock.now();
-    const deadline = now + deps.settings.automationTimeoutMs;
-    const written = await deps.records.replace(record, {
-      ...record,
-      status: 'STARTED',
-      automationExecutionId: run.id,
-      automationStatus: run.status,
-      startedAt: now,
-      deadline,
-      leaseUntil: deadline + deps.settings.claimLeaseMs,
-      updatedAt: now,
-    });
+  async function recordStartedRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean) {
+    const written = await deps.records.replace(record, recordRun(record, run, deps.clock.now(), deps.settings));
     return withRun(state, written, run, adopted);
   }
 
@@ -70,13 +51,14 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
     run: { id: string; status?: string | undefined },
     adopted: boolean,
   ): TaskState {
-    const deadline = record.deadline ?? deps.clock.now() + deps.settings.automationTimeoutMs;
+    const deadline = deadlineOf(record, deps.clock.now(), deps.settings);
     return {
       ...state,
       run: {
         executionId: run.id,
         status: run.status,
         adopted,
+        startedAt: record.startedAt === undefined ? undefined : new Date(record.startedAt).toISOString(),
         deadline: new Date(deadline).toISOString(),
         polls: 0,
         finished: false,

@@ -92,7 +92,7 @@ function harness(options: { lookup?: Record<string, SearchedEntity>; failStart?:
   const deps: WebhookDeps = {
     secret: async () => SECRET,
     deliveries: new DeliveryRecords(db.client as DynamoDBClient, TABLE),
-    records: new TaskRecords(db.client as DynamoDBClient, TABLE),
+    records: new TaskRecords(db.client as DynamoDBClient, TABLE, systemClock),
     entities: {
       findById: async (id) => {
         lookups.push(id);

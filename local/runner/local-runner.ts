@@ -129,7 +129,7 @@ export class LocalRunner {
       workflows: new WorkflowsV1Engine(http),
       automations: new AutomationApi(http),
       entities: new EntityApi(http),
-      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords')),
+      records: new TaskRecords(dynamo.client, dynamo.tableName('TaskRecords'), options.clock),
       deliveries: new DeliveryRecords(dynamo.client, dynamo.tableName('TaskRecords')),
       starter: { startExecution: (name, input) => this.startTaskExecution(name, input) },
       secret: async () => {

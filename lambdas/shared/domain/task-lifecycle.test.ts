@@ -1,9 +1,19 @@
-import { type ClaimRequest, decideClaim, planTaskExecution } from './task-lifecycle';
+import {
+  type ClaimRequest,
+  claim,
+  close,
+  heldByAnotherExecution,
+  noteStartAttempt,
+  planTaskExecution,
+  recordResult,
+  recordRun,
+} from './task-lifecycle';
 import type { TaskRecord } from '../records/task-records';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 const LEASE_MS = 120_000;
 const TIMEOUT_MS = 300_000;
+const LEASES = { claimLeaseMs: LEASE_MS, automationTimeoutMs: TIMEOUT_MS };
 const ME = 'arn:aws:states:eu-central-1:123456789012:execution:Task:me';
 const OTHER = 'arn:aws:states:eu-central-1:123456789012:execution:Task:other';
 
@@ -38,26 +48,25 @@ function aRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
     flowId: 'flow-1',
     entityId: 'entity-1',
     stepRunId: undefined,
-    claimLeaseMs: LEASE_MS,
-    automationTimeoutMs: TIMEOUT_MS,
+    leases: LEASES,
     ...overrides,
   };
 }
 
-function expectClaim(decision: ReturnType<typeof decideClaim>) {
+function expectClaim(decision: ReturnType<typeof claim>) {
   if (decision.kind !== 'claim') throw new Error(`expected a claim, got skip: ${decision.reason}`);
   return decision;
 }
 
-function expectSkip(decision: ReturnType<typeof decideClaim>) {
+function expectSkip(decision: ReturnType<typeof claim>) {
   if (decision.kind !== 'skip') throw new Error(`expected a skip, got claim (${decision.next})`);
   return decision;
 }
 
-describe('decideClaim', () => {
+describe('claim', () => {
   describe('without a record', () => {
     it('claims the task to start a run, attempt 1 of round 1', () => {
-      const decision = expectClaim(decideClaim(aRequest()));
+      const decision = expectClaim(claim(aRequest()));
 
       expect(decision.next).toBe('start');
       expect(decision.runId).toBeUndefined();
@@ -72,18 +81,17 @@ describe('decideClaim', () => {
         entityId: 'entity-1',
         leaseUntil: NOW + LEASE_MS,
         createdAt: NOW,
-        updatedAt: NOW,
       });
     });
 
     it('keeps the attempt number the execution was started with', () => {
-      const decision = expectClaim(decideClaim(aRequest({ attempt: 4 })));
+      const decision = expectClaim(claim(aRequest({ attempt: 4 })));
 
       expect(decision.record.attempt).toBe(4);
     });
 
     it('adopts the run the step already shows instead of starting a second one', () => {
-      const decision = expectClaim(decideClaim(aRequest({ stepRunId: 'run-from-epilot' })));
+      const decision = expectClaim(claim(aRequest({ stepRunId: 'run-from-epilot' })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-from-epilot');
@@ -115,14 +123,14 @@ describe('decideClaim', () => {
     });
 
     it('skips when the step still shows the run this runner finished (same run id)', () => {
-      const decision = expectSkip(decideClaim(aRequest({ record: done, stepRunId: 'run-1' })));
+      const decision = expectSkip(claim(aRequest({ record: done, stepRunId: 'run-1' })));
 
       expect(decision.reason).toMatch(/^already done/);
       expect(decision.reason).toContain('run-1');
     });
 
     it('starts a new round when the reopened step shows no run id', () => {
-      const decision = expectClaim(decideClaim(aRequest({ record: done, stepRunId: undefined })));
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: undefined })));
 
       expect(decision.next).toBe('start');
       expect(decision.record).toMatchObject({ status: 'CLAIMED', owner: ME, round: 2, attempt: 3 });
@@ -135,7 +143,7 @@ describe('decideClaim', () => {
     });
 
     it('starts a new round that adopts the run when the reopened step shows a different run id', () => {
-      const decision = expectClaim(decideClaim(aRequest({ record: done, stepRunId: 'run-2' })));
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-2' })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-2');
@@ -143,13 +151,13 @@ describe('decideClaim', () => {
     });
 
     it('takes the attempt from the execution when one was given', () => {
-      const decision = expectClaim(decideClaim(aRequest({ record: done, attempt: 7 })));
+      const decision = expectClaim(claim(aRequest({ record: done, attempt: 7 })));
 
       expect(decision.record).toMatchObject({ round: 2, attempt: 7 });
     });
 
     it('does not care whose lease it was: DONE is final for that round', () => {
-      const decision = expectClaim(decideClaim(aRequest({ record: { ...done, leaseUntil: NOW + 60_000 } })));
+      const decision = expectClaim(claim(aRequest({ record: { ...done, leaseUntil: NOW + 60_000 } })));
 
       expect(decision.record.round).toBe(2);
     });
@@ -159,7 +167,7 @@ describe('decideClaim', () => {
     it.each(['CLAIMED', 'STARTED', 'PATCHING'] as const)('skips a %s record as busy', (status) => {
       const record = aRecord({ status, owner: OTHER, leaseUntil: NOW + 1, automationExecutionId: 'run-1', stepStatus: 'FAILED' });
 
-      const decision = expectSkip(decideClaim(aRequest({ record, stepRunId: 'run-1' })));
+      const decision = expectSkip(claim(aRequest({ record, stepRunId: 'run-1' })));
 
       expect(decision.reason).toMatch(/^busy/);
       expect(decision.reason).toContain(OTHER);
@@ -171,7 +179,7 @@ describe('decideClaim', () => {
       const deadline = NOW + 30_000;
       const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', automationStatus: 'in_progress', deadline, attempt: 1 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+      const decision = expectClaim(claim(aRequest({ record, attempt: 2 })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-1');
@@ -184,14 +192,13 @@ describe('decideClaim', () => {
         automationExecutionId: 'run-1',
         deadline,
         leaseUntil: deadline + LEASE_MS,
-        updatedAt: NOW,
       });
     });
 
     it('leases an adopted run past its deadline for at least claimLeaseMs from now', () => {
       const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', deadline: NOW - 5_000 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record })));
+      const decision = expectClaim(claim(aRequest({ record })));
 
       expect(decision.record.leaseUntil).toBe(NOW + LEASE_MS);
     });
@@ -199,7 +206,7 @@ describe('decideClaim', () => {
     it('adopts the run the step shows when the record has none', () => {
       const record = aRecord({ status: 'CLAIMED' });
 
-      const decision = expectClaim(decideClaim(aRequest({ record, stepRunId: 'run-from-epilot' })));
+      const decision = expectClaim(claim(aRequest({ record, stepRunId: 'run-from-epilot' })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-from-epilot');
@@ -210,7 +217,7 @@ describe('decideClaim', () => {
     it('resumes the start and keeps startAttemptedAt, so the start looks for a run the dead owner created', () => {
       const record = aRecord({ status: 'CLAIMED', startAttemptedAt: NOW - 90_000, attempt: 1 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+      const decision = expectClaim(claim(aRequest({ record, attempt: 2 })));
 
       expect(decision.next).toBe('start');
       expect(decision.runId).toBeUndefined();
@@ -226,7 +233,7 @@ describe('decideClaim', () => {
     it('never lowers the attempt below the one recorded', () => {
       const record = aRecord({ status: 'CLAIMED', attempt: 5 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record, attempt: 2 })));
+      const decision = expectClaim(claim(aRequest({ record, attempt: 2 })));
 
       expect(decision.record.attempt).toBe(5);
     });
@@ -240,7 +247,7 @@ describe('decideClaim', () => {
         reason: 'automation failed',
       });
 
-      const decision = expectClaim(decideClaim(aRequest({ record })));
+      const decision = expectClaim(claim(aRequest({ record })));
 
       expect(decision.next).toBe('patch');
       expect(decision.runId).toBe('run-1');
@@ -251,7 +258,7 @@ describe('decideClaim', () => {
     it('gives a PATCHING record without a reason a default one', () => {
       const record = aRecord({ status: 'PATCHING', automationExecutionId: 'run-1', stepStatus: 'COMPLETED' });
 
-      const decision = expectClaim(decideClaim(aRequest({ record })));
+      const decision = expectClaim(claim(aRequest({ record })));
 
       expect(decision.result?.stepStatus).toBe('COMPLETED');
       expect(decision.result?.reason).toMatch(/earlier execution/);
@@ -262,7 +269,7 @@ describe('decideClaim', () => {
     it('continues the start of a CLAIMED record although the lease is live', () => {
       const record = aRecord({ status: 'CLAIMED', owner: ME, leaseUntil: NOW + 60_000 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record })));
+      const decision = expectClaim(claim(aRequest({ record })));
 
       expect(decision.next).toBe('start');
       expect(decision.record).toMatchObject({ owner: ME, status: 'CLAIMED', leaseUntil: NOW + LEASE_MS });
@@ -271,12 +278,101 @@ describe('decideClaim', () => {
     it('continues with the run it already started', () => {
       const record = aRecord({ status: 'STARTED', owner: ME, leaseUntil: NOW + 60_000, automationExecutionId: 'run-1', deadline: NOW + 20_000 });
 
-      const decision = expectClaim(decideClaim(aRequest({ record })));
+      const decision = expectClaim(claim(aRequest({ record })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-1');
       expect(decision.deadline).toBe(NOW + 20_000);
     });
+  });
+});
+
+describe('heldByAnotherExecution', () => {
+  it.each([
+    ['another execution, live lease', OTHER, NOW + 1, true],
+    ['another execution, lease ended now', OTHER, NOW, false],
+    ['this execution, live lease', ME, NOW + 1, false],
+  ])('%s: %s', (_case, owner, leaseUntil, held) => {
+    expect(heldByAnotherExecution(aRecord({ owner, leaseUntil }), ME, NOW)).toBe(held);
+  });
+});
+
+describe('noteStartAttempt', () => {
+  it('notes the attempt and renews the claim lease from now, keeping the status', () => {
+    const record = aRecord({ status: 'CLAIMED', owner: ME, leaseUntil: NOW + 5_000 });
+
+    expect(noteStartAttempt(record, NOW, LEASES)).toMatchObject({
+      status: 'CLAIMED',
+      owner: ME,
+      startAttemptedAt: NOW,
+      leaseUntil: NOW + LEASE_MS,
+    });
+  });
+});
+
+describe('recordRun', () => {
+  it('records the run as STARTED, with its start time, a deadline one timeout away and a lease past that', () => {
+    const record = aRecord({ status: 'CLAIMED', owner: ME, startAttemptedAt: NOW - 1_000 });
+
+    expect(recordRun(record, { id: 'run-1', status: 'pending' }, NOW, LEASES)).toMatchObject({
+      status: 'STARTED',
+      owner: ME,
+      automationExecutionId: 'run-1',
+      automationStatus: 'pending',
+      startAttemptedAt: NOW - 1_000,
+      startedAt: NOW,
+      deadline: NOW + TIMEOUT_MS,
+      leaseUntil: NOW + TIMEOUT_MS + LEASE_MS,
+    });
+  });
+});
+
+describe('recordResult', () => {
+  it('records the result as PATCHING, with a claim lease from now', () => {
+    const record = aRecord({ status: 'STARTED', owner: ME, automationExecutionId: 'run-1', deadline: NOW + 60_000 });
+
+    expect(recordResult(record, { stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, NOW, LEASES)).toMatchObject({
+      status: 'PATCHING',
+      automationExecutionId: 'run-1',
+      stepStatus: 'FAILED',
+      automationStatus: 'failed',
+      reason: 'automation failed',
+      leaseUntil: NOW + LEASE_MS,
+    });
+  });
+});
+
+describe('close', () => {
+  it('closes a patched record as DONE, finished now, with its lease ended and its result kept', () => {
+    const record = aRecord({ status: 'PATCHING', owner: ME, stepStatus: 'COMPLETED', reason: 'automation success' });
+
+    expect(close(record, NOW)).toMatchObject({
+      status: 'DONE',
+      owner: ME,
+      stepStatus: 'COMPLETED',
+      reason: 'automation success',
+      leaseUntil: NOW,
+      finishedAt: NOW,
+    });
+  });
+
+  it('closes a record left unfinished without a patch, taking it over and keeping the step status epilot shows', () => {
+    const record = aRecord({ status: 'STARTED', owner: OTHER, stepStatus: undefined });
+
+    expect(close(record, NOW, { owner: ME, stepStatus: 'COMPLETED', reason: 'step already final (COMPLETED)' })).toMatchObject({
+      status: 'DONE',
+      owner: ME,
+      stepStatus: 'COMPLETED',
+      reason: 'closed without a patch: step already final (COMPLETED)',
+      leaseUntil: NOW,
+      finishedAt: NOW,
+    });
+  });
+
+  it('keeps the recorded step status when epilot shows none', () => {
+    const record = aRecord({ status: 'PATCHING', stepStatus: 'FAILED' });
+
+    expect(close(record, NOW, { owner: ME, stepStatus: undefined, reason: 'execution not found' }).stepStatus).toBe('FAILED');
   });
 });
 

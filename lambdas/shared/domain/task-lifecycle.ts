@@ -1,16 +1,48 @@
-import type { TaskRecord } from '../records/task-records';
+import type { RunnerSettings } from '../config/settings';
+import type { TaskRecord, TaskRecordFields } from '../records/task-records';
+import { recordedResult } from './task-result';
 import type { TaskResult } from './task-state';
 
 /**
- * The decisions about a task's record, as pure functions of what was read. The handlers read, decide here, and
- * write conditionally on the version they read; a lost race means reading and deciding again.
+ * Everything that can happen to a task's record, as pure "next record" functions of the record read and `now`:
+ *
+ *   (none) → claim → CLAIMED → noteStartAttempt → recordRun → STARTED(run id) → recordResult → PATCHING → close → DONE
+ *
+ * (claim may also adopt a run straight into STARTED, or resume a PATCHING record.) The handlers read, call one of
+ * these, and write conditionally on the version they read; a lost race means reading and deciding again. Every
+ * lease and deadline is computed here, so how long a record is held is decided in one place.
  */
 
-type RecordFields = Omit<TaskRecord, 'version' | 'pk' | 'sk'>;
+export type Leases = Pick<RunnerSettings, 'claimLeaseMs' | 'automationTimeoutMs'>;
+
+/** While an execution works between two writes, without a run it could wait for. */
+function claimLease(now: number, leases: Leases): number {
+  return now + leases.claimLeaseMs;
+}
+
+function runDeadline(now: number, leases: Leases): number {
+  return now + leases.automationTimeoutMs;
+}
+
+/** Past the deadline, so polling, cancelling and patching fit in the lease; never shorter than a claim lease. */
+function runLease(deadline: number, now: number, leases: Leases): number {
+  return Math.max(deadline, now) + leases.claimLeaseMs;
+}
+
+/** A lease is live until `leaseUntil`; a DONE record's lease means nothing. */
+function leaseIsLive(record: TaskRecord, now: number): boolean {
+  return record.leaseUntil > now;
+}
+
+/** Whether another execution holds the record and may still be at work on it: then it is theirs to finish. */
+export function heldByAnotherExecution(record: TaskRecord, execution: string, now: number): boolean {
+  return record.owner !== execution && leaseIsLive(record, now);
+}
 
 export interface ClaimRequest {
   record: TaskRecord | undefined;
   now: number;
+  /** The execution claiming the record. */
   owner: string;
   attempt: number | undefined;
   workflowExecutionId: string;
@@ -19,8 +51,7 @@ export interface ClaimRequest {
   entityId: string;
   /** The run epilot itself shows on the step, if any. */
   stepRunId: string | undefined;
-  claimLeaseMs: number;
-  automationTimeoutMs: number;
+  leases: Leases;
 }
 
 export type ClaimDecision =
@@ -28,14 +59,14 @@ export type ClaimDecision =
   | {
       kind: 'claim';
       next: 'start' | 'adopt' | 'patch';
-      record: RecordFields;
+      record: TaskRecordFields;
       runId?: string | undefined;
       deadline?: number | undefined;
       result?: TaskResult | undefined;
     };
 
-export function decideClaim(request: ClaimRequest): ClaimDecision {
-  const { record, now, owner } = request;
+export function claim(request: ClaimRequest): ClaimDecision {
+  const { record, now, owner, leases } = request;
   if (record === undefined) return freshClaim(request, 1, request.attempt ?? 1);
 
   if (record.status === 'DONE') {
@@ -47,7 +78,7 @@ export function decideClaim(request: ClaimRequest): ClaimDecision {
     return freshClaim(request, record.round + 1, request.attempt ?? record.attempt + 1, record.createdAt);
   }
 
-  if (record.owner !== owner && record.leaseUntil > now) {
+  if (heldByAnotherExecution(record, owner, now)) {
     return {
       kind: 'skip',
       reason: `busy: ${record.owner} holds this task until ${new Date(record.leaseUntil).toISOString()}`,
@@ -55,47 +86,33 @@ export function decideClaim(request: ClaimRequest): ClaimDecision {
   }
 
   // Ours already (a retried Claim), or left behind by an execution whose lease ran out: carry on from the record.
-  const base: RecordFields = {
-    ...record,
-    owner,
-    attempt: Math.max(request.attempt ?? record.attempt, record.attempt),
-    updatedAt: now,
-  };
-  if (record.status === 'PATCHING' && record.stepStatus !== undefined) {
+  const base: TaskRecordFields = { ...record, owner, attempt: Math.max(request.attempt ?? record.attempt, record.attempt) };
+  const result = recordedResult(record);
+  if (result !== undefined) {
     return {
       kind: 'claim',
       next: 'patch',
-      record: { ...base, leaseUntil: now + request.claimLeaseMs },
+      record: { ...base, leaseUntil: claimLease(now, leases) },
       runId: record.automationExecutionId,
-      result: {
-        stepStatus: record.stepStatus as TaskResult['stepStatus'],
-        automationStatus: record.automationStatus,
-        reason: record.reason ?? 'finishing a patch an earlier execution could not complete',
-      },
+      result,
     };
   }
   const runId = record.automationExecutionId ?? request.stepRunId;
   if (runId !== undefined) {
-    const deadline = record.deadline ?? now + request.automationTimeoutMs;
+    const deadline = record.deadline ?? runDeadline(now, leases);
     return {
       kind: 'claim',
       next: 'adopt',
       runId,
       deadline,
-      record: {
-        ...base,
-        status: 'STARTED',
-        automationExecutionId: runId,
-        deadline,
-        leaseUntil: Math.max(deadline, now) + request.claimLeaseMs,
-      },
+      record: { ...base, status: 'STARTED', automationExecutionId: runId, deadline, leaseUntil: runLease(deadline, now, leases) },
     };
   }
-  return { kind: 'claim', next: 'start', record: { ...base, status: 'CLAIMED', leaseUntil: now + request.claimLeaseMs } };
+  return { kind: 'claim', next: 'start', record: { ...base, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
 }
 
 function freshClaim(request: ClaimRequest, round: number, attempt: number, createdAt = request.now): ClaimDecision {
-  const { now } = request;
+  const { now, leases } = request;
   const common = {
     workflowExecutionId: request.workflowExecutionId,
     taskId: request.taskId,
@@ -105,11 +122,10 @@ function freshClaim(request: ClaimRequest, round: number, attempt: number, creat
     flowId: request.flowId,
     entityId: request.entityId,
     createdAt,
-    updatedAt: now,
   };
   if (request.stepRunId !== undefined) {
     // epilot (or an earlier round of ours) already started a run for this task: never start a second one.
-    const deadline = now + request.automationTimeoutMs;
+    const deadline = runDeadline(now, leases);
     return {
       kind: 'claim',
       next: 'adopt',
@@ -120,11 +136,78 @@ function freshClaim(request: ClaimRequest, round: number, attempt: number, creat
         status: 'STARTED',
         automationExecutionId: request.stepRunId,
         deadline,
-        leaseUntil: deadline + request.claimLeaseMs,
+        leaseUntil: runLease(deadline, now, leases),
       },
     };
   }
-  return { kind: 'claim', next: 'start', record: { ...common, status: 'CLAIMED', leaseUntil: now + request.claimLeaseMs } };
+  return { kind: 'claim', next: 'start', record: { ...common, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
+}
+
+/**
+ * Noted just before the start request goes out (epilot's start has no idempotency key). The lease is renewed with
+ * it: retries of the start must not outlive the claim and let a second execution start a second run meanwhile.
+ */
+export function noteStartAttempt(record: TaskRecord, now: number, leases: Leases): TaskRecordFields {
+  return { ...record, startAttemptedAt: now, leaseUntil: claimLease(now, leases) };
+}
+
+/** The run id goes to the record at once: from here on nothing may start a second run for this task. */
+export function recordRun(
+  record: TaskRecord,
+  run: { id: string; status?: string | undefined },
+  now: number,
+  leases: Leases,
+): TaskRecordFields {
+  const deadline = runDeadline(now, leases);
+  return {
+    ...record,
+    status: 'STARTED',
+    automationExecutionId: run.id,
+    automationStatus: run.status,
+    startedAt: now,
+    deadline,
+    leaseUntil: runLease(deadline, now, leases),
+  };
+}
+
+/** The deadline of a run this execution follows: the recorded one, or a full timeout from now if none was. */
+export function deadlineOf(record: TaskRecord, now: number, leases: Leases): number {
+  return record.deadline ?? runDeadline(now, leases);
+}
+
+/** The result goes to the record before anything that ends the run or patches the step (see task-result.ts). */
+export function recordResult(record: TaskRecord, result: TaskResult, now: number, leases: Leases): TaskRecordFields {
+  return {
+    ...record,
+    status: 'PATCHING',
+    stepStatus: result.stepStatus,
+    automationStatus: result.automationStatus,
+    reason: result.reason,
+    leaseUntil: claimLease(now, leases),
+  };
+}
+
+/** Why a record is closed without a patch of its step, and by which execution. */
+export interface Unpatched {
+  owner: string;
+  /** The status the step shows, if known. */
+  stepStatus: string | undefined;
+  reason: string;
+}
+
+/**
+ * DONE: after the step patch, or, with `unpatched`, for a record an execution left unfinished while the task
+ * needs no run any more (its step is final, its workflow closed…).
+ */
+export function close(record: TaskRecord, now: number, unpatched?: Unpatched): TaskRecordFields {
+  const done: TaskRecordFields = { ...record, status: 'DONE', leaseUntil: now, finishedAt: now };
+  if (unpatched === undefined) return done;
+  return {
+    ...done,
+    owner: unpatched.owner,
+    stepStatus: unpatched.stepStatus ?? record.stepStatus,
+    reason: `closed without a patch: ${unpatched.reason}`,
+  };
 }
 
 export type ExecutionPlan =
@@ -146,6 +229,6 @@ export function planTaskExecution(record: TaskRecord | undefined, now: number, d
       ? { kind: 'done', attempt: record.attempt }
       : { kind: 'start', attempt: record.attempt + 1 };
   }
-  if (record.leaseUntil > now) return { kind: 'running', attempt: record.attempt, owner: record.owner };
+  if (leaseIsLive(record, now)) return { kind: 'running', attempt: record.attempt, owner: record.owner };
   return { kind: 'start', attempt: record.attempt + 1 };
 }

@@ -42,13 +42,13 @@ export const taskStateSchema = taskInputSchema.extend({
   /** run: start or adopt a run; patch: a result is known, only the step patch is missing; skip: nothing to do. */
   decision: z.object({ action: z.enum(['run', 'patch', 'skip']), reason: z.string() }).optional(),
   flowId: z.string().optional(),
-  /** The Step Functions execution that holds the task's record. */
-  owner: z.string().optional(),
   run: z
     .looseObject({
       executionId: z.string().optional(),
       status: z.string().optional(),
       adopted: z.boolean().default(false),
+      /** ISO time the run was recorded as started, when the record knows it. */
+      startedAt: z.string().optional(),
       /** ISO time after which the runner stops waiting, cancels the run and fails the step. */
       deadline: z.string().optional(),
       polls: z.number().int().nonnegative().default(0),

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailure } from './task-records';
 
 /** How long a webhook delivery id is remembered: epilot retries a delivery for hours, never for a day. */
-export const DELIVERY_TTL_SECONDS = 24 * 60 * 60;
+const DELIVERY_TTL_SECONDS = 24 * 60 * 60;
 
 export function deliveryRecordKey(deliveryId: string): { pk: string; sk: string } {
   return { pk: `DELIVERY#${deliveryId}`, sk: 'delivery' };

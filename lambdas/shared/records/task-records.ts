@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import type { Clock } from '../clock';
 import { RecordConflictError } from '../errors';
 
 /**
@@ -11,8 +12,9 @@ import { RecordConflictError } from '../errors';
  *   (none) → CLAIMED → STARTED(run id) → PATCHING(result) → DONE
  *
  * A record that is not DONE belongs to `owner` until `leaseUntil`; after that another execution may take it over.
+ * Every transition, with its leases, is a function in `domain/task-lifecycle.ts`; this store only reads and writes.
  */
-export const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
+const TASK_RECORD_STATUSES = ['CLAIMED', 'STARTED', 'PATCHING', 'DONE'] as const;
 
 export const taskRecordSchema = z.object({
   pk: z.string(),
@@ -41,14 +43,15 @@ export const taskRecordSchema = z.object({
   finishedAt: z.number().optional(),
 });
 export type TaskRecord = z.output<typeof taskRecordSchema>;
-export type TaskRecordStatus = TaskRecord['status'];
+/** A record as a writer decides it; the store derives the key and stamps `version` and `updatedAt`. */
+export type TaskRecordFields = Omit<TaskRecord, 'pk' | 'sk' | 'version' | 'updatedAt'>;
 
 export interface TaskKey {
   workflowExecutionId: string;
   taskId: string;
 }
 
-export function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
+function taskRecordKey(key: TaskKey): { pk: string; sk: string } {
   return { pk: `TASK#${key.workflowExecutionId}`, sk: key.taskId };
 }
 
@@ -63,6 +66,7 @@ export class TaskRecords {
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly clock: Clock,
   ) {
     this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -91,13 +95,18 @@ export class TaskRecords {
 
   /**
    * Writes `next` only if the stored record is still the one the caller decided on: absent when `previous` is
-   * undefined, otherwise at `previous.version`. Returns the record as written (version incremented).
+   * undefined, otherwise at `previous.version`. Returns the record as written (version incremented, updatedAt
+   * now); a `version` or `updatedAt` that `next` carries over from the record read is overwritten.
    */
-  async replace(previous: TaskRecord | undefined, next: Omit<TaskRecord, 'version' | 'pk' | 'sk'>): Promise<TaskRecord> {
+  async replace(
+    previous: TaskRecord | undefined,
+    next: TaskRecordFields & Partial<Pick<TaskRecord, 'updatedAt'>>,
+  ): Promise<TaskRecord> {
     const written: TaskRecord = {
       ...next,
       ...taskRecordKey(next),
       version: previous === undefined ? 1 : previous.version + 1,
+      updatedAt: this.clock.now(),
     };
     // Only records that are not DONE carry the open-index key, so the index holds exactly the unfinished tasks.
     const item = written.status === 'DONE' ? written : { ...written, [OPEN_INDEX_KEY]: OPEN_INDEX_VALUE };

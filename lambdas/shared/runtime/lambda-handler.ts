@@ -79,7 +79,7 @@ export function lambdaDeps(
         break;
       case 'taskRecords':
       case 'openRecordQuery':
-        built.records = new TaskRecords(dynamoDbClient(), resource(env, NEEDS[need].resource));
+        built.records = new TaskRecords(dynamoDbClient(), resource(env, NEEDS[need].resource), systemClock);
         break;
       case 'deliveryRecords':
         built.deliveries = new DeliveryRecords(dynamoDbClient(), resource(env, NEEDS.deliveryRecords.resource));
