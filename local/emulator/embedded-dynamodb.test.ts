@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { startEmbeddedDynamoDb, tableDefinitions } from './embedded-dynamodb';
-import { createLocalApp, logicalIdOf, synthesizeTemplate } from './synthesized-definitions';
+import { createLocalApp, logicalIdOf, parseTemplate, synthesizeTemplate } from './synthesized-definitions';
 import { SampleStack } from '../../test/support/sample-stack';
 
 // aws-cdk-lib removes its temporary assembly directories on process exit, which jest never fires.
@@ -30,13 +30,12 @@ describe('startEmbeddedDynamoDb', () => {
   });
   afterEach(() => fs.rmSync(directory, { recursive: true, force: true }));
 
-  it("creates the template's tables with their keys and indexes, named by literal TableName or logical id", async () => {
+  it("creates the template's table with its keys and global index, named by its logical id", async () => {
     const db = await startEmbeddedDynamoDb({ template });
     try {
       expect(db.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(db.tables).toEqual({ [recordsId]: recordsId, [logicalIdOf(stack.node.findChild('Settings'))]: 'sample-settings' });
+      expect(db.tables).toEqual({ [logicalIdOf(stack.table)]: recordsId });
       expect(db.tableName('Records')).toBe(recordsId);
-      expect(db.tableName('sample-settings')).toBe('sample-settings');
       expect(() => db.tableName('Nope')).toThrow(/No table matches "Nope"/);
 
       const { Table } = await db.client.send(new DescribeTableCommand({ TableName: recordsId }));
@@ -46,7 +45,6 @@ describe('startEmbeddedDynamoDb', () => {
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ]);
       expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus])).toEqual([['byStatus', 'ACTIVE']]);
-      expect(Table?.LocalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byOwner']);
 
       await db.client.send(
         new PutItemCommand({
@@ -106,7 +104,7 @@ describe('startEmbeddedDynamoDb', () => {
       const { Item } = await second.client.send(new GetItemCommand({ TableName: recordsId, Key: { pk: { S: 'kept' }, sk: { S: '1' } } }));
       expect(Item).toEqual({ pk: { S: 'kept' }, sk: { S: '1' } });
       const { TableNames } = await second.client.send(new ListTablesCommand({}));
-      expect(TableNames?.sort()).toEqual([recordsId, 'sample-settings'].sort());
+      expect(TableNames?.sort()).toEqual([recordsId]);
     } finally {
       await second.stop();
     }
@@ -147,13 +145,23 @@ describe('startEmbeddedDynamoDb', () => {
 });
 
 describe('tableDefinitions', () => {
-  it('turns PAY_PER_REQUEST and PROVISIONED tables into CreateTable inputs', () => {
-    const byName = Object.fromEntries(tableDefinitions(template).map((t) => [t.input.TableName, t.input]));
-    expect(byName[recordsId]).toMatchObject({ BillingMode: 'PAY_PER_REQUEST' });
-    expect(byName[recordsId]?.ProvisionedThroughput).toBeUndefined();
-    expect(byName['sample-settings']).toMatchObject({
-      BillingMode: 'PROVISIONED',
-      ProvisionedThroughput: { ReadCapacityUnits: 2, WriteCapacityUnits: 1 },
+  const withTable = (type: string, properties: Record<string, unknown>) =>
+    parseTemplate({ Resources: { Extra: { Type: type, Properties: { ...(template.Resources[recordsId]?.Properties ?? {}), ...properties } } } });
+
+  it("turns the on-demand table into a CreateTable input, dropping what dynalite cannot use (TTL)", () => {
+    const [records] = tableDefinitions(template);
+    expect(records?.input).toEqual({
+      TableName: recordsId,
+      KeySchema: expect.any(Array),
+      AttributeDefinitions: expect.any(Array),
+      BillingMode: 'PAY_PER_REQUEST',
+      GlobalSecondaryIndexes: [expect.objectContaining({ IndexName: 'byStatus', Projection: { ProjectionType: 'ALL' } })],
     });
+  });
+
+  it('refuses provisioned capacity, local indexes and global tables, naming the table', () => {
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { BillingMode: 'PROVISIONED' }))).toThrow(/Table Extra \(only on-demand tables/);
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { LocalSecondaryIndexes: [] }))).toThrow('Table Extra: LocalSecondaryIndexes not supported locally');
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::GlobalTable', {}))).toThrow('Extra: AWS::DynamoDB::GlobalTable is not supported locally');
   });
 });

@@ -31,7 +31,7 @@ export interface EmbeddedDynamoDbOptions {
    * directory at a time. In memory if absent.
    */
   path?: string | undefined;
-  /** Every `AWS::DynamoDB::Table` (and `GlobalTable`) of it is created, unless a table of that name exists already. */
+  /** Every `AWS::DynamoDB::Table` of it is created, unless a table of that name exists already. */
   template?: CloudFormationTemplate | undefined;
 }
 
@@ -140,59 +140,42 @@ export interface TableDefinition {
 }
 
 const keySchema = z.array(z.object({ AttributeName: z.string(), KeyType: z.enum(['HASH', 'RANGE']) }));
-const projection = z
-  .object({
-    ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']).optional(),
-    NonKeyAttributes: z.array(z.string()).optional(),
-  })
-  .optional();
-const throughput = z.object({ ReadCapacityUnits: z.coerce.number(), WriteCapacityUnits: z.coerce.number() }).optional();
+const projection = z.object({
+  ProjectionType: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']).optional(),
+  NonKeyAttributes: z.array(z.string()).optional(),
+});
+/**
+ * What the stack's table uses: keys, on-demand billing and global secondary indexes. Settings that change no
+ * behaviour here (encryption, recovery, TTL, which dynalite lacks anyway) pass; anything else is refused by name.
+ */
 const tableProperties = z.looseObject({
   TableName: z.unknown().optional(),
   KeySchema: keySchema,
   AttributeDefinitions: z.array(z.object({ AttributeName: z.string(), AttributeType: z.enum(['S', 'N', 'B']) })),
-  BillingMode: z.enum(['PROVISIONED', 'PAY_PER_REQUEST']).optional(),
-  ProvisionedThroughput: throughput,
-  GlobalSecondaryIndexes: z
-    .array(z.looseObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection, ProvisionedThroughput: throughput }))
-    .optional(),
-  LocalSecondaryIndexes: z.array(z.looseObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection })).optional(),
+  BillingMode: z.literal('PAY_PER_REQUEST'),
+  GlobalSecondaryIndexes: z.array(z.strictObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection })).optional(),
 });
+const IGNORED_PROPERTIES = new Set(['PointInTimeRecoverySpecification', 'SSESpecification', 'TimeToLiveSpecification', 'DeletionProtectionEnabled', 'Tags']);
 
-/** CreateTable inputs for the template's tables: key schema, attributes, indexes and capacity, nothing else. */
+/** CreateTable inputs for the template's `AWS::DynamoDB::Table`s: key schema, attributes and indexes. */
 export function tableDefinitions(template: CloudFormationTemplate): TableDefinition[] {
   return Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table' || resource.Type === 'AWS::DynamoDB::GlobalTable')
+    .filter(([, resource]) => resource.Type.startsWith('AWS::DynamoDB::'))
     .map(([logicalId, resource]) => {
-      const parsed = tableProperties.safeParse(resolveCfnValue(template, resource.Properties ?? {}));
-      if (!parsed.success) throw new Error(`Table ${logicalId}: ${z.prettifyError(parsed.error)}`);
+      if (resource.Type !== 'AWS::DynamoDB::Table') throw new Error(`${logicalId}: ${resource.Type} is not supported locally`);
+      const properties = resource.Properties ?? {};
+      const unsupported = Object.keys(properties).filter((key) => !(key in tableProperties.shape) && !IGNORED_PROPERTIES.has(key));
+      if (unsupported.length > 0) throw new Error(`Table ${logicalId}: ${unsupported.join(', ')} not supported locally`);
+      const parsed = tableProperties.safeParse(resolveCfnValue(template, properties));
+      if (!parsed.success) throw new Error(`Table ${logicalId} (only on-demand tables with global indexes run locally): ${z.prettifyError(parsed.error)}`);
       const p = parsed.data;
-      // Global tables are on-demand unless they say otherwise, and carry capacity in a different shape.
-      const onDemand = resource.Type === 'AWS::DynamoDB::GlobalTable' || p.BillingMode === 'PAY_PER_REQUEST';
-      const capacity = (given: z.infer<typeof throughput>) =>
-        onDemand ? {} : { ProvisionedThroughput: given ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } };
       const input: TableDefinition['input'] = {
         TableName: typeof p.TableName === 'string' ? p.TableName : logicalId,
         KeySchema: p.KeySchema,
         AttributeDefinitions: p.AttributeDefinitions,
-        BillingMode: onDemand ? 'PAY_PER_REQUEST' : 'PROVISIONED',
-        ...capacity(p.ProvisionedThroughput),
+        BillingMode: 'PAY_PER_REQUEST',
+        ...(p.GlobalSecondaryIndexes?.length ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes } : {}),
       };
-      if (p.GlobalSecondaryIndexes?.length) {
-        input.GlobalSecondaryIndexes = p.GlobalSecondaryIndexes.map((index) => ({
-          IndexName: index.IndexName,
-          KeySchema: index.KeySchema,
-          Projection: index.Projection ?? { ProjectionType: 'ALL' },
-          ...capacity(index.ProvisionedThroughput),
-        }));
-      }
-      if (p.LocalSecondaryIndexes?.length) {
-        input.LocalSecondaryIndexes = p.LocalSecondaryIndexes.map((index) => ({
-          IndexName: index.IndexName,
-          KeySchema: index.KeySchema,
-          Projection: index.Projection ?? { ProjectionType: 'ALL' },
-        }));
-      }
       return { logicalId, input };
     });
 }

@@ -3,4 +3,3 @@ export const LOCAL_REGION = 'eu-central-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 export const LOCAL_PARTITION = 'aws';
 export const LOCAL_URL_SUFFIX = 'amazonaws.com';
-export const LOCAL_STACK_NAME = 'local';

@@ -63,16 +63,12 @@ describe('stateMachineDefinitions', () => {
     expect(sample?.arn).toBe(`arn:aws:states:eu-central-1:000000000000:stateMachine:${sample?.logicalId}`);
     const states = sample?.definition.States ?? {};
     expect(states['Start']?.['Resource']).toBe(arn);
-    expect(states['Flaky']?.['Resource']).toBe('arn:aws:states:::lambda:invoke');
-    expect(states['Flaky']?.['Parameters']).toMatchObject({ FunctionName: arn });
     expect(JSON.stringify(sample?.definition)).not.toMatch(/Fn::|"Ref"|\$\{Token/);
   });
 
-  it('maps every Task state, nested ones included, to its Lambda', () => {
+  it('maps every Task state to the logical id of its Lambda', () => {
     const [sample] = definitions;
-    expect(sample?.taskFunctions).toEqual({ Start: workerId, Audit: workerId, Item: workerId, Flaky: workerId, Poll: workerId });
-    expect(sample?.tasks['Flaky']).toEqual({ integration: 'lambda-invoke', functionLogicalId: workerId });
-    expect(sample?.tasks['Start']?.integration).toBe('lambda-arn');
+    expect(sample?.taskFunctions).toEqual({ Start: workerId, Flaky: workerId, Poll: workerId });
   });
 
   it('finds a definition by construct, construct id or logical id', () => {
@@ -83,46 +79,45 @@ describe('stateMachineDefinitions', () => {
     expect(() => findStateMachineDefinition(definitions, 'Missing')).toThrow(/No state machine matches "Missing"/);
   });
 
-  it('applies DefinitionSubstitutions and resolves Fn::Sub / GetAtt / Ref', () => {
+  it('resolves Ref, Fn::GetAtt Arn and Fn::Join, and names resources by their literal name', () => {
     const handmade: CloudFormationTemplate = parseTemplate({
       Resources: {
         Fn: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'named-fn' } },
-        Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
         Machine: {
           Type: 'AWS::StepFunctions::StateMachine',
           Properties: {
             StateMachineName: 'machine',
             DefinitionString: {
-              'Fn::Sub': [
-                '{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"arn:${AWS::Partition}:states:::lambda:invoke","Parameters":{"FunctionName":"${FnArn}","Payload":{"queue":"${Queue}","region":"${AWS::Region}"}},"Next":"Direct"},"Direct":{"Type":"Task","Resource":"${!Direct}","End":true}}}',
-                { FnArn: { 'Fn::GetAtt': ['Fn', 'Arn'] } },
+              'Fn::Join': [
+                '',
+                ['{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"', { 'Fn::GetAtt': ['Fn', 'Arn'] }, '","Parameters":{"region":"', { Ref: 'AWS::Region' }, '","fn":"', { Ref: 'Fn' }, '"},"End":true}}}'],
               ],
             },
-            DefinitionSubstitutions: { Direct: { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Fn', 'Arn'] }, ':$LATEST']] } },
           },
         },
       },
     });
     const [machine] = stateMachineDefinitions(handmade);
     expect(machine?.name).toBe('machine');
-    expect(machine?.definition.States['Call']?.['Parameters']).toEqual({
-      FunctionName: 'arn:aws:lambda:eu-central-1:000000000000:function:named-fn',
-      Payload: { queue: 'https://sqs.eu-central-1.amazonaws.com/000000000000/Queue', region: 'eu-central-1' },
+    expect(machine?.arn).toBe('arn:aws:states:eu-central-1:000000000000:stateMachine:machine');
+    expect(machine?.definition.States['Call']).toMatchObject({
+      Resource: 'arn:aws:lambda:eu-central-1:000000000000:function:named-fn',
+      Parameters: { region: 'eu-central-1', fn: 'named-fn' },
     });
-    expect(machine?.definition.States['Direct']?.['Resource']).toBe('arn:aws:lambda:eu-central-1:000000000000:function:named-fn:$LATEST');
-    expect(machine?.taskFunctions).toEqual({ Call: 'Fn', Direct: 'Fn' });
+    expect(machine?.taskFunctions).toEqual({ Call: 'Fn' });
   });
 
-  it('resolves pseudo parameters, Select/Split and drops AWS::NoValue', () => {
-    const empty = parseTemplate({ Resources: {} });
-    expect(
-      resolveCfnValue(empty, {
-        a: { Ref: 'AWS::AccountId' },
-        b: { 'Fn::Select': [1, { 'Fn::Split': ['/', 'x/y/z'] }] },
-        c: { Ref: 'AWS::NoValue' },
-        d: [{ Ref: 'AWS::URLSuffix' }, { Ref: 'AWS::NoValue' }],
-      }),
-    ).toEqual({ a: '000000000000', b: 'y', d: ['amazonaws.com'] });
-    expect(() => resolveCfnValue(empty, { 'Fn::ImportValue': 'x' })).toThrow(/cannot be resolved locally/);
+  it('refuses what the stack does not use, naming it: other intrinsics, attributes, resource types and definition sources', () => {
+    const template = parseTemplate({
+      Resources: {
+        Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+        Fn: { Type: 'AWS::Lambda::Function', Properties: {} },
+        Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: '{}', DefinitionSubstitutions: { X: 'y' } } },
+      },
+    });
+    expect(() => resolveCfnValue(template, { 'Fn::Sub': 'x' })).toThrow('Fn::Sub cannot be resolved locally');
+    expect(() => resolveCfnValue(template, { 'Fn::GetAtt': ['Fn', 'Version'] })).toThrow('Fn::GetAtt Fn.Version has no local value (only Arn has)');
+    expect(() => resolveCfnValue(template, { Ref: 'Queue' })).toThrow('Queue (AWS::SQS::Queue) has no local name or ARN');
+    expect(() => stateMachineDefinitions(template)).toThrow('State machine Machine: DefinitionSubstitutions is not supported locally');
   });
 });

@@ -1,0 +1,69 @@
+import { ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
+import type { JsonValue } from './asl';
+
+/**
+ * What crosses the Lambda boundary and how a Lambda failure looks to Step Functions. aws-local-stepfunctions calls
+ * local handlers with live objects and matches Retry/Catch on whatever it is thrown, so these rules are applied
+ * here: a local run must not accept data or errors the deployed state machine would treat differently.
+ */
+
+/** Step Functions' limit on an execution's input and on any state's data. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/** An error the library matches by `name`; `isRetryable`/`isCatchable` are the flags it reads. */
+export class StatesError extends Error {
+  readonly isRetryable: boolean;
+  readonly isCatchable: boolean;
+  constructor(name: string, message: string, flags: { retryable: boolean; catchable: boolean } = { retryable: true, catchable: true }) {
+    super(message);
+    this.name = name;
+    this.isRetryable = flags.retryable;
+    this.isCatchable = flags.catchable;
+  }
+}
+
+/** A failure Step Functions does not let Retry or Catch (not even States.ALL) handle. */
+export function terminalError(name: string, message: string): StatesError {
+  return new StatesError(name, message, { retryable: false, catchable: false });
+}
+
+/**
+ * As the Node.js Lambda runtime reports a thrown error: Error = `error.name` (its errorType), Cause = the JSON of
+ * `{errorType, errorMessage, trace}`; a thrown non-Error gets errorType `typeof value`.
+ */
+export function lambdaError(thrown: unknown): StatesError {
+  const isError = thrown instanceof Error;
+  const errorType = isError ? thrown.name : typeof thrown;
+  const errorMessage = isError ? thrown.message : String(thrown);
+  const trace = isError && thrown.stack ? thrown.stack.split('\n') : [];
+  return new StatesError(errorType, JSON.stringify({ errorType, errorMessage, trace }));
+}
+
+/** A JSON value as it would cross a Lambda or Step Functions boundary (undefined → null, Dates → strings, ...). */
+export function toJson(value: unknown, what: string): JsonValue {
+  if (value === undefined) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new Error(`The ${what} cannot be serialized to JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
+}
+
+export function payloadBytes(value: JsonValue): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+export type LocalExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+
+/** The library's rejection of `result` as Step Functions reports the execution's end. */
+export function describeFailure(error: unknown): { status: LocalExecutionStatus; error: string; cause: string } {
+  if (error instanceof ExecutionTimeoutError) {
+    return { status: 'TIMED_OUT', error: 'States.Timeout', cause: "The execution ran longer than the definition's TimeoutSeconds" };
+  }
+  if (error instanceof ExecutionError && error.cause instanceof Error) {
+    return { status: 'FAILED', error: error.cause.name, cause: error.cause.message };
+  }
+  throw error;
+}
