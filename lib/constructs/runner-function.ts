@@ -109,9 +109,7 @@ export class RunnerFunction extends NodejsFunction {
  * A Task state that invokes a runner Lambda the way every state does: it receives `{state, execution}` and its
  * result replaces the state data. Lambda service errors are retried by CDK's default retrier.
  */
-export function invokeRunnerFunction(scope: Construct, target: RunnerFunction, definition: FunctionShape): tasks.LambdaInvoke {
-  const stateName = definition.stateName;
-  if (stateName === undefined) throw new Error(`${definition.id} backs no Task state`);
+export function invokeRunnerFunction(scope: Construct, stateName: string, target: lambda.IFunction): tasks.LambdaInvoke {
   return new tasks.LambdaInvoke(scope, stateName, {
     stateName,
     lambdaFunction: target,
@@ -119,4 +117,10 @@ export function invokeRunnerFunction(scope: Construct, target: RunnerFunction, d
     payloadResponseOnly: true,
     retryOnServiceExceptions: true,
   });
+}
+
+/** The Task state a registry function backs, invoking it. */
+export function invokeRegisteredFunction(scope: Construct, target: RunnerFunction, definition: FunctionShape): tasks.LambdaInvoke {
+  if (definition.stateName === undefined) throw new Error(`${definition.id} backs no Task state`);
+  return invokeRunnerFunction(scope, definition.stateName, target);
 }

@@ -7,7 +7,7 @@ import { SweepStates } from '../../lambdas/state-names';
 import { SWEEP_FUNCTIONS } from '../../lambdas/states';
 import { TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
-import { invokeRunnerFunction, type NeedBindings, RunnerFunction } from './runner-function';
+import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
 export interface SweepStateMachineProps {
   bindings: NeedBindings;
@@ -27,7 +27,7 @@ export class SweepStateMachine extends Construct {
     const { bindings } = props;
     this.detectFunction = new RunnerFunction(this, SWEEP_FUNCTIONS.detectTasks, bindings);
 
-    const detectTasks = invokeRunnerFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks).addRetry({
+    const detectTasks = invokeRegisteredFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks).addRetry({
       ...TRANSIENT_RETRY,
       maxAttempts: 3,
     });

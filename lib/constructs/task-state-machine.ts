@@ -6,7 +6,7 @@ import { TaskStates } from '../../lambdas/state-names';
 import { TASK_FUNCTIONS } from '../../lambdas/states';
 import { RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
-import { invokeRunnerFunction, type NeedBindings, RunnerFunction } from './runner-function';
+import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
 export interface TaskStateMachineProps {
   bindings: NeedBindings;
@@ -27,7 +27,7 @@ export class TaskStateMachine extends Construct {
     const invoke = (definition: (typeof TASK_FUNCTIONS)[keyof typeof TASK_FUNCTIONS]) => {
       const created = new RunnerFunction(this, definition, bindings);
       this.functions.push(created);
-      return invokeRunnerFunction(this, created, definition);
+      return invokeRegisteredFunction(this, created, definition);
     };
 
     const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution).addRetry(TRANSIENT_RETRY);
