@@ -1,5 +1,6 @@
 import { describeError, EpilotPermanentError } from '../shared/errors';
-import { decideResult, recordDecidedResult } from '../shared/domain/task-result';
+import { recordDecidedResult } from '../shared/domain/task-lifecycle';
+import { decideResult } from '../shared/domain/task-result';
 import { ownedRecord } from '../shared/records/owned-record';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { expectField } from '../shared/domain/task-state';

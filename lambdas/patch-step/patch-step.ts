@@ -1,6 +1,6 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
-import { recordDecidedResult } from '../shared/domain/task-result';
+import { recordDecidedResult } from '../shared/domain/task-lifecycle';
 import { close } from '../shared/domain/task-lifecycle';
 import { expectField } from '../shared/domain/task-state';
 

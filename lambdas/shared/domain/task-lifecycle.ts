@@ -1,3 +1,4 @@
+import type { RunnerDeps } from '../runtime/runner-deps';
 import type { RunnerSettings } from '../config/settings';
 import type { TaskRecord, TaskRecordFields } from '../records/task-records';
 import { recordedResult } from './task-result';
@@ -231,4 +232,20 @@ export function planTaskExecution(record: TaskRecord | undefined, now: number, d
   }
   if (leaseIsLive(record, now)) return { kind: 'running', attempt: record.attempt, owner: record.owner };
   return { kind: 'start', attempt: record.attempt + 1 };
+}
+
+/**
+ * Puts the step result this execution decided into the task record (PATCHING) before anything that ends the run
+ * or patches the step. Once recorded, that result is the one every execution finishing the task patches, so a
+ * crash between the side effect and the patch cannot change it. Returns the record as written and the result to
+ * patch (the one recorded earlier, if any).
+ */
+export async function recordDecidedResult(
+  deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>,
+  record: TaskRecord,
+  result: TaskResult,
+): Promise<{ record: TaskRecord; result: TaskResult }> {
+  if (record.status === 'PATCHING') return { record, result: recordedResult(record) ?? result };
+  const written = await deps.records.replace(record, recordResult(record, result, deps.clock.now(), deps.settings));
+  return { record: written, result };
 }

@@ -1,7 +1,8 @@
 import type { RunnerDeps } from '../runtime/runner-deps';
 import { runnerSettings } from '../config/settings';
 import type { TaskRecord, TaskRecordFields } from '../records/task-records';
-import { decideResult, recordDecidedResult, recordedResult } from './task-result';
+import { recordDecidedResult } from './task-lifecycle';
+import { decideResult, recordedResult } from './task-result';
 import type { TaskRun, TaskState } from './task-state';
 
 const TIMEOUT_MS = 300_000;

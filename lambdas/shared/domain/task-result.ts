@@ -1,11 +1,9 @@
-import type { RunnerDeps } from '../runtime/runner-deps';
 import type { TaskRecord } from '../records/task-records';
-import { recordResult } from './task-lifecycle';
 import { stepStatusResultSchema, type TaskResult, type TaskState } from './task-state';
 
 /**
  * The step result: decided once from the state (`decideResult`), recorded before any side effect that ends the run
- * or patches the step (`recordDecidedResult`), and read back from the record one way (`recordedResult`).
+ * or patches the step (`recordDecidedResult` in task-lifecycle.ts), and read back from the record one way (`recordedResult`).
  */
 
 /** The guide's mapping from a finished automation run to the workflow step's status. */
@@ -53,20 +51,4 @@ export function recordedResult(record: TaskRecord): TaskResult | undefined {
     automationStatus: record.automationStatus,
     reason: record.reason ?? 'finishing a patch an earlier execution could not complete',
   };
-}
-
-/**
- * Puts the step result this execution decided into the task record (PATCHING) before anything that ends the run
- * or patches the step. Once recorded, that result is the one every execution finishing the task patches, so a
- * crash between the side effect and the patch cannot change it. Returns the record as written and the result to
- * patch (the one recorded earlier, if any).
- */
-export async function recordDecidedResult(
-  deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>,
-  record: TaskRecord,
-  result: TaskResult,
-): Promise<{ record: TaskRecord; result: TaskResult }> {
-  if (record.status === 'PATCHING') return { record, result: recordedResult(record) ?? result };
-  const written = await deps.records.replace(record, recordResult(record, result, deps.clock.now(), deps.settings));
-  return { record: written, result };
 }
