@@ -398,8 +398,8 @@ export async function runSweep(entities: number, automationTasks: number, memory
     await runner.stop();
   }
   const wallMs = Date.now() - started;
-  const searchCalls = simulator.callCounts().searchEntities ?? 0;
-  const stepsPatched = simulator.callCounts().updateStep ?? 0;
+  const searchCalls = simulator.callCounts()['entity.searchEntities'] ?? 0;
+  const stepsPatched = simulator.callCounts()['workflow.updateStep'] ?? 0;
   await simulator.stop();
   return {
     entities,

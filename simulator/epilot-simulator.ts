@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
+import type { EpilotApiName } from '../lambdas/shared/config/settings';
 import { cancelRun, runToApi, StartExecutionBodySchema } from './automation-runs';
 import { FaultInjector, OPERATIONS, type FaultOptions, type FaultPlan, type OperationName, type ScriptedFault } from './faults';
 import { readBody, sendJson } from './http-utils';
@@ -45,7 +46,6 @@ export interface EpilotSimulatorOptions {
   maxResultWindow?: number;
 }
 
-export type EpilotApi = 'entity' | 'workflow' | 'automation';
 
 export interface RecordedExchange {
   /** Simulator clock when the request arrived (epoch ms). */
@@ -57,7 +57,7 @@ export interface RecordedExchange {
   /** 0 when no response was sent (the socket was destroyed: a reset or a lost response). */
   status: number;
   /** For unknown routes: guessed from the path prefix. */
-  api: EpilotApi;
+  api: EpilotApiName;
   operation: OperationName | undefined;
   /** Parsed JSON, or undefined when there was none (or it was not read). */
   requestBody: unknown;
@@ -113,7 +113,7 @@ interface RequestContext {
 interface Route {
   method: string;
   pattern: RegExp;
-  api: EpilotApi;
+  api: EpilotApiName;
   operation: OperationName;
   hasBody: boolean;
   handle(context: RequestContext): HandlerResult;
@@ -265,11 +265,11 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 }
 
 /** Workflow API errors are `{message}`; entity and automation API errors are `{status, error}`. */
-export function errorBody(api: EpilotApi, status: number, message: string): Record<string, unknown> {
+export function errorBody(api: EpilotApiName, status: number, message: string): Record<string, unknown> {
   return api === 'workflow' ? { message } : { status, error: message };
 }
 
-function apiOfPath(path: string): EpilotApi {
+function apiOfPath(path: string): EpilotApiName {
   if (path.startsWith('/v1/workflows') || path.startsWith('/v2/flows')) return 'workflow';
   if (path.startsWith('/v1/automation')) return 'automation';
   return 'entity';
@@ -317,7 +317,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       // Some clients percent-encode the colon.
       pattern: /^\/v1\/entity(?::|%3[aA])search$/,
       api: 'entity',
-      operation: 'searchEntities',
+      operation: 'entity.searchEntities',
       hasBody: true,
       handle({ body, now }) {
         const parsed = SearchBodySchema.safeParse(body);
@@ -330,7 +330,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: new RegExp(`^/v1/workflows/executions/${segment}$`),
       api: 'workflow',
-      operation: 'getExecution',
+      operation: 'workflow.getExecution',
       hasBody: false,
       handle({ params: [id = ''] }) {
         const execution = store.executions.get(id);
@@ -342,7 +342,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'PATCH',
       pattern: new RegExp(`^/v1/workflows/executions/${segment}/steps/${segment}$`),
       api: 'workflow',
-      operation: 'updateStep',
+      operation: 'workflow.updateStep',
       hasBody: true,
       handle({ params: [executionId = '', stepId = ''], body, now }) {
         const parsed = UpdateStepBodySchema.safeParse(body);
@@ -357,7 +357,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'POST',
       pattern: /^\/v1\/automation\/executions$/,
       api: 'automation',
-      operation: 'startExecution',
+      operation: 'automation.startExecution',
       hasBody: true,
       handle({ body, now }) {
         const parsed = StartExecutionBodySchema.safeParse(body);
@@ -373,7 +373,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: /^\/v1\/automation\/executions$/,
       api: 'automation',
-      operation: 'listAutomationExecutions',
+      operation: 'automation.getExecutions',
       hasBody: false,
       handle({ query, now }) {
         const parsed = ListQuerySchema.safeParse(query);
@@ -386,7 +386,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: new RegExp(`^/v1/automation/executions/${segment}$`),
       api: 'automation',
-      operation: 'getAutomationExecution',
+      operation: 'automation.getExecution',
       hasBody: false,
       handle({ params: [id = ''], now }) {
         const run = store.runs.get(id);
@@ -397,7 +397,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'DELETE',
       pattern: new RegExp(`^/v1/automation/executions/${segment}$`),
       api: 'automation',
-      operation: 'cancelExecution',
+      operation: 'automation.cancelExecution',
       hasBody: false,
       handle({ params: [id = ''], now }) {
         const run = store.runs.get(id);

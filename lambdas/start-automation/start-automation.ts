@@ -42,7 +42,7 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
       leaseUntil: attemptAt + deps.settings.claimLeaseMs,
       updatedAt: attemptAt,
     });
-    const run = await deps.automations.start({ entityId, flowId, ...task });
+    const run = await deps.automations.startRun({ entityId, flowId, ...task });
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
     return recordRun(state, record, run, false);
   };

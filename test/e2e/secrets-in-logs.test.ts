@@ -108,17 +108,17 @@ describe('no secret in logs, outputs or the template; ids on every task log line
     pipeline = await startPipeline({ token: TOKEN, logger: new CapturingLogger(chunks, { logLevel: 'DEBUG' }) });
     // epilot echoing the token in error bodies (a transient one on a status call, a permanent one on a start).
     pipeline.simulator.scriptFault({
-      operation: 'getAutomationExecution',
+      operation: 'automation.getExecution',
       // More than the HTTP client's own attempts, so the failure reaches the state and its log line.
       times: 3,
       fault: { status: 500, body: { status: 500, error: `upstream refused Authorization: Bearer ${TOKEN}` } },
     });
     pipeline.simulator.scriptFault({
-      operation: 'startExecution',
+      operation: 'automation.startExecution',
       times: 1,
       fault: { status: 403, body: { status: 403, error: `token ${TOKEN} may not start flows` } },
     });
-    pipeline.simulator.scriptFault({ operation: 'startExecution', times: 1, fault: 'lostResponse' });
+    pipeline.simulator.scriptFault({ operation: 'automation.startExecution', times: 1, fault: 'lostResponse' });
     report = await pipeline.runner.sweep();
 
     // A webhook for a new task (its entity sent without workflows, so it is looked up), a replay, a forgery.

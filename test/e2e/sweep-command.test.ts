@@ -65,12 +65,12 @@ describe('epilot-task-runner sweep', () => {
     // The workflow that moved on to its next automation task is the only one with new work.
     expect(summary.tasks.map((task) => task.taskId)).toEqual(['richter-notify']);
     const between = simulator.callCounts();
-    expect((between.startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
+    expect((between['automation.startExecution'] ?? 0) - (before['automation.startExecution'] ?? 0)).toBe(1);
 
     const third = JSON.parse((await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN })).stdout) as SweepJson;
     expect(third.tasks).toEqual([]);
-    expect(simulator.callCounts().startExecution).toBe(between.startExecution);
-    expect(simulator.callCounts().updateStep).toBe(between.updateStep);
+    expect(simulator.callCounts()['automation.startExecution']).toBe(between['automation.startExecution']);
+    expect(simulator.callCounts()['workflow.updateStep']).toBe(between['workflow.updateStep']);
   });
 
   it('--dry-run lists what would run and changes nothing', async () => {
@@ -80,8 +80,8 @@ describe('epilot-task-runner sweep', () => {
       expect(result.code).toBe(0);
       const plan = JSON.parse(result.stdout) as { tasks: Array<{ taskId: string; wouldRun: boolean }> };
       expect(plan.tasks.filter((task) => task.wouldRun)).toHaveLength(8);
-      expect(fresh.callCounts().startExecution ?? 0).toBe(0);
-      expect(fresh.callCounts().updateStep ?? 0).toBe(0);
+      expect(fresh.callCounts()['automation.startExecution'] ?? 0).toBe(0);
+      expect(fresh.callCounts()['workflow.updateStep'] ?? 0).toBe(0);
     } finally {
       await fresh.stop();
     }

@@ -97,7 +97,7 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
     const second = await pipeline.runner.sweep();
     expect(second.tasks.map((task) => task.input.taskId)).toEqual(['richter-notify']);
     expect(summarizeTask(second.tasks[0]!)).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED' });
-    expect(pipeline.simulator.callCounts().startExecution).toBe((before.startExecution ?? 0) + 1);
+    expect(pipeline.simulator.callCounts()['automation.startExecution']).toBe((before['automation.startExecution'] ?? 0) + 1);
   });
 });
 
@@ -172,20 +172,20 @@ describe('single task executions', () => {
     expect(summarizeTask(report)).toMatchObject({ outcome: 'skipped' });
     expect(summarizeTask(report).reason).toMatch(reason);
     const after = pipeline.simulator.callCounts();
-    expect(after.startExecution ?? 0).toBe(before.startExecution ?? 0);
-    expect(after.updateStep ?? 0).toBe(before.updateStep ?? 0);
+    expect(after['automation.startExecution'] ?? 0).toBe(before['automation.startExecution'] ?? 0);
+    expect(after['workflow.updateStep'] ?? 0).toBe(before['workflow.updateStep'] ?? 0);
     expect(await pipeline.runner.records.get({ workflowExecutionId: workflowId, taskId })).toBeUndefined();
   });
 
   it('adopts a run the step already names instead of starting another', async () => {
-    const before = pipeline.simulator.callCounts().startExecution ?? 0;
+    const before = pipeline.simulator.callCounts()['automation.startExecution'] ?? 0;
     const report = await run('wf-adopt', 'adopt-task');
     expect(summarizeTask(report)).toMatchObject({
       outcome: 'patched',
       stepStatus: 'COMPLETED',
       automationExecutionId: 'run-started-by-epilot',
     });
-    expect(pipeline.simulator.callCounts().startExecution ?? 0).toBe(before);
+    expect(pipeline.simulator.callCounts()['automation.startExecution'] ?? 0).toBe(before);
     expect(await pipeline.runner.records.get({ workflowExecutionId: 'wf-adopt', taskId: 'adopt-task' })).toMatchObject({
       status: 'DONE',
       automationExecutionId: 'run-started-by-epilot',
@@ -201,8 +201,8 @@ describe('single task executions', () => {
       'wf-solar-mueller-mueller-offer-2',
     );
     expect(summarizeTask(again)).toMatchObject({ outcome: 'skipped' });
-    expect(pipeline.simulator.callCounts().startExecution).toBe(before.startExecution);
-    expect(pipeline.simulator.callCounts().updateStep).toBe(before.updateStep);
+    expect(pipeline.simulator.callCounts()['automation.startExecution']).toBe(before['automation.startExecution']);
+    expect(pipeline.simulator.callCounts()['workflow.updateStep']).toBe(before['workflow.updateStep']);
   });
 });
 
@@ -212,8 +212,8 @@ describe('a sweep over more than one page of search results', () => {
     try {
       const report = await pipeline.runner.sweep();
       expect(report.sweep).toMatchObject({ page: 4, seen: 10, done: true, started: 8 });
-      expect(pipeline.simulator.callCounts().searchEntities).toBe(4);
-      const searches = pipeline.simulator.traffic.filter((exchange) => exchange.operation === 'searchEntities');
+      expect(pipeline.simulator.callCounts()['entity.searchEntities']).toBe(4);
+      const searches = pipeline.simulator.traffic.filter((exchange) => exchange.operation === 'entity.searchEntities');
       expect(searches[0]?.requestBody).not.toHaveProperty('search_after');
       expect(searches[1]?.requestBody).toHaveProperty('search_after');
       expect(report.tasks.filter((task) => summarizeTask(task).outcome === 'patched')).toHaveLength(8);

@@ -46,7 +46,7 @@ const getRun = {
 
 const startRun = {
   api: 'automation',
-  operation: 'startFlowExecution',
+  operation: 'startExecution',
   method: 'POST',
   path: '/v1/automation/executions',
   idempotent: false,
@@ -160,7 +160,7 @@ describe('EpilotHttp', () => {
     const error = await failure(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startFlowExecution');
+    expect(error.message).toContain('startExecution');
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
@@ -247,7 +247,7 @@ describe('EpilotHttp', () => {
     const error = await failure(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toBe('startFlowExecution (POST /v1/automation/executions) failed: ECONNRESET');
+    expect(error.message).toBe('startExecution (POST /v1/automation/executions) failed: ECONNRESET');
   });
 
   it('retries an idempotent call after a reset connection', async () => {
@@ -266,7 +266,7 @@ describe('EpilotHttp', () => {
     const error = await failure(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startFlowExecution');
+    expect(error.message).toContain('startExecution');
   });
 
   it('never puts the token into an error', async () => {
