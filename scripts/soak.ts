@@ -19,12 +19,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../lambdas/shared/clock';
 import { createLogger } from '../lambdas/shared/logger';
 import { resolveEndpoints, runnerSettings } from '../lambdas/shared/config/settings';
 import { type TaskRecord, taskRecordSchema } from '../lambdas/shared/records/task-records';
 import { receiveWebhook } from '../lambdas/webhook/webhook';
+import { newWebhookSecret, signedDelivery } from '../test/support/signed-delivery';
 import { startEmbeddedDynamoDb } from '../local/emulator/embedded-dynamodb';
 import { LocalRunner } from '../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../simulator/epilot-simulator';
@@ -299,7 +299,7 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
         { id: `${taskId}-after`, name: 'Review' },
       ],
     });
-    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const secret = newWebhookSecret();
     const webhookDeps = runner.webhookDeps(async () => secret);
     const entity = simulator.getEntity(entityId);
     const body = JSON.stringify({ metadata: { automation_name: 'soak' }, entity });
@@ -310,19 +310,7 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
           .runTask({ workflowExecutionId, taskId, trigger: 'manual', attempt: i + 1 }, `${workflowExecutionId}-${taskId}-manual-${i + 1}`)
           .then((report) => `execution ${report.status}`);
       }
-      const id = `msg_soak_${i}`;
-      const at = new Date(Date.now());
-      return receiveWebhook(
-        {
-          headers: {
-            'webhook-id': id,
-            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-            'webhook-signature': new Webhook(secret).sign(id, at, body),
-          },
-          body,
-        },
-        webhookDeps,
-      ).then((response) => `webhook ${response.statusCode}`);
+      return receiveWebhook(signedDelivery(body, { secret, id: `msg_soak_${i}` }), webhookDeps).then((response) => `webhook ${response.statusCode}`);
     });
     const answers = await Promise.allSettled(triggers);
     await runner.idle();
