@@ -12,20 +12,18 @@
  *
  *   npm run soak -- [--tasks 500] [--crash-tasks 300] [--kills 20] [--triggers 50] [--seed 1] [--time-scale 10] [--json]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../lambdas/shared/clock';
 import { createLogger } from '../lambdas/shared/logger';
 import { resolveEndpoints, runnerSettings } from '../lambdas/shared/config/settings';
-import { type TaskRecord, taskRecordSchema } from '../lambdas/shared/records/task-records';
+import type { TaskRecord } from '../lambdas/shared/records/task-records';
 import { receiveWebhook } from '../lambdas/webhook/webhook';
+import { startRunnerProcess } from '../test/support/runner-process';
 import { newWebhookSecret, signedDelivery } from '../test/support/signed-delivery';
-import { startEmbeddedDynamoDb } from '../local/emulator/embedded-dynamodb';
+import { readTaskRecords, taskKey } from '../test/support/state-dir-records';
 import { LocalRunner } from '../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../simulator/epilot-simulator';
 import { type FlowOutcome, type FlowSeedInput, generateOrganisation, type SimulatorSeed } from '../simulator/seed';
@@ -137,39 +135,8 @@ function expectedTasks(seed: SimulatorSeed): ExpectedTask[] {
   );
 }
 
-function stepStatus(simulator: EpilotSimulator, workflowExecutionId: string, taskId: string): string | undefined {
-  const execution = simulator.getWorkflowExecution(workflowExecutionId) as { flow?: Array<Record<string, unknown>> } | undefined;
-  const items = (execution?.flow ?? []).flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-  const status = items.find((item) => item.id === taskId)?.status;
-  return typeof status === 'string' ? status : undefined;
-}
-
-const taskKey = (workflowExecutionId: unknown, taskId: unknown) => `${String(workflowExecutionId)}/${String(taskId)}`;
-
-/** Every task record in a state dir, read after the runners that used it have stopped. */
-async function readTaskRecords(stateDir: string): Promise<Map<string, TaskRecord>> {
-  const dynamo = await startEmbeddedDynamoDb({ path: stateDir });
-  try {
-    const documents = DynamoDBDocumentClient.from(dynamo.client);
-    const records = new Map<string, TaskRecord>();
-    const { TableNames = [] } = await dynamo.client.send(new ListTablesCommand({}));
-    for (const TableName of TableNames) {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await documents.send(new ScanCommand({ TableName, ExclusiveStartKey, ConsistentRead: true }));
-        for (const item of page.Items ?? []) {
-          if (typeof item.pk !== 'string' || !item.pk.startsWith('TASK#')) continue;
-          const record = taskRecordSchema.parse(item);
-          records.set(taskKey(record.workflowExecutionId, record.taskId), record);
-        }
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-    }
-    return records;
-  } finally {
-    await dynamo.stop();
-  }
-}
+const stepStatus = (simulator: EpilotSimulator, workflowExecutionId: string, taskId: string): string | undefined =>
+  simulator.getStep(workflowExecutionId, taskId)?.status;
 
 function evaluate(
   phase: string,
@@ -179,11 +146,6 @@ function evaluate(
   startedAt: number,
   faultsBefore = 0,
 ): PhaseResult {
-  const runs = new Map<string, number>();
-  for (const run of simulator.listAutomationRuns()) {
-    const key = taskKey(run.workflowContext?.workflow_exec_id, run.workflowContext?.workflow_exec_task_id);
-    runs.set(key, (runs.get(key) ?? 0) + 1);
-  }
   const result: PhaseResult = {
     phase,
     tasks: tasks.length,
@@ -199,7 +161,7 @@ function evaluate(
   for (const task of tasks) {
     const key = taskKey(task.workflowExecutionId, task.taskId);
     const status = stepStatus(simulator, task.workflowExecutionId, task.taskId);
-    const runCount = runs.get(key) ?? 0;
+    const runCount = simulator.runsFor(task.workflowExecutionId, task.taskId).length;
     const patches = simulator.stepPatchCount(task.workflowExecutionId, task.taskId);
     const record = records.get(key);
     if (status === task.expectedStatus) result.correctStatus++;
@@ -345,45 +307,6 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
 // ---------------------------------------------------------------------------------------------------------
 // Phase C: a runner process killed with SIGKILL and started again
 
-const RUNNER_SCRIPT = path.join(__dirname, 'soak-runner.ts');
-
-export interface RunnerProcess {
-  child: ChildProcess;
-  ready: Promise<boolean>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  lines: string[];
-}
-
-/** Starts scripts/soak-runner.ts under tsx; `ready` resolves once its LocalRunner is up (false if it exited first). */
-export function startRunnerProcess(config: SoakRunnerConfig, token: string): RunnerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER_SCRIPT, JSON.stringify(config)], {
-    env: { ...process.env, SOAK_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  let markReady: (ready: boolean) => void = () => {};
-  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      lines.push(line);
-      if (line.includes('"event":"ready"')) markReady(true);
-    }
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => lines.push(`stderr: ${chunk.trimEnd()}`));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      markReady(false);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, ready, exited, lines };
-}
-
 async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
   const { options } = setup;
   const seed = generateOrganisation({
@@ -438,8 +361,7 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
         setup.log(`C: life ${life} finished all work before its kill`);
         break;
       }
-      runnerProcess.child.kill('SIGKILL');
-      await runnerProcess.exited;
+      await runnerProcess.kill();
       kills++;
       const patched = expectedTasks(seed).filter((task) => FINAL_STEP_STATUSES.has(stepStatus(simulator, task.workflowExecutionId, task.taskId) ?? '')).length;
       setup.log(`C: SIGKILL ${kills}/${options.kills} after ${delayMs} ms; ${patched}/${options.crashTasks} steps final, ${simulator.listAutomationRuns().length} runs`);

@@ -238,6 +238,15 @@ describe('epilot simulator', () => {
   });
 
   describe('workflow executions', () => {
+    it('getStep gives a step as GET serves it, inside a section or not, and undefined for unknown ids', async () => {
+      const served = obj((await call('GET', '/v1/workflows/executions/wf-a')).json);
+      const [section, topLevel] = served.flow as Json[];
+      expect(sim.getStep('wf-a', 'a-auto')).toEqual((obj(section).steps as Json[])[1]);
+      expect(sim.getStep('wf-a', 'a-auto-2')).toEqual(topLevel);
+      expect(sim.getStep('wf-a', 'no-such-step')).toBeUndefined();
+      expect(sim.getStep('no-such-execution', 'a-auto')).toBeUndefined();
+    });
+
     it('serves the v1 execution in camelCase with sections, steps and contexts', async () => {
       const reply = await call('GET', '/v1/workflows/executions/wf-a');
       expect(reply.status).toBe(200);
@@ -351,6 +360,15 @@ describe('epilot simulator', () => {
       expect(await status(run.id)).toBe('success');
       const done = obj((await call('GET', `/v1/automation/executions/${String(run.id)}`)).json);
       expect(done.updated_at).toBe(new Date(t).toISOString());
+    });
+
+    it('runsFor lists the runs started with a task in their workflow context, oldest first, and nothing for another task', async () => {
+      const first = await start201('flow-ok');
+      const second = await start201('flow-fail');
+      await call('POST', '/v1/automation/executions', { entity_id: ENTITY_A, flow_id: 'flow-ok' });
+      expect(sim.runsFor('wf-a', 'a-auto').map((run) => run.id)).toEqual([first.id, second.id]);
+      expect(sim.runsFor('wf-a', 'a-auto-2')).toEqual([]);
+      expect(sim.listAutomationRuns()).toHaveLength(3);
     });
 
     it('plays failed, hot and never-finishing flows', async () => {

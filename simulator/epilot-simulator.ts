@@ -9,7 +9,7 @@ import { readBody, sendJson } from './http-utils';
 import { EntitySearch, SearchBodySchema } from './search';
 import type { EntitySeedInput, FlowSeedInput, SimulatorSeedInput, WorkflowExecutionSeedInput } from './seed';
 import { SimulatorStore, type AutomationRunView, type EntityRecord } from './store';
-import { UpdateStepBodySchema, type StepPatchRecord } from './workflows';
+import { UpdateStepBodySchema, type StepPatchRecord, type StepView } from './workflows';
 
 /**
  * A loopback server that plays epilot's entity, workflow and automation APIs on one base URL.
@@ -19,7 +19,7 @@ import { UpdateStepBodySchema, type StepPatchRecord } from './workflows';
 
 export type { FaultOptions, ScriptedFault, ScriptedFaultKind, OperationName } from './faults';
 export type { AutomationRunView, EntityRecord } from './store';
-export type { StepPatchRecord } from './workflows';
+export type { StepPatchRecord, StepView } from './workflows';
 export type { SimulatorSeed, SimulatorSeedInput } from './seed';
 
 export interface SimulatorClock {
@@ -81,12 +81,16 @@ export interface EpilotSimulator {
 
   /** The execution exactly as GET would serve it, or undefined. */
   getWorkflowExecution(id: string): Record<string, unknown> | undefined;
+  /** One step of the execution as GET serves it, looked up inside sections too; undefined for unknown ids. */
+  getStep(executionId: string, stepId: string): StepView | undefined;
   /** Every PATCH applied to a step, oldest first (empty for unknown ids). */
   getStepPatches(executionId: string, stepId: string): readonly StepPatchRecord[];
   stepPatchCount(executionId: string, stepId: string): number;
   /** The entity as the search would serve it (with computed `workflows`). */
   getEntity(id: string): EntityRecord | undefined;
   listAutomationRuns(): AutomationRunView[];
+  /** The runs started for one workflow task, i.e. with its ids in `workflow_context`, oldest first. */
+  runsFor(workflowExecutionId: string, taskId: string): AutomationRunView[];
   /** The run exactly as GET would serve it now, or undefined. */
   getAutomationRun(id: string): Record<string, unknown> | undefined;
 
@@ -243,6 +247,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       const execution = store.executions.get(id);
       return execution?.toApi(store.contextsOf(execution));
     },
+    getStep: (executionId, stepId) => store.executions.get(executionId)?.stepApi(stepId),
     getStepPatches: (executionId, stepId) => store.executions.get(executionId)?.patches(stepId) ?? [],
     stepPatchCount: (executionId, stepId) => store.executions.get(executionId)?.patchCount(stepId) ?? 0,
     getEntity(id) {
@@ -250,6 +255,8 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       return entity ? store.entityView(entity, now()) : undefined;
     },
     listAutomationRuns: () => store.runViews(),
+    runsFor: (workflowExecutionId, taskId) =>
+      store.runViews().filter((run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext?.workflow_exec_task_id === taskId),
     getAutomationRun(id) {
       const run = store.runs.get(id);
       return run ? runToApi(run, now()) : undefined;

@@ -23,22 +23,20 @@ const singleTaskWorkflow = (id: string, taskId: string, flowId = 'flow-send-offe
 });
 
 function stepOf(pipeline: Pipeline, workflowId: string, stepId: string) {
-  const execution = pipeline.simulator.getWorkflowExecution(workflowId) as { flow: Array<Record<string, unknown>> };
-  const items = execution.flow.flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-  return items.find((item) => item.id === stepId) as { status?: string; automationConfig?: Record<string, unknown> };
+  const step = pipeline.simulator.getStep(workflowId, stepId);
+  if (!step) throw new Error(`no step ${stepId} in workflow execution ${workflowId}`);
+  return step;
 }
 
-function runsFor(pipeline: Pipeline, workflowId: string, taskId: string) {
-  return pipeline.simulator
-    .listAutomationRuns()
-    .filter((run) => run.workflowContext?.workflow_exec_id === workflowId && run.workflowContext?.workflow_exec_task_id === taskId);
-}
+const runsFor = (pipeline: Pipeline, workflowId: string, taskId: string) => pipeline.simulator.runsFor(workflowId, taskId);
 
+/** Runs per task that has any, as `workflowId/taskId` → count. */
 function runsPerTask(pipeline: Pipeline): Map<string, number> {
   const perTask = new Map<string, number>();
-  for (const run of pipeline.simulator.listAutomationRuns()) {
-    const key = `${String(run.workflowContext?.workflow_exec_id)}/${String(run.workflowContext?.workflow_exec_task_id)}`;
-    perTask.set(key, (perTask.get(key) ?? 0) + 1);
+  for (const { workflowContext } of pipeline.simulator.listAutomationRuns()) {
+    const workflowId = workflowContext?.workflow_exec_id ?? '';
+    const taskId = workflowContext?.workflow_exec_task_id ?? '';
+    perTask.set(`${workflowId}/${taskId}`, runsFor(pipeline, workflowId, taskId).length);
   }
   return perTask;
 }

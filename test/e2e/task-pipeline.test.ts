@@ -12,9 +12,9 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
     return summarizeTask(task);
   };
   const step = (workflowId: string, stepId: string) => {
-    const execution = pipeline.simulator.getWorkflowExecution(workflowId) as { flow: Array<Record<string, unknown>> };
-    const items = execution.flow.flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-    return items.find((item) => item.id === stepId) as { status: string; automationConfig?: Record<string, unknown> };
+    const found = pipeline.simulator.getStep(workflowId, stepId);
+    if (!found) throw new Error(`no step ${stepId} in workflow execution ${workflowId}`);
+    return found;
   };
 
   beforeAll(async () => {
@@ -66,17 +66,31 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
   });
 
   it('starts exactly one automation run per task', () => {
-    const runs = pipeline.simulator.listAutomationRuns();
-    const perTask = new Map<string, number>();
-    for (const run of runs) {
-      const key = String(run.workflowContext?.workflow_exec_task_id);
-      perTask.set(key, (perTask.get(key) ?? 0) + 1);
-    }
-    expect([...perTask.values()].every((count) => count === 1)).toBe(true);
-    expect(runs).toHaveLength(report.tasks.length);
+    const perTask = report.tasks.map(({ input }) => [input.taskId, pipeline.simulator.runsFor(input.workflowExecutionId, input.taskId).length]);
+    expect(perTask).toEqual(report.tasks.map(({ input }) => [input.taskId, 1]));
+    expect(pipeline.simulator.listAutomationRuns()).toHaveLength(report.tasks.length);
   });
 
-  it('polls at most once per simulated second and counts transitions and invocations', () => {
+  it('polls each run at most once per simulated second (the default poll interval), except a timed-out run’s last poll at its deadline, by the simulator’s call record', () => {
+    const POLL_INTERVAL_MS = 1000;
+    const gaps: number[] = [];
+    for (const task of report.tasks) {
+      const { automationExecutionId: runId, timedOut } = summarizeTask(task);
+      if (runId === undefined) continue;
+      const polls = pipeline.simulator.traffic
+        .filter((exchange) => exchange.operation === 'automation.getExecution' && exchange.path === `/v1/automation/executions/${runId}`)
+        .map((exchange) => exchange.at);
+      // Polling sleeps min(interval, time left), so the poll that finds the deadline passed may come early.
+      if (timedOut) polls.pop();
+      for (let i = 1; i < polls.length; i++) gaps.push((polls[i] ?? 0) - (polls[i - 1] ?? 0));
+    }
+    // Runs of the demo take several seconds, so there are gaps to check; an empty list would pass anything.
+    expect(gaps.length).toBeGreaterThanOrEqual(10);
+    // Arrival times carry real-time jitter (×10 in simulated ms): allow a tenth of the interval.
+    expect(gaps.filter((gap) => gap < POLL_INTERVAL_MS * 0.9)).toEqual([]);
+  });
+
+  it('counts at least 9 state transitions and 7 Lambda invocations per task execution', () => {
     for (const task of report.tasks) {
       const summary = summarizeTask(task);
       expect(summary.stateTransitions).toBeGreaterThanOrEqual(9);
