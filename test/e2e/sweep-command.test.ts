@@ -3,12 +3,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { scaledClock } from '../../lambdas/shared/clock';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { DEMO_SEED } from '../support/local-pipeline';
 
 const run = promisify(execFile);
 const CLI = path.join(__dirname, '..', '..', 'cli', 'epilot-task-runner.cjs');
 const TOKEN = 'cli-test-token';
+/**
+ * The CLI's hidden `--time-scale`: its runner's clock (Wait states, polling, the run deadline) runs this much faster
+ * than real time, and so does the simulator's (automation runs progress on it), so the demo's never-ending flow
+ * reaches `--timeout 3000` in 150 ms instead of 3 s.
+ */
+const TIME_SCALE = 20;
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
@@ -32,14 +39,14 @@ describe('epilot-task-runner sweep', () => {
   let simulator: EpilotSimulator;
   let stateDir: string;
   beforeAll(async () => {
-    simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
   });
   afterAll(async () => {
     await simulator.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
-  const sweepArgs = () => ['sweep', '--api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval', '200', '--timeout', '3000'];
+  const sweepArgs = () => ['sweep', '--api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval', '200', '--timeout', '3000', '--time-scale', String(TIME_SCALE)];
 
   it('--json takes every automation task to a final state and prints a machine-readable summary', async () => {
     const result = await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN });
