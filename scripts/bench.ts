@@ -18,7 +18,7 @@ import * as vm from 'node:vm';
 import { build } from 'esbuild';
 import { type Clock, scaledClock } from '../lambdas/shared/clock';
 import { createLogger } from '../lambdas/shared/logger';
-import { resolveEndpoints, type RunnerSettings, type RunnerSettingsInput, runnerSettings } from '../lambdas/shared/config/settings';
+import { endpointsOf, type RunnerSettings, runnerSettings } from '../lambdas/shared/config/settings';
 import { deploymentSettings } from '../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../lib/stack';
 import { LocalRunner, type TaskExecutionReport } from '../local/runner/local-runner';
@@ -67,7 +67,7 @@ interface Scenario {
 interface Design {
   id: string;
   title: string;
-  settings: RunnerSettingsInput;
+  settings: Partial<RunnerSettings>;
 }
 
 const CURRENT: Design = { id: 'current', title: 'current (poll window 120 s)', settings: {} };
@@ -111,7 +111,7 @@ const SCENARIOS: Record<'30s' | '5min' | 'mixed', Scenario> = {
 export function lambdaMemoryByState(): Record<string, number> {
   const app = createLocalApp();
   const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', {
-    settings: { ...deploymentSettings({}), runner: runnerSettings() },
+    settings: deploymentSettings({}),
   });
   const template = synthesizeTemplate(stack);
   const memory: Record<string, number> = {};
@@ -175,8 +175,8 @@ export async function runScenario(scenario: Scenario, design: Design, memory: Re
   const simulator = await startEpilotSimulator({ token: TOKEN, seed, clock, recordTraffic: false, deterministicIds: true });
   const settings = runnerSettings({ automationTimeoutMs: BENCH_TIMEOUT_MS, ...design.settings });
   const invocations: Record<string, InvocationStats> = {};
-  const runner = await LocalRunner.start({
-    endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+  const runner = await LocalRunner.create({
+    endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token: TOKEN,
     settings,
     clock,
@@ -359,8 +359,8 @@ export async function runSweep(entities: number, automationTasks: number, memory
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
   const pageRealMs: number[] = [];
-  const runner = await LocalRunner.start({
-    endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+  const runner = await LocalRunner.create({
+    endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token: TOKEN,
     settings,
     clock,
@@ -398,8 +398,8 @@ export async function runSweep(entities: number, automationTasks: number, memory
     await runner.stop();
   }
   const wallMs = Date.now() - started;
-  const searchCalls = simulator.callCounts().searchEntities ?? 0;
-  const stepsPatched = simulator.callCounts().updateStep ?? 0;
+  const searchCalls = simulator.callCounts()['entity.searchEntities'] ?? 0;
+  const stepsPatched = simulator.callCounts()['workflow.updateStep'] ?? 0;
   await simulator.stop();
   return {
     entities,

@@ -8,7 +8,7 @@
  * stdout: one JSON line per event (`ready`, `sweep`, `done`), so the parent can time its kill after `ready`.
  */
 import { createLogger } from '../lambdas/shared/logger';
-import { resolveEndpoints, runnerSettings } from '../lambdas/shared/config/settings';
+import { endpointsOf, runnerSettings } from '../lambdas/shared/config/settings';
 import { summarizeTask } from '../local/cli/report';
 import { LocalRunner } from '../local/runner/local-runner';
 import { scaledClock } from '../lambdas/shared/clock';
@@ -19,8 +19,8 @@ async function main(): Promise<number> {
   const token = process.env.SOAK_TOKEN;
   if (!token) throw new Error('SOAK_TOKEN is not set');
   const say = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
-  const runner = await LocalRunner.start({
-    endpoints: resolveEndpoints({ apiUrl: config.apiUrl }),
+  const runner = await LocalRunner.create({
+    endpoints: endpointsOf({ epilotApiUrl: config.apiUrl }),
     token,
     settings: runnerSettings({
       automationTimeoutMs: config.automationTimeoutMs,

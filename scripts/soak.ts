@@ -12,20 +12,17 @@
  *
  *   npm run soak -- [--tasks 500] [--crash-tasks 300] [--kills 20] [--triggers 50] [--seed 1] [--time-scale 10] [--json]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../lambdas/shared/clock';
 import { createLogger } from '../lambdas/shared/logger';
-import { resolveEndpoints, runnerSettings } from '../lambdas/shared/config/settings';
-import { type TaskRecord, taskRecordSchema } from '../lambdas/shared/records/task-records';
-import { receiveWebhook } from '../lambdas/webhook/webhook';
-import { startEmbeddedDynamoDb } from '../local/emulator/embedded-dynamodb';
+import { endpointsOf, runnerSettings } from '../lambdas/shared/config/settings';
+import type { TaskRecord } from '../lambdas/shared/records/task-records';
+import { startRunnerProcess } from '../test/support/runner-process';
+import { newWebhookSecret, signedDelivery } from '../test/support/signed-delivery';
+import { readTaskRecords, taskKey } from '../test/support/state-dir-records';
 import { LocalRunner } from '../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../simulator/epilot-simulator';
 import { type FlowOutcome, type FlowSeedInput, generateOrganisation, type SimulatorSeed } from '../simulator/seed';
@@ -137,39 +134,8 @@ function expectedTasks(seed: SimulatorSeed): ExpectedTask[] {
   );
 }
 
-function stepStatus(simulator: EpilotSimulator, workflowExecutionId: string, taskId: string): string | undefined {
-  const execution = simulator.getWorkflowExecution(workflowExecutionId) as { flow?: Array<Record<string, unknown>> } | undefined;
-  const items = (execution?.flow ?? []).flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-  const status = items.find((item) => item.id === taskId)?.status;
-  return typeof status === 'string' ? status : undefined;
-}
-
-const taskKey = (workflowExecutionId: unknown, taskId: unknown) => `${String(workflowExecutionId)}/${String(taskId)}`;
-
-/** Every task record in a state dir, read after the runners that used it have stopped. */
-async function readTaskRecords(stateDir: string): Promise<Map<string, TaskRecord>> {
-  const dynamo = await startEmbeddedDynamoDb({ path: stateDir });
-  try {
-    const documents = DynamoDBDocumentClient.from(dynamo.client);
-    const records = new Map<string, TaskRecord>();
-    const { TableNames = [] } = await dynamo.client.send(new ListTablesCommand({}));
-    for (const TableName of TableNames) {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await documents.send(new ScanCommand({ TableName, ExclusiveStartKey, ConsistentRead: true }));
-        for (const item of page.Items ?? []) {
-          if (typeof item.pk !== 'string' || !item.pk.startsWith('TASK#')) continue;
-          const record = taskRecordSchema.parse(item);
-          records.set(taskKey(record.workflowExecutionId, record.taskId), record);
-        }
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-    }
-    return records;
-  } finally {
-    await dynamo.stop();
-  }
-}
+const stepStatus = (simulator: EpilotSimulator, workflowExecutionId: string, taskId: string): string | undefined =>
+  simulator.getStep(workflowExecutionId, taskId)?.status;
 
 function evaluate(
   phase: string,
@@ -179,11 +145,6 @@ function evaluate(
   startedAt: number,
   faultsBefore = 0,
 ): PhaseResult {
-  const runs = new Map<string, number>();
-  for (const run of simulator.listAutomationRuns()) {
-    const key = taskKey(run.workflowContext?.workflow_exec_id, run.workflowContext?.workflow_exec_task_id);
-    runs.set(key, (runs.get(key) ?? 0) + 1);
-  }
   const result: PhaseResult = {
     phase,
     tasks: tasks.length,
@@ -199,7 +160,7 @@ function evaluate(
   for (const task of tasks) {
     const key = taskKey(task.workflowExecutionId, task.taskId);
     const status = stepStatus(simulator, task.workflowExecutionId, task.taskId);
-    const runCount = runs.get(key) ?? 0;
+    const runCount = simulator.runsFor(task.workflowExecutionId, task.taskId).length;
     const patches = simulator.stepPatchCount(task.workflowExecutionId, task.taskId);
     const record = records.get(key);
     if (status === task.expectedStatus) result.correctStatus++;
@@ -264,9 +225,10 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'soak-ab-'));
   let runner: LocalRunner | undefined;
   const results: PhaseResult[] = [];
+  const secret = newWebhookSecret();
   try {
-    runner = await LocalRunner.start({
-      endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+    runner = await LocalRunner.create({
+      endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
       token: setup.token,
       settings: runnerSettings(SETTINGS),
       clock: setup.clock,
@@ -274,6 +236,7 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
       logger: createLogger({ logLevel: 'SILENT' }),
       stateDir,
       concurrency: 25,
+      webhookSecret: secret,
     });
 
     // A
@@ -299,8 +262,6 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
         { id: `${taskId}-after`, name: 'Review' },
       ],
     });
-    const secret = `whsec_${randomBytes(24).toString('base64')}`;
-    const webhookDeps = runner.webhookDeps(async () => secret);
     const entity = simulator.getEntity(entityId);
     const body = JSON.stringify({ metadata: { automation_name: 'soak' }, entity });
     const activeRunner = runner;
@@ -310,19 +271,7 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
           .runTask({ workflowExecutionId, taskId, trigger: 'manual', attempt: i + 1 }, `${workflowExecutionId}-${taskId}-manual-${i + 1}`)
           .then((report) => `execution ${report.status}`);
       }
-      const id = `msg_soak_${i}`;
-      const at = new Date(Date.now());
-      return receiveWebhook(
-        {
-          headers: {
-            'webhook-id': id,
-            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-            'webhook-signature': new Webhook(secret).sign(id, at, body),
-          },
-          body,
-        },
-        webhookDeps,
-      ).then((response) => `webhook ${response.statusCode}`);
+      return activeRunner.receiveWebhook(signedDelivery(body, { secret, id: `msg_soak_${i}` })).then((response) => `webhook ${response.statusCode}`);
     });
     const answers = await Promise.allSettled(triggers);
     await runner.idle();
@@ -356,45 +305,6 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
 
 // ---------------------------------------------------------------------------------------------------------
 // Phase C: a runner process killed with SIGKILL and started again
-
-const RUNNER_SCRIPT = path.join(__dirname, 'soak-runner.ts');
-
-export interface RunnerProcess {
-  child: ChildProcess;
-  ready: Promise<boolean>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  lines: string[];
-}
-
-/** Starts scripts/soak-runner.ts under tsx; `ready` resolves once its LocalRunner is up (false if it exited first). */
-export function startRunnerProcess(config: SoakRunnerConfig, token: string): RunnerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNNER_SCRIPT, JSON.stringify(config)], {
-    env: { ...process.env, SOAK_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  let markReady: (ready: boolean) => void = () => {};
-  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      lines.push(line);
-      if (line.includes('"event":"ready"')) markReady(true);
-    }
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => lines.push(`stderr: ${chunk.trimEnd()}`));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      markReady(false);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, ready, exited, lines };
-}
 
 async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
   const { options } = setup;
@@ -450,8 +360,7 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
         setup.log(`C: life ${life} finished all work before its kill`);
         break;
       }
-      runnerProcess.child.kill('SIGKILL');
-      await runnerProcess.exited;
+      await runnerProcess.kill();
       kills++;
       const patched = expectedTasks(seed).filter((task) => FINAL_STEP_STATUSES.has(stepStatus(simulator, task.workflowExecutionId, task.taskId) ?? '')).length;
       setup.log(`C: SIGKILL ${kills}/${options.kills} after ${delayMs} ms; ${patched}/${options.crashTasks} steps final, ${simulator.listAutomationRuns().length} runs`);

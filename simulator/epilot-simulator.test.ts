@@ -107,7 +107,7 @@ describe('epilot simulator', () => {
       expect(execution.json).toEqual({ message: 'Unauthorized' });
       const run = await wrong('GET', '/v1/automation/executions/x');
       expect(obj(run.json).status).toBe(401);
-      expect(sim.callCounts().searchEntities).toBe(0);
+      expect(sim.callCounts()['entity.searchEntities']).toBe(0);
       await call('POST', '/v1/entity:search', { q: '*' });
       expect(JSON.stringify(sim.traffic)).not.toContain(TOKEN);
     });
@@ -238,6 +238,15 @@ describe('epilot simulator', () => {
   });
 
   describe('workflow executions', () => {
+    it('getStep gives a step as GET serves it, inside a section or not, and undefined for unknown ids', async () => {
+      const served = obj((await call('GET', '/v1/workflows/executions/wf-a')).json);
+      const [section, topLevel] = served.flow as Json[];
+      expect(sim.getStep('wf-a', 'a-auto')).toEqual((obj(section).steps as Json[])[1]);
+      expect(sim.getStep('wf-a', 'a-auto-2')).toEqual(topLevel);
+      expect(sim.getStep('wf-a', 'no-such-step')).toBeUndefined();
+      expect(sim.getStep('no-such-execution', 'a-auto')).toBeUndefined();
+    });
+
     it('serves the v1 execution in camelCase with sections, steps and contexts', async () => {
       const reply = await call('GET', '/v1/workflows/executions/wf-a');
       expect(reply.status).toBe(200);
@@ -353,6 +362,15 @@ describe('epilot simulator', () => {
       expect(done.updated_at).toBe(new Date(t).toISOString());
     });
 
+    it('runsFor lists the runs started with a task in their workflow context, oldest first, and nothing for another task', async () => {
+      const first = await start201('flow-ok');
+      const second = await start201('flow-fail');
+      await call('POST', '/v1/automation/executions', { entity_id: ENTITY_A, flow_id: 'flow-ok' });
+      expect(sim.runsFor('wf-a', 'a-auto').map((run) => run.id)).toEqual([first.id, second.id]);
+      expect(sim.runsFor('wf-a', 'a-auto-2')).toEqual([]);
+      expect(sim.listAutomationRuns()).toHaveLength(3);
+    });
+
     it('plays failed, hot and never-finishing flows', async () => {
       const failed = await start201('flow-fail');
       const hot = await start201('flow-hot');
@@ -405,7 +423,7 @@ describe('epilot simulator', () => {
     const startBody = { entity_id: ENTITY_A, flow_id: 'flow-ok', workflow_context: { workflow_exec_id: 'wf-a', workflow_exec_task_id: 'a-auto', workflow_role: 'run_task_automation' } };
 
     it('a lost start response still creates the run (reset, or 502)', async () => {
-      sim.scriptFault({ operation: 'startExecution', fault: 'lostResponse' });
+      sim.scriptFault({ operation: 'automation.startExecution', fault: 'lostResponse' });
       await expect(call('POST', '/v1/automation/executions', startBody)).rejects.toThrow();
       expect(sim.listAutomationRuns()).toHaveLength(1);
       const listed = obj((await call('GET', `/v1/automation/executions?entity_id=${ENTITY_A}`)).json);
@@ -416,17 +434,17 @@ describe('epilot simulator', () => {
       expect(lost.status).toBe(502);
       expect(lost.json).toEqual({ status: 502, error: 'Bad Gateway' });
       expect(sim.listAutomationRuns()).toHaveLength(2);
-      expect(sim.traffic.filter((exchange) => exchange.operation === 'startExecution').map((exchange) => [exchange.status, exchange.fault])).toEqual([
+      expect(sim.traffic.filter((exchange) => exchange.operation === 'automation.startExecution').map((exchange) => [exchange.status, exchange.fault])).toEqual([
         [0, 'scripted:lostResponse'],
         [502, 'random:lostStartResponse'],
       ]);
     });
 
     it('scripted faults hit the next matching calls only, in order', async () => {
-      sim.scriptFault({ operation: 'getExecution', times: 2, fault: 'serverError' });
-      sim.scriptFault({ operation: 'getExecution', fault: 'tooManyRequests' });
-      sim.scriptFault({ operation: 'searchEntities', fault: { status: 418, body: { status: 418, error: 'teapot' } } });
-      sim.scriptFault({ operation: 'updateStep', fault: 'reset' });
+      sim.scriptFault({ operation: 'workflow.getExecution', times: 2, fault: 'serverError' });
+      sim.scriptFault({ operation: 'workflow.getExecution', fault: 'tooManyRequests' });
+      sim.scriptFault({ operation: 'entity.searchEntities', fault: { status: 418, body: { status: 418, error: 'teapot' } } });
+      sim.scriptFault({ operation: 'workflow.updateStep', fault: 'reset' });
       const first = await call('GET', '/v1/workflows/executions/wf-a');
       expect(first.status).toBe(503);
       expect(first.json).toEqual({ message: 'Service Unavailable' });
@@ -438,11 +456,11 @@ describe('epilot simulator', () => {
       expect((await call('POST', '/v1/entity:search', { q: '*' })).status).toBe(418);
       await expect(call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' })).rejects.toThrow();
       expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(0);
-      expect(sim.callCounts()).toMatchObject({ getExecution: 4, searchEntities: 1, updateStep: 1 });
+      expect(sim.callCounts()).toMatchObject({ 'workflow.getExecution': 4, 'entity.searchEntities': 1, 'workflow.updateStep': 1 });
     });
 
     it('a scripted lost PATCH response applies the patch', async () => {
-      sim.scriptFault({ operation: 'updateStep', fault: 'lostResponse' });
+      sim.scriptFault({ operation: 'workflow.updateStep', fault: 'lostResponse' });
       await expect(call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' })).rejects.toThrow();
       expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(1);
     });

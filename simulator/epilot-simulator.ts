@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
+import type { EpilotApiName } from '../lambdas/shared/config/settings';
 import { cancelRun, runToApi, StartExecutionBodySchema } from './automation-runs';
 import { FaultInjector, OPERATIONS, type FaultOptions, type FaultPlan, type OperationName, type ScriptedFault } from './faults';
 import { readBody, sendJson } from './http-utils';
 import { EntitySearch, SearchBodySchema } from './search';
 import type { EntitySeedInput, FlowSeedInput, SimulatorSeedInput, WorkflowExecutionSeedInput } from './seed';
 import { SimulatorStore, type AutomationRunView, type EntityRecord } from './store';
-import { UpdateStepBodySchema, type StepPatchRecord } from './workflows';
+import { UpdateStepBodySchema, type StepPatchRecord, type StepView } from './workflows';
 
 /**
  * A loopback server that plays epilot's entity, workflow and automation APIs on one base URL.
@@ -18,7 +19,7 @@ import { UpdateStepBodySchema, type StepPatchRecord } from './workflows';
 
 export type { FaultOptions, ScriptedFault, ScriptedFaultKind, OperationName } from './faults';
 export type { AutomationRunView, EntityRecord } from './store';
-export type { StepPatchRecord } from './workflows';
+export type { StepPatchRecord, StepView } from './workflows';
 export type { SimulatorSeed, SimulatorSeedInput } from './seed';
 
 export interface SimulatorClock {
@@ -45,7 +46,6 @@ export interface EpilotSimulatorOptions {
   maxResultWindow?: number;
 }
 
-export type EpilotApi = 'entity' | 'workflow' | 'automation';
 
 export interface RecordedExchange {
   /** Simulator clock when the request arrived (epoch ms). */
@@ -57,7 +57,7 @@ export interface RecordedExchange {
   /** 0 when no response was sent (the socket was destroyed: a reset or a lost response). */
   status: number;
   /** For unknown routes: guessed from the path prefix. */
-  api: EpilotApi;
+  api: EpilotApiName;
   operation: OperationName | undefined;
   /** Parsed JSON, or undefined when there was none (or it was not read). */
   requestBody: unknown;
@@ -81,12 +81,16 @@ export interface EpilotSimulator {
 
   /** The execution exactly as GET would serve it, or undefined. */
   getWorkflowExecution(id: string): Record<string, unknown> | undefined;
+  /** One step of the execution as GET serves it, looked up inside sections too; undefined for unknown ids. */
+  getStep(executionId: string, stepId: string): StepView | undefined;
   /** Every PATCH applied to a step, oldest first (empty for unknown ids). */
   getStepPatches(executionId: string, stepId: string): readonly StepPatchRecord[];
   stepPatchCount(executionId: string, stepId: string): number;
   /** The entity as the search would serve it (with computed `workflows`). */
   getEntity(id: string): EntityRecord | undefined;
   listAutomationRuns(): AutomationRunView[];
+  /** The runs started for one workflow task, i.e. with its ids in `workflow_context`, oldest first. */
+  runsFor(workflowExecutionId: string, taskId: string): AutomationRunView[];
   /** The run exactly as GET would serve it now, or undefined. */
   getAutomationRun(id: string): Record<string, unknown> | undefined;
 
@@ -113,7 +117,7 @@ interface RequestContext {
 interface Route {
   method: string;
   pattern: RegExp;
-  api: EpilotApi;
+  api: EpilotApiName;
   operation: OperationName;
   hasBody: boolean;
   handle(context: RequestContext): HandlerResult;
@@ -243,6 +247,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       const execution = store.executions.get(id);
       return execution?.toApi(store.contextsOf(execution));
     },
+    getStep: (executionId, stepId) => store.executions.get(executionId)?.stepApi(stepId),
     getStepPatches: (executionId, stepId) => store.executions.get(executionId)?.patches(stepId) ?? [],
     stepPatchCount: (executionId, stepId) => store.executions.get(executionId)?.patchCount(stepId) ?? 0,
     getEntity(id) {
@@ -250,6 +255,8 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       return entity ? store.entityView(entity, now()) : undefined;
     },
     listAutomationRuns: () => store.runViews(),
+    runsFor: (workflowExecutionId, taskId) =>
+      store.runViews().filter((run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext?.workflow_exec_task_id === taskId),
     getAutomationRun(id) {
       const run = store.runs.get(id);
       return run ? runToApi(run, now()) : undefined;
@@ -265,11 +272,11 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 }
 
 /** Workflow API errors are `{message}`; entity and automation API errors are `{status, error}`. */
-export function errorBody(api: EpilotApi, status: number, message: string): Record<string, unknown> {
+export function errorBody(api: EpilotApiName, status: number, message: string): Record<string, unknown> {
   return api === 'workflow' ? { message } : { status, error: message };
 }
 
-function apiOfPath(path: string): EpilotApi {
+function apiOfPath(path: string): EpilotApiName {
   if (path.startsWith('/v1/workflows') || path.startsWith('/v2/flows')) return 'workflow';
   if (path.startsWith('/v1/automation')) return 'automation';
   return 'entity';
@@ -317,7 +324,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       // Some clients percent-encode the colon.
       pattern: /^\/v1\/entity(?::|%3[aA])search$/,
       api: 'entity',
-      operation: 'searchEntities',
+      operation: 'entity.searchEntities',
       hasBody: true,
       handle({ body, now }) {
         const parsed = SearchBodySchema.safeParse(body);
@@ -330,7 +337,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: new RegExp(`^/v1/workflows/executions/${segment}$`),
       api: 'workflow',
-      operation: 'getExecution',
+      operation: 'workflow.getExecution',
       hasBody: false,
       handle({ params: [id = ''] }) {
         const execution = store.executions.get(id);
@@ -342,7 +349,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'PATCH',
       pattern: new RegExp(`^/v1/workflows/executions/${segment}/steps/${segment}$`),
       api: 'workflow',
-      operation: 'updateStep',
+      operation: 'workflow.updateStep',
       hasBody: true,
       handle({ params: [executionId = '', stepId = ''], body, now }) {
         const parsed = UpdateStepBodySchema.safeParse(body);
@@ -357,7 +364,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'POST',
       pattern: /^\/v1\/automation\/executions$/,
       api: 'automation',
-      operation: 'startExecution',
+      operation: 'automation.startExecution',
       hasBody: true,
       handle({ body, now }) {
         const parsed = StartExecutionBodySchema.safeParse(body);
@@ -373,7 +380,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: /^\/v1\/automation\/executions$/,
       api: 'automation',
-      operation: 'listAutomationExecutions',
+      operation: 'automation.getExecutions',
       hasBody: false,
       handle({ query, now }) {
         const parsed = ListQuerySchema.safeParse(query);
@@ -386,7 +393,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'GET',
       pattern: new RegExp(`^/v1/automation/executions/${segment}$`),
       api: 'automation',
-      operation: 'getAutomationExecution',
+      operation: 'automation.getExecution',
       hasBody: false,
       handle({ params: [id = ''], now }) {
         const run = store.runs.get(id);
@@ -397,7 +404,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       method: 'DELETE',
       pattern: new RegExp(`^/v1/automation/executions/${segment}$`),
       api: 'automation',
-      operation: 'cancelExecution',
+      operation: 'automation.cancelExecution',
       hasBody: false,
       handle({ params: [id = ''], now }) {
         const run = store.runs.get(id);

@@ -6,14 +6,19 @@ import { z } from 'zod';
  * consumed first, one per matching call.
  */
 
+/**
+ * The operations served, keyed `${api}.${operationId}` with epilot's OpenAPI operationIds — the same keys the
+ * local runner counts its calls by (EpilotHttp's onRequest). The API is part of the key because operationIds are
+ * unique per API only: the workflow and the automation API both have a `getExecution`.
+ */
 export const OPERATIONS = [
-  'searchEntities',
-  'getExecution',
-  'updateStep',
-  'startExecution',
-  'getAutomationExecution',
-  'listAutomationExecutions',
-  'cancelExecution',
+  'entity.searchEntities',
+  'workflow.getExecution',
+  'workflow.updateStep',
+  'automation.startExecution',
+  'automation.getExecutions',
+  'automation.getExecution',
+  'automation.cancelExecution',
 ] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
@@ -28,7 +33,7 @@ export const FaultOptionsSchema = z.strictObject({
   resetRate: rate.optional(),
   /** Added before answering: fixed, or uniform between min and max. */
   latencyMs: z.union([z.int().min(0), z.strictObject({ min: z.int().min(0), max: z.int().min(0) })]).optional(),
-  /** Share of startExecution calls whose run IS created but whose response is lost. */
+  /** Share of automation.startExecution calls whose run IS created but whose response is lost. */
   lostStartResponseRate: rate.optional(),
   /** How a lost response shows: the socket is destroyed (default), or a 502 arrives instead of the 201. */
   lostResponseAs: z.enum(['reset', 'badGateway']).optional(),
@@ -110,7 +115,7 @@ export class FaultInjector {
       return { ...plan, before: { kind: 'respond', status, body: errorBody(status, status === 503 ? 'Service Unavailable' : 'Bad Gateway') }, label: `random:${status}` };
     }
     if (o.tooManyRequestsRate && this.random() < o.tooManyRequestsRate) return { ...plan, before: this.tooManyRequests(errorBody), label: 'random:429' };
-    if (operation === 'startExecution' && o.lostStartResponseRate && this.random() < o.lostStartResponseRate) {
+    if (operation === 'automation.startExecution' && o.lostStartResponseRate && this.random() < o.lostStartResponseRate) {
       return { ...plan, loseResponse: o.lostResponseAs ?? 'reset', label: 'random:lostStartResponse' };
     }
     return plan;

@@ -8,6 +8,9 @@ import { SeedError, StepStatusSchema, type StepStatus, type WorkflowExecutionSee
 
 const FINAL_STEP_STATUSES: ReadonlySet<StepStatus> = new Set<StepStatus>(['COMPLETED', 'SKIPPED', 'FAILED']);
 
+/** A step as the API serves it; `id` and `status` typed, the rest as sent. */
+export type StepView = Record<string, unknown> & { id: string; status: StepStatus };
+
 export interface StepPatchRecord {
   /** Clock time of the patch (epoch ms). */
   at: number;
@@ -195,6 +198,12 @@ export class WorkflowExecutionState {
     this.cachedSummary = undefined;
     if (this.summaryLagMs > 0) this.summaryHistory.push({ at: now, summary: this.freshSummary() });
     return this.stepView(step);
+  }
+
+  /** One step as GET serves it inside `flow` (in its section, if it has one), or undefined for an unknown id. */
+  stepApi(stepId: string): StepView | undefined {
+    const step = this.steps.get(stepId);
+    return step ? { ...this.stepView(step), id: step.id, status: step.status } : undefined;
   }
 
   patchCount(stepId: string): number {

@@ -197,7 +197,7 @@ describe('start-automation handler', () => {
     const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startFlowExecution');
+    expect(error.message).toContain('startExecution');
     expect(timeline).toEqual(['record startAttemptedAt']);
   });
 

@@ -35,7 +35,7 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
       logger.info('No run from the earlier start attempt exists; starting one');
     }
     record = await deps.records.replace(record, noteStartAttempt(record, deps.clock.now(), deps.settings));
-    const run = await deps.automations.start({ entityId, flowId, ...task });
+    const run = await deps.automations.startRun({ entityId, flowId, ...task });
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
     return recordStartedRun(state, record, run, false);
   };

@@ -1,16 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { type StartExecutionCommandInput, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, type PutCommandInput, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { Webhook } from 'standardwebhooks';
 import { epilot, lambdaContext, setUpHandlerTests, STATE_MACHINE_ARN, TABLE_NAME } from '../../test/support/handler-test-kit';
+import { newWebhookSecret, signedDelivery } from '../../test/support/signed-delivery';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();
 
 const WEBHOOK_SECRET_NAME = 'epilot-task-runner/webhook-secret';
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const SECRET = newWebhookSecret();
 
 function entityWithAutomationTask(entityId: string, workflowExecutionId: string, taskId: string) {
   const summary = { id: workflowExecutionId, status: 'STARTED', task_id: taskId, task_execution_type: 'AUTOMATION' };
@@ -19,19 +18,14 @@ function entityWithAutomationTask(entityId: string, workflowExecutionId: string,
 
 /** A Function URL event (payload format 2.0) carrying a signed delivery. */
 function functionUrlEvent(body: string, options: { id?: string; secret?: string; base64?: boolean } = {}): APIGatewayProxyEventV2 {
-  const id = options.id ?? `msg_${randomBytes(6).toString('hex')}`;
   const at = new Date();
+  const delivery = signedDelivery(body, { secret: options.secret ?? SECRET, at, ...(options.id ? { id: options.id } : {}) });
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: '/',
     rawQueryString: '',
-    headers: {
-      'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': new Webhook(options.secret ?? SECRET).sign(id, at, body),
-    },
+    headers: delivery.headers,
     requestContext: {
       accountId: 'anonymous',
       apiId: 'abc',
@@ -118,7 +112,7 @@ describe('webhook handler', () => {
 
   it('answers 401 to a wrong signature without touching DynamoDB or Step Functions', async () => {
     const event = functionUrlEvent(JSON.stringify({ entity: entityWithAutomationTask('e1', 'wf1', 'task1') }), {
-      secret: `whsec_${randomBytes(32).toString('base64')}`,
+      secret: newWebhookSecret(),
     });
 
     const result = await handler(event, lambdaContext());

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Webhook } from 'standardwebhooks';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { systemClock } from '../shared/clock';
 import { DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
@@ -8,9 +7,10 @@ import type { SearchedEntity } from '../shared/epilot/entity-api';
 import { createLogger } from '../shared/logger';
 import { TaskRecords } from '../shared/records/task-records';
 import type { TaskInput } from '../shared/domain/task-state';
+import { newWebhookSecret, signedDelivery } from '../../test/support/signed-delivery';
 import { MAX_WEBHOOK_BODY_BYTES, receiveWebhook, type WebhookDeps, type WebhookRequest } from './webhook';
 
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const SECRET = newWebhookSecret();
 const TABLE = 'records';
 
 let db: EmbeddedDynamoDb;
@@ -56,18 +56,11 @@ function payload(entity: unknown, extra: Record<string, unknown> = {}) {
   });
 }
 
+/** Headers in Title-Case on purpose: receiveWebhook must read them whatever their case (a Function URL lowercases them, other callers need not). */
 function signed(body: string, options: { id?: string; at?: Date; secret?: string } = {}): WebhookRequest {
-  const id = options.id ?? `msg_${randomBytes(8).toString('hex')}`;
-  const at = options.at ?? new Date();
-  return {
-    headers: {
-      'Webhook-Id': id,
-      'Webhook-Timestamp': String(Math.floor(at.getTime() / 1000)),
-      'Webhook-Signature': new Webhook(options.secret ?? SECRET).sign(id, at, body),
-      'Content-Type': 'application/json',
-    },
-    body,
-  };
+  const delivery = signedDelivery(body, { ...options, secret: options.secret ?? SECRET });
+  const titleCase = (name: string) => name.replace(/(^|-)[a-z]/g, (letter) => letter.toUpperCase());
+  return { headers: Object.fromEntries(Object.entries(delivery.headers).map(([name, value]) => [titleCase(name), value])), body };
 }
 
 interface Harness {
@@ -100,7 +93,7 @@ function harness(options: { lookup?: Record<string, SearchedEntity>; failStart?:
       },
     },
     starter: {
-      start: async (name, input) => {
+      startExecution: async (name, input) => {
         if (failures > 0) {
           failures -= 1;
           throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
@@ -149,7 +142,7 @@ describe('receiveWebhook', () => {
   });
 
   it.each([
-    ['a wrong signature', (body: string) => signed(body, { secret: `whsec_${randomBytes(32).toString('base64')}` })],
+    ['a wrong signature', (body: string) => signed(body, { secret: newWebhookSecret() })],
     ['no signature headers', (body: string) => ({ headers: { 'content-type': 'application/json' }, body })],
     ['a signature over another body', (body: string) => ({ ...signed(`${body} `), body })],
     ['a stale timestamp', (body: string) => signed(body, { at: new Date(Date.now() - 6 * 60_000) })],

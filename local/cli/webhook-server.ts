@@ -1,15 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { MAX_WEBHOOK_BODY_BYTES, type WebhookHttpHandler, type WebhookResponse } from '../../lambdas/webhook/webhook';
+import { MAX_WEBHOOK_BODY_BYTES, type WebhookRequest, type WebhookResponse } from '../../lambdas/webhook/webhook';
 
 export interface WebhookServerOptions {
   /** 0 picks a free port. */
   port: number;
   /** Default 127.0.0.1 (loopback only). */
   host?: string;
-  /** The webhook receiver's Lambda handler: it alone decides every answer (405, 413, 401, 200…). */
-  receive: WebhookHttpHandler;
+  /** The webhook receiver's Lambda handler (through the local runner): it alone decides every answer (405, 413, 401…). */
+  receive: (request: WebhookRequest & { method: string }) => Promise<WebhookResponse>;
   /** Deliveries handled at once; more are answered 429 (what a throttled Lambda Function URL answers). */
   maxInFlight?: number;
   /** Sees every answered delivery (for the console). */
@@ -73,29 +72,9 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   const body = await readBody(request);
-  const result = await options.receive(functionUrlEvent(request.method ?? 'GET', path, headers, body));
-  const answer: WebhookResponse = { statusCode: result.statusCode ?? 200, body: typeof result.body === 'string' ? result.body : '' };
+  const answer = await options.receive({ method: request.method ?? 'GET', headers, body: body.toString('utf8') });
   send(response, answer);
   options.onDelivery?.({ webhookId: headers['webhook-id'], response: answer, durationMs: Date.now() - started });
-}
-
-/** What a Lambda Function URL hands the receiver, as far as it reads it. */
-function functionUrlEvent(
-  method: string,
-  path: string,
-  headers: Record<string, string | undefined>,
-  body: Buffer,
-): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers,
-    body: body.toString('utf8'),
-    isBase64Encoded: false,
-    requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' } },
-  } as APIGatewayProxyEventV2;
 }
 
 /**

@@ -1,5 +1,5 @@
 import '../emulator/polyfills';
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { SweepState } from '../../lambdas/detect-tasks/detect-tasks';
 import type { Clock } from '../../lambdas/shared/clock';
 import { DeliveryRecords } from '../../lambdas/shared/records/delivery-records';
@@ -13,7 +13,7 @@ import { bindHandler } from '../../lambdas/shared/runtime/lambda-handler';
 import { type EpilotEndpoints, parseSettings, type RunnerSettings } from '../../lambdas/shared/config/settings';
 import { TaskRecords } from '../../lambdas/shared/records/task-records';
 import type { TaskInput, TaskState } from '../../lambdas/shared/domain/task-state';
-import type { WebhookHttpHandler } from '../../lambdas/webhook/webhook';
+import type { WebhookHttpHandler, WebhookRequest, WebhookResponse } from '../../lambdas/webhook/webhook';
 import { SWEEP_FUNCTIONS, TASK_FUNCTIONS, WEBHOOK_FUNCTION } from '../../lambdas/states';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../emulator/embedded-dynamodb';
@@ -193,9 +193,13 @@ export class LocalRunner {
     return report;
   }
 
-  /** The webhook receiver, backed by this runner: its records, its epilot client, task executions run here. */
-  get webhook(): WebhookHttpHandler {
-    return this.webhookHandler;
+  /**
+   * One webhook delivery, answered by the webhook receiver's Lambda handler (backed by this runner's records, its
+   * epilot client and task executions run here), given the event a Lambda Function URL would hand it.
+   */
+  async receiveWebhook(request: WebhookRequest & { method?: string }): Promise<WebhookResponse> {
+    const result = await this.webhookHandler(functionUrlEvent(request));
+    return { statusCode: result.statusCode ?? 200, body: typeof result.body === 'string' ? result.body : '' };
   }
 
   /** Reports of the task executions that ended since the last sweep started. */
@@ -318,4 +322,19 @@ function bindStates(definitions: ReadonlyArray<FunctionDefinition<Need, never, u
       return [definition.stateName, bindStateless(definition, deps) as (event: unknown) => Promise<unknown>];
     }),
   );
+}
+
+/** What a Lambda Function URL hands the receiver, as far as it reads it. */
+function functionUrlEvent(request: WebhookRequest & { method?: string }): APIGatewayProxyEventV2 {
+  const method = request.method ?? 'POST';
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/webhook',
+    rawQueryString: '',
+    headers: request.headers,
+    body: request.body,
+    isBase64Encoded: request.bodyIsBase64 === true,
+    requestContext: { http: { method, path: '/webhook', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' } },
+  } as APIGatewayProxyEventV2;
 }

@@ -42,7 +42,7 @@ describe('alarm topic', () => {
 
   it('is the action of every alarm, with a description', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBeGreaterThanOrEqual(6);
+    expect(alarms).toHaveLength(10);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.AlarmDescription).toEqual(expect.any(String));
@@ -51,6 +51,30 @@ describe('alarm topic', () => {
 });
 
 describe('alarms', () => {
+  it('are exactly these ten, by construct and metric', () => {
+    const alarms = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([logicalId, alarm]) => {
+      const properties = alarm.Properties as { MetricName?: string; Namespace?: string; Metrics?: Array<{ MetricStat?: { Metric: { MetricName: string; Namespace: string } } }> };
+      // The runner functions' Errors/Throttles alarms are metric math over one metric per function.
+      const metrics = properties.MetricName
+        ? [`${properties.Namespace}/${properties.MetricName}`]
+        : [...new Set((properties.Metrics ?? []).flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : [])))];
+      return [logicalId.replace(/[0-9A-F]{8}$/, ''), metrics.join(',')];
+    });
+    expect(Object.fromEntries(alarms)).toEqual({
+      AlarmsTaskExecutionsFailed: 'AWS/States/ExecutionsFailed',
+      AlarmsTaskExecutionsTimedOut: 'AWS/States/ExecutionsTimedOut',
+      AlarmsSweepExecutionsFailed: 'AWS/States/ExecutionsFailed',
+      AlarmsSweepNotRunning: 'AWS/States/ExecutionsStarted',
+      AlarmsLambdaErrors: 'AWS/Lambda/Errors',
+      AlarmsLambdaThrottles: 'AWS/Lambda/Throttles',
+      AlarmsWebhookErrors: 'AWS/Lambda/Errors',
+      AlarmsWebhookThrottles: 'AWS/Lambda/Throttles',
+      AlarmsWebhookRefusedDeliveries: 'AWS/Lambda/Url4xxCount',
+      AlarmsWebhookServerErrors: 'AWS/Lambda/Url5xxCount',
+    });
+    expect(alarms).toHaveLength(10);
+  });
+
   it('fire on a failed or timed-out task execution and a failed sweep', () => {
     const failed = alarmWithMetric('ExecutionsFailed', 'AWS/States');
     expect(failed).toHaveLength(2);

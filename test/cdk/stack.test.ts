@@ -3,15 +3,9 @@ import { ErrorNames } from '../../lambdas/shared/errors';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { SweepStates, TaskStates } from '../../lambdas/state-names';
+import { z } from 'zod';
+import type { AslState } from '../../local/emulator/asl';
 import { createLocalApp, findStateMachineDefinition, stateMachineDefinitions } from '../../local/emulator/synthesized-definitions';
-
-type AslState = {
-  Type: string;
-  Retry?: Array<{ ErrorEquals: string[]; MaxAttempts?: number; MaxDelaySeconds?: number; JitterStrategy?: string; IntervalSeconds?: number }>;
-  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
-  Next?: string;
-  Seconds?: number;
-};
 
 function synth(context: Record<string, unknown> = {}) {
   const app = createLocalApp();
@@ -29,12 +23,49 @@ function synth(context: Record<string, unknown> = {}) {
 
 const { template, task, sweep } = synth({ pollIntervalMs: '2000', automationTimeoutMs: '600000' });
 const taskState = (name: string) => {
-  const state = (task.definition.States as Record<string, AslState>)[name];
+  const state = task.definition.States[name];
   if (!state) throw new Error(`no state ${name}`);
   return state;
 };
-const retryFor = (state: AslState, error: string) => state.Retry?.find((retry) => retry.ErrorEquals.includes(error));
-const catchFor = (state: AslState, error: string) => state.Catch?.find((handler) => handler.ErrorEquals.includes(error));
+// AslState keeps the fields the emulator does not read as `unknown`; these parse the two this file asserts on.
+const rulesSchema = z.array(z.looseObject({ ErrorEquals: z.array(z.string()) })).default([]);
+const retriesOf = (state: AslState) => rulesSchema.parse(state['Retry']);
+const catchesOf = (state: AslState) => rulesSchema.parse(state['Catch']);
+const retryFor = (state: AslState, error: string) => retriesOf(state).find((retry) => retry.ErrorEquals.includes(error));
+const catchFor = (state: AslState, error: string) => catchesOf(state).find((handler) => handler.ErrorEquals.includes(error));
+
+// ---- IAM: which function's role may do what ------------------------------------------------------------------
+
+type PolicyStatement = { Effect: string; Action: string | string[]; Resource: unknown };
+const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((policy) => ({
+  roles: (policy.Properties.Roles as Array<{ Ref: string }>).map((role) => role.Ref),
+  statements: policy.Properties.PolicyDocument.Statement as PolicyStatement[],
+}));
+const actionsOf = (statement: PolicyStatement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]);
+/** CDK's logical id without its 8-hex-digit hash: `TaskClaimTask3FFE6FD5` → `TaskClaimTask`. */
+const withoutHash = (logicalId: string) => logicalId.replace(/[0-9A-F]{8}$/, '');
+/** Role logical id → the function (hashless logical id) that runs with it, or the role itself for other roles. */
+const principalOf = new Map<string, string>(
+  Object.entries(template.findResources('AWS::Lambda::Function')).map(([logicalId, fn]) => [
+    (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+    withoutHash(logicalId),
+  ]),
+);
+const principal = (role: string) => principalOf.get(role) ?? withoutHash(role);
+/** The sorted actions every statement attached to the role of `fn` allows. */
+const actionsOfFunction = (fn: string) =>
+  [...new Set(policies.filter((policy) => policy.roles.some((role) => principal(role) === fn)).flatMap((policy) => policy.statements.flatMap(actionsOf)))].sort();
+/** Every principal (function, or role when no function runs with it) allowed `action` on a resource matching `resource`. */
+const principalsAllowed = (action: string, resource: (value: unknown) => boolean) =>
+  policies
+    .filter((policy) =>
+      policy.statements.some(
+        (statement) => statement.Effect === 'Allow' && actionsOf(statement).some((granted) => granted === action || granted === '*' || granted === 'states:*') && resource(statement.Resource),
+      ),
+    )
+    .flatMap((policy) => policy.roles.map(principal))
+    .sort();
+const isTaskStateMachine = (resource: unknown) => resource === '*' || JSON.stringify(resource).includes('"TaskStateMachine');
 
 describe('task records table', () => {
   it('is on-demand, recoverable to a point in time, keyed by pk/sk and retained', () => {
@@ -96,29 +127,26 @@ describe('functions', () => {
     expect(JSON.stringify(template.toJSON())).not.toMatch(/Bearer|EPILOT_API_TOKEN/);
   });
 
-  it('grant the secret only to functions that call epilot, and records access as GetItem/PutItem only', () => {
-    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
-    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>);
-    const actions = statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
-    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(
-      expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']),
-    );
-    expect(actions.some((action) => /dynamodb:(Scan|DeleteItem|\*)/.test(action))).toBe(false);
-    const secretReaders = policies.filter((policy) =>
-      JSON.stringify(policy.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
-    );
-    // fetch execution, start, status, cancel, patch, detect, webhook — not find task, claim or map status.
-    expect(secretReaders).toHaveLength(7);
+  const XRAY = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+  const SECRET = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+  const RECORDS = ['dynamodb:GetItem', 'dynamodb:PutItem'];
+  it.each([
+    ['TaskFetchExecution', [...SECRET, ...XRAY]],
+    ['TaskFindTask', XRAY],
+    ['TaskClaimTask', [...RECORDS, ...XRAY]],
+    ['TaskStartAutomation', [...RECORDS, ...SECRET, ...XRAY]],
+    ['TaskGetAutomationStatus', [...SECRET, ...XRAY]],
+    ['TaskCancelAutomation', [...RECORDS, ...SECRET, ...XRAY]],
+    ['TaskMapStatus', XRAY],
+    ['TaskPatchStep', [...RECORDS, ...SECRET, ...XRAY]],
+    ['SweepDetectTasks', [...RECORDS, 'dynamodb:Query', ...SECRET, 'states:DescribeExecution', 'states:StartExecution', ...XRAY]],
+    ['WebhookFunction', [...RECORDS, ...SECRET, 'states:DescribeExecution', 'states:StartExecution', ...XRAY]],
+  ])("%s's role is allowed exactly these actions", (fn, actions) => {
+    expect(actionsOfFunction(fn)).toEqual([...actions].sort());
   });
 
-  it('lets only the sweep start task executions', () => {
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('^TaskStateMachine') } }),
-        ]),
-      },
-    });
+  it('lets only Detect tasks (sweep) and the webhook start task executions', () => {
+    expect(principalsAllowed('states:StartExecution', isTaskStateMachine)).toEqual(['SweepDetectTasks', 'WebhookFunction']);
   });
 });
 
@@ -204,7 +232,7 @@ describe('task state machine', () => {
   );
 
   it('never retries a permanent error or bad data', () => {
-    for (const [name, state] of Object.entries(task.definition.States as Record<string, AslState>)) {
+    for (const [name, state] of Object.entries(task.definition.States)) {
       for (const error of [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput]) {
         expect({ name, retry: retryFor(state, error) }).toEqual({ name, retry: undefined });
       }
@@ -236,7 +264,7 @@ describe('task state machine', () => {
     const patch = taskState(TaskStates.patchStep);
     expect(catchFor(patch, ErrorNames.ownershipLost)).toMatchObject({ Next: TaskStates.handedOver });
     expect(catchFor(patch, 'States.ALL')).toMatchObject({ Next: TaskStates.stepNotPatched });
-    expect(patch.Catch?.[0]?.ErrorEquals).toEqual([ErrorNames.ownershipLost]);
+    expect(catchesOf(patch)[0]?.ErrorEquals).toEqual([ErrorNames.ownershipLost]);
     expect(taskState(TaskStates.stepNotPatched).Type).toBe('Fail');
   });
 
@@ -252,9 +280,11 @@ describe('task state machine', () => {
 
 describe('sweep state machine', () => {
   it('pages through Detect tasks until done, retrying transient errors', () => {
-    const states = sweep.definition.States as Record<string, AslState>;
+    const states = sweep.definition.States;
+    const detectTasks = states[SweepStates.detectTasks];
+    if (!detectTasks) throw new Error(`no state ${SweepStates.detectTasks}`);
     expect(sweep.definition.StartAt).toBe(SweepStates.detectTasks);
-    expect(retryFor(states[SweepStates.detectTasks] as AslState, ErrorNames.epilotTransient)).toMatchObject({ JitterStrategy: 'FULL' });
+    expect(retryFor(detectTasks, ErrorNames.epilotTransient)).toMatchObject({ JitterStrategy: 'FULL' });
     expect(states[SweepStates.morePages]).toMatchObject({ Type: 'Choice', Default: SweepStates.detectTasks });
   });
 });

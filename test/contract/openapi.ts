@@ -18,7 +18,9 @@ import addFormats from 'ajv-formats';
  * - A few mistakes in the definitions themselves are corrected before use (see `applyErrata`).
  */
 
-export type EpilotApiName = 'entity' | 'workflow' | 'automation';
+import type { EpilotApiName } from '../../lambdas/shared/config/settings';
+
+export type { EpilotApiName };
 
 /** The parts of a recorded exchange the validator needs (the simulator's RecordedExchange fits). */
 export interface ContractExchange {

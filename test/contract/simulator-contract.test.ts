@@ -1,7 +1,7 @@
 import { startEpilotSimulator, type EpilotSimulator, type RecordedExchange } from '../../simulator/epilot-simulator';
 import { OPERATIONS } from '../../simulator/faults';
 import type { SimulatorSeedInput } from '../../simulator/seed';
-import { validateExchange } from './openapi';
+import { findOperation, validateExchange } from './openapi';
 
 /**
  * Drives every simulator endpoint, successes and errors, and checks each recorded exchange against epilot's
@@ -80,7 +80,7 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     await call('POST', '/v1/entity:search', undefined, { raw: '{"q":' });
     await call('POST', '/v1/entity:search', undefined, { raw: JSON.stringify({ q: '*', pad: 'x'.repeat(5 * 1024 * 1024 + 1) }) });
     await call('POST', '/v1/entity:search', { q: '*' }, { token: 'wrong' });
-    sim.scriptFault({ operation: 'searchEntities', fault: 'tooManyRequests' });
+    sim.scriptFault({ operation: 'entity.searchEntities', fault: 'tooManyRequests' });
     await call('POST', '/v1/entity:search', { q: '*' });
 
     // workflow executions
@@ -88,7 +88,7 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     await call('GET', '/v1/workflows/executions/unknown');
     await call('GET', '/v1/workflows/executions/wf-guide');
     await call('GET', '/v1/workflows/executions/wf-1', undefined, { token: 'wrong' });
-    sim.scriptFault({ operation: 'getExecution', fault: 'serverError' });
+    sim.scriptFault({ operation: 'workflow.getExecution', fault: 'serverError' });
     await call('GET', '/v1/workflows/executions/wf-1');
     await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', { status: 'IN_PROGRESS', automationConfig: { flowId: 'flow-success', executionId: 'run-x', executionStatus: 'in_progress' } });
     t += 1000;
@@ -119,12 +119,12 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     await call('GET', '/v1/automation/executions?size=abc');
     await call('POST', '/v1/automation/executions', { flow_id: 'flow-success' });
     await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: 'unknown-flow' });
-    sim.scriptFault({ operation: 'startExecution', fault: 'lostResponse' });
+    sim.scriptFault({ operation: 'automation.startExecution', fault: 'lostResponse' });
     await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: 'flow-success', workflow_context: WORKFLOW_CONTEXT });
     sim.setFaults({ lostStartResponseRate: 1, lostResponseAs: 'badGateway' });
     await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: 'flow-success', workflow_context: WORKFLOW_CONTEXT });
     sim.setFaults({});
-    sim.scriptFault({ operation: 'getAutomationExecution', fault: 'serverError' });
+    sim.scriptFault({ operation: 'automation.getExecution', fault: 'serverError' });
     await call('GET', `/v1/automation/executions/${runs[0]?.id ?? ''}`);
   });
 
@@ -139,8 +139,18 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     for (const operation of OPERATIONS) expect(operations).toContain(operation);
     const statuses = new Set(sim.traffic.map((exchange) => exchange.status));
     for (const status of [0, 200, 201, 400, 401, 404, 413, 429, 502, 503]) expect(statuses).toContain(status);
-    const runStatuses = new Set(sim.traffic.filter((exchange) => exchange.operation === 'getAutomationExecution').map((exchange) => (exchange.responseBody as { execution_status?: string } | undefined)?.execution_status));
+    const runStatuses = new Set(sim.traffic.filter((exchange) => exchange.operation === 'automation.getExecution').map((exchange) => (exchange.responseBody as { execution_status?: string } | undefined)?.execution_status));
     for (const status of ['pending', 'in_progress', 'success', 'failed', 'skipped', 'hot']) expect(runStatuses).toContain(status);
+  });
+
+  it("keys each operation `${api}.${operationId}` with the operationId epilot's definition gives its route", () => {
+    const keyed = new Map<string, string>();
+    for (const exchange of sim.traffic) {
+      if (exchange.operation === undefined) continue;
+      const definition = findOperation(exchange.api, exchange.method, exchange.path);
+      keyed.set(exchange.operation, definition ? `${definition.api}.${definition.operationId}` : `no operation for ${exchange.method} ${exchange.path}`);
+    }
+    expect(Object.fromEntries(keyed)).toEqual(Object.fromEntries(OPERATIONS.map((operation) => [operation, operation])));
   });
 
   it('every recorded exchange matches the definitions', () => {
@@ -156,7 +166,7 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     };
 
     it('rejects a wrong automation execution status and a missing required field', () => {
-      const exchange = recorded('getAutomationExecution', 200);
+      const exchange = recorded('automation.getExecution', 200);
       (exchange.responseBody as Record<string, unknown>).execution_status = 'finished';
       delete (exchange.responseBody as Record<string, unknown>).entity_id;
       const errors = validateExchange(exchange);
@@ -165,11 +175,11 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     });
 
     it('rejects a search result whose _id is no uuid, and a search request with an unknown key that got a 200', () => {
-      const exchange = recorded('searchEntities', 200);
+      const exchange = recorded('entity.searchEntities', 200);
       const body = exchange.responseBody as { results: Record<string, unknown>[] };
       if (body.results[0]) body.results[0]._id = 'not-a-uuid';
       expect(validateExchange(exchange).join('\n')).toMatch(/_id/);
-      const accepted = recorded('searchEntities', 200);
+      const accepted = recorded('entity.searchEntities', 200);
       accepted.requestBody = { q: '*', limit: 10 };
       expect(validateExchange(accepted, { allowRejectedInvalidRequests: true }).join('\n')).toMatch(/additional properties \(limit\)/);
     });
@@ -177,29 +187,29 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     it('rejects the guide spelling of a step (type TASK / no type) and a bad step status', () => {
       const guide = sim.traffic.find(isGuideSpelled);
       expect(guide && validateExchange(guide).join('\n')).toMatch(/type/);
-      const exchange = recorded('updateStep', 200);
+      const exchange = recorded('workflow.updateStep', 200);
       Object.assign(exchange.responseBody as Record<string, unknown>, { type: 'TASK', status: 'STARTED' });
       expect(validateExchange(exchange).length).toBeGreaterThanOrEqual(2);
     });
 
     it('rejects wrong error shapes, undeclared success statuses, unknown routes and unexpected empty bodies', () => {
-      const workflow404 = recorded('updateStep', 404);
+      const workflow404 = recorded('workflow.updateStep', 404);
       workflow404.responseBody = { status: 404, error: 'Not Found' };
       expect(validateExchange(workflow404).join('\n')).toMatch(/message/);
-      const automation404 = recorded('getAutomationExecution', 404);
+      const automation404 = recorded('automation.getExecution', 404);
       automation404.responseBody = { message: 'Not Found' };
       expect(validateExchange(automation404).join('\n')).toMatch(/status|error/);
-      const started = recorded('startExecution', 201);
+      const started = recorded('automation.startExecution', 201);
       started.status = 200;
       expect(validateExchange(started).join('\n')).toMatch(/not declared/);
-      const run = recorded('getAutomationExecution', 200);
+      const run = recorded('automation.getExecution', 200);
       run.responseBody = undefined;
       expect(validateExchange(run).join('\n')).toMatch(/empty response body/);
       expect(validateExchange({ method: 'GET', path: '/v1/nothing', status: 404, api: 'entity', requestBody: undefined, responseBody: { status: 404, error: 'x' } })).toHaveLength(1);
     });
 
     it('rejects an invalid request body a server refused, unless told that is expected', () => {
-      const exchange = sim.traffic.find((candidate) => candidate.operation === 'updateStep' && candidate.status === 400 && candidate.requestBody !== undefined);
+      const exchange = sim.traffic.find((candidate) => candidate.operation === 'workflow.updateStep' && candidate.status === 400 && candidate.requestBody !== undefined);
       expect(exchange).toBeDefined();
       if (!exchange) return;
       expect(validateExchange(exchange).join('\n')).toMatch(/request body/);

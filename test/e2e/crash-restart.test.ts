@@ -1,14 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { realDelay, type SoakRunnerConfig } from '../../scripts/soak-shared';
-import { startRunnerProcess } from '../../scripts/soak';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { generateOrganisation } from '../../simulator/seed';
+import { startRunnerProcess } from '../support/runner-process';
+import { readTaskRecords } from '../support/state-dir-records';
 
 /**
  * A real crash, not a simulated one: the runner is a separate process (scripts/soak-runner.ts) killed with SIGKILL
@@ -61,8 +59,10 @@ describe('a runner killed with SIGKILL mid-run and started again', () => {
       seed.workflowExecutions
         .filter((execution) => execution.definitionId === 'generatedAutomationWf')
         .map((execution) => {
-          const served = simulator.getWorkflowExecution(execution.id) as { flow: Array<{ id: string; status: string }> };
-          return { workflowExecutionId: execution.id, step: served.flow[0]! };
+          const [first] = execution.flow;
+          const step = first && simulator.getStep(execution.id, first.id);
+          if (!step) throw new Error(`no first step in ${execution.id}`);
+          return { workflowExecutionId: execution.id, step };
         });
     const final = () => steps().filter(({ step }) => ['COMPLETED', 'FAILED'].includes(step.status)).length;
 
@@ -70,8 +70,7 @@ describe('a runner killed with SIGKILL mid-run and started again', () => {
     const first = startRunnerProcess(config, TOKEN);
     expect(await first.ready).toBe(true);
     for (let waited = 0; simulator.listAutomationRuns().length < 6 && waited < 15_000; waited += 20) await realDelay(20);
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toMatchObject({ signal: 'SIGKILL' });
+    expect(await first.kill()).toMatchObject({ signal: 'SIGKILL' });
     const runsAtKill = simulator.listAutomationRuns().length;
     expect(runsAtKill).toBeGreaterThanOrEqual(6);
     expect(final()).toBeLessThan(TASKS);
@@ -83,7 +82,7 @@ describe('a runner killed with SIGKILL mid-run and started again', () => {
 
     expect(final()).toBe(TASKS);
     for (const { workflowExecutionId, step } of steps()) {
-      const runs = simulator.listAutomationRuns().filter((run) => run.workflowContext?.workflow_exec_task_id === step.id);
+      const runs = simulator.runsFor(workflowExecutionId, step.id);
       expect({ task: step.id, runs: runs.length, patches: simulator.stepPatchCount(workflowExecutionId, step.id) }).toEqual({
         task: step.id,
         runs: 1,
@@ -91,18 +90,8 @@ describe('a runner killed with SIGKILL mid-run and started again', () => {
       });
       expect(step.status).toBe(runs[0]?.flowId === 'crash-success' ? 'COMPLETED' : 'FAILED');
     }
-    const dynamo = await startEmbeddedDynamoDb({ path: stateDir });
-    try {
-      const documents = DynamoDBDocumentClient.from(dynamo.client);
-      const { TableNames = [] } = await dynamo.client.send(new ListTablesCommand({}));
-      const items = (
-        await Promise.all(TableNames.map(async (TableName) => (await documents.send(new ScanCommand({ TableName }))).Items ?? []))
-      ).flat();
-      const records = items.filter((item) => String(item.pk).startsWith('TASK#'));
-      expect(records).toHaveLength(TASKS);
-      expect(records.filter((record) => record.status !== 'DONE')).toEqual([]);
-    } finally {
-      await dynamo.stop();
-    }
+    const records = [...(await readTaskRecords(stateDir)).values()];
+    expect(records).toHaveLength(TASKS);
+    expect(records.filter((record) => record.status !== 'DONE')).toEqual([]);
   }, 40_000);
 });

@@ -23,22 +23,20 @@ const singleTaskWorkflow = (id: string, taskId: string, flowId = 'flow-send-offe
 });
 
 function stepOf(pipeline: Pipeline, workflowId: string, stepId: string) {
-  const execution = pipeline.simulator.getWorkflowExecution(workflowId) as { flow: Array<Record<string, unknown>> };
-  const items = execution.flow.flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-  return items.find((item) => item.id === stepId) as { status?: string; automationConfig?: Record<string, unknown> };
+  const step = pipeline.simulator.getStep(workflowId, stepId);
+  if (!step) throw new Error(`no step ${stepId} in workflow execution ${workflowId}`);
+  return step;
 }
 
-function runsFor(pipeline: Pipeline, workflowId: string, taskId: string) {
-  return pipeline.simulator
-    .listAutomationRuns()
-    .filter((run) => run.workflowContext?.workflow_exec_id === workflowId && run.workflowContext?.workflow_exec_task_id === taskId);
-}
+const runsFor = (pipeline: Pipeline, workflowId: string, taskId: string) => pipeline.simulator.runsFor(workflowId, taskId);
 
+/** Runs per task that has any, as `workflowId/taskId` → count. */
 function runsPerTask(pipeline: Pipeline): Map<string, number> {
   const perTask = new Map<string, number>();
-  for (const run of pipeline.simulator.listAutomationRuns()) {
-    const key = `${String(run.workflowContext?.workflow_exec_id)}/${String(run.workflowContext?.workflow_exec_task_id)}`;
-    perTask.set(key, (perTask.get(key) ?? 0) + 1);
+  for (const { workflowContext } of pipeline.simulator.listAutomationRuns()) {
+    const workflowId = workflowContext?.workflow_exec_id ?? '';
+    const taskId = workflowContext?.workflow_exec_task_id ?? '';
+    perTask.set(`${workflowId}/${taskId}`, runsFor(pipeline, workflowId, taskId).length);
   }
   return perTask;
 }
@@ -91,7 +89,7 @@ describe('single task executions against a faulty epilot', () => {
   afterAll(() => pipeline.stop());
 
   it('adopts the run of a start whose response was lost instead of starting a second one', async () => {
-    pipeline.simulator.scriptFault({ operation: 'startExecution', times: 1, fault: 'lostResponse' });
+    pipeline.simulator.scriptFault({ operation: 'automation.startExecution', times: 1, fault: 'lostResponse' });
     const before = pipeline.simulator.callCounts();
     const report = await run('wf-lost-start', 'lost-start-task');
     const summary = summarizeTask(report);
@@ -100,8 +98,8 @@ describe('single task executions against a faulty epilot', () => {
     expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED', automationExecutionId: runs[0]!.id });
     expect(report.output?.run?.adopted).toBe(true);
     // The lost start, then a look for the run it created; no second start.
-    expect((pipeline.simulator.callCounts().startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
-    expect((pipeline.simulator.callCounts().listAutomationExecutions ?? 0) - (before.listAutomationExecutions ?? 0)).toBe(1);
+    expect((pipeline.simulator.callCounts()['automation.startExecution'] ?? 0) - (before['automation.startExecution'] ?? 0)).toBe(1);
+    expect((pipeline.simulator.callCounts()['automation.getExecutions'] ?? 0) - (before['automation.getExecutions'] ?? 0)).toBe(1);
     expect(pipeline.simulator.stepPatchCount('wf-lost-start', 'lost-start-task')).toBe(1);
     expect(stepOf(pipeline, 'wf-lost-start', 'lost-start-task')).toMatchObject({
       status: 'COMPLETED',
@@ -111,23 +109,23 @@ describe('single task executions against a faulty epilot', () => {
 
   it('adopts the run when the created run’s response arrives as a 502 instead of the 201', async () => {
     pipeline.simulator.setFaults({ lostResponseAs: 'badGateway' });
-    pipeline.simulator.scriptFault({ operation: 'startExecution', times: 1, fault: 'lostResponse' });
+    pipeline.simulator.scriptFault({ operation: 'automation.startExecution', times: 1, fault: 'lostResponse' });
     const before = pipeline.simulator.callCounts();
     const summary = summarizeTask(await run('wf-lost-start-502', 'lost-start-502-task'));
     const runs = runsFor(pipeline, 'wf-lost-start-502', 'lost-start-502-task');
     expect(runs).toHaveLength(1);
     expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED', automationExecutionId: runs[0]!.id });
-    expect((pipeline.simulator.callCounts().startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
+    expect((pipeline.simulator.callCounts()['automation.startExecution'] ?? 0) - (before['automation.startExecution'] ?? 0)).toBe(1);
     expect(pipeline.simulator.stepPatchCount('wf-lost-start-502', 'lost-start-502-task')).toBe(1);
   });
 
   it('a start epilot refuses (400) fails the step with a reason naming the call, and starts nothing', async () => {
-    pipeline.simulator.scriptFault({ operation: 'startExecution', times: 1, fault: { status: 400 } });
+    pipeline.simulator.scriptFault({ operation: 'automation.startExecution', times: 1, fault: { status: 400 } });
     const before = pipeline.simulator.callCounts();
     const summary = summarizeTask(await run('wf-start-400', 'start-400-task'));
     expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'FAILED' });
-    expect(summary.reason).toMatch(/EpilotPermanentError: startFlowExecution \(POST \/v1\/automation\/executions\) answered 400/);
-    expect((pipeline.simulator.callCounts().startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
+    expect(summary.reason).toMatch(/EpilotPermanentError: startExecution \(POST \/v1\/automation\/executions\) answered 400/);
+    expect((pipeline.simulator.callCounts()['automation.startExecution'] ?? 0) - (before['automation.startExecution'] ?? 0)).toBe(1);
     expect(runsFor(pipeline, 'wf-start-400', 'start-400-task')).toHaveLength(0);
     expect(pipeline.simulator.stepPatchCount('wf-start-400', 'start-400-task')).toBe(1);
     expect(stepOf(pipeline, 'wf-start-400', 'start-400-task').status).toBe('FAILED');
@@ -138,14 +136,14 @@ describe('single task executions against a faulty epilot', () => {
   });
 
   it('a 401 on the status call fails fast, cancels the run and patches the step FAILED', async () => {
-    pipeline.simulator.scriptFault({ operation: 'getAutomationExecution', times: 1, fault: { status: 401 } });
+    pipeline.simulator.scriptFault({ operation: 'automation.getExecution', times: 1, fault: { status: 401 } });
     const before = pipeline.simulator.callCounts();
     const report = await run('wf-status-401', 'status-401-task');
     const summary = summarizeTask(report);
     expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'FAILED' });
     expect(summary.reason).toMatch(/EpilotPermanentError: getExecution \(GET \/v1\/automation\/executions\/[^)]+\) answered 401/);
     // No retry of the refused call: exactly one status call, and far less time than the 8 s (0.8 s real) timeout.
-    expect((pipeline.simulator.callCounts().getAutomationExecution ?? 0) - (before.getAutomationExecution ?? 0)).toBe(1);
+    expect((pipeline.simulator.callCounts()['automation.getExecution'] ?? 0) - (before['automation.getExecution'] ?? 0)).toBe(1);
     expect(report.durationMs).toBeLessThan(800);
     expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')).toHaveLength(1);
     // A run the runner can no longer follow must not go on unseen.
@@ -196,7 +194,7 @@ describe('single task executions against a faulty epilot', () => {
       stepStatus: 'COMPLETED',
       automationExecutionId: 'run-from-crashed-execution',
     });
-    expect(pipeline.simulator.callCounts().startExecution ?? 0).toBe(before.startExecution ?? 0);
+    expect(pipeline.simulator.callCounts()['automation.startExecution'] ?? 0).toBe(before['automation.startExecution'] ?? 0);
     expect(runsFor(pipeline, 'wf-crash', 'crash-task')).toHaveLength(1);
     expect(pipeline.simulator.stepPatchCount('wf-crash', 'crash-task')).toBe(1);
     expect(stepOf(pipeline, 'wf-crash', 'crash-task').automationConfig).toMatchObject({ executionId: 'run-from-crashed-execution' });
@@ -248,7 +246,7 @@ describe('bad epilot data (wrong types from the workflow execution call)', () =>
   let report: SweepReport;
   beforeAll(async () => {
     pipeline = await startPipeline();
-    pipeline.simulator.scriptFault({ operation: 'getExecution', times: 5, fault: { status: 200, body: { id: 123 } } });
+    pipeline.simulator.scriptFault({ operation: 'workflow.getExecution', times: 5, fault: { status: 200, body: { id: 123 } } });
     report = await pipeline.runner.sweep();
   });
   afterAll(() => pipeline.stop());
@@ -287,7 +285,7 @@ describe('an epilot outage that fails executions before they claim their task (r
 
   it('a later sweep runs the tasks again, each once, instead of finding the failed first execution’s name taken', async () => {
     // Every workflow read fails, for longer than Fetch execution's HTTP and Step Functions retries together.
-    pipeline.simulator.scriptFault({ operation: 'getExecution', times: 1000, fault: 'serverError' });
+    pipeline.simulator.scriptFault({ operation: 'workflow.getExecution', times: 1000, fault: 'serverError' });
     const outage = await pipeline.runner.sweep();
     expect(outage.tasks.map((task) => task.error)).toEqual(DEMO_EXPECTED.map(() => 'EpilotTransientError'));
     for (const [workflowExecutionId, taskId] of DEMO_EXPECTED) {

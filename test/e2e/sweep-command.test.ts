@@ -3,12 +3,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { scaledClock } from '../../lambdas/shared/clock';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { DEMO_SEED } from '../support/local-pipeline';
 
 const run = promisify(execFile);
 const CLI = path.join(__dirname, '..', '..', 'cli', 'epilot-task-runner.cjs');
 const TOKEN = 'cli-test-token';
+/**
+ * The CLI's hidden `--time-scale`: its runner's clock (Wait states, polling, the run deadline) runs this much faster
+ * than real time, and so does the simulator's (automation runs progress on it), so the demo's never-ending flow
+ * reaches `--timeout 3000` in 150 ms instead of 3 s.
+ */
+const TIME_SCALE = 20;
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
@@ -32,14 +39,14 @@ describe('epilot-task-runner sweep', () => {
   let simulator: EpilotSimulator;
   let stateDir: string;
   beforeAll(async () => {
-    simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
   });
   afterAll(async () => {
     await simulator.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
-  const sweepArgs = () => ['sweep', '--api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval', '200', '--timeout', '3000'];
+  const sweepArgs = () => ['sweep', '--epilot-api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval-ms', '200', '--automation-timeout-ms', '3000', '--time-scale', String(TIME_SCALE)];
 
   it('--json takes every automation task to a final state and prints a machine-readable summary', async () => {
     const result = await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN });
@@ -65,23 +72,23 @@ describe('epilot-task-runner sweep', () => {
     // The workflow that moved on to its next automation task is the only one with new work.
     expect(summary.tasks.map((task) => task.taskId)).toEqual(['richter-notify']);
     const between = simulator.callCounts();
-    expect((between.startExecution ?? 0) - (before.startExecution ?? 0)).toBe(1);
+    expect((between['automation.startExecution'] ?? 0) - (before['automation.startExecution'] ?? 0)).toBe(1);
 
     const third = JSON.parse((await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN })).stdout) as SweepJson;
     expect(third.tasks).toEqual([]);
-    expect(simulator.callCounts().startExecution).toBe(between.startExecution);
-    expect(simulator.callCounts().updateStep).toBe(between.updateStep);
+    expect(simulator.callCounts()['automation.startExecution']).toBe(between['automation.startExecution']);
+    expect(simulator.callCounts()['workflow.updateStep']).toBe(between['workflow.updateStep']);
   });
 
   it('--dry-run lists what would run and changes nothing', async () => {
     const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
     try {
-      const result = await cli(['sweep', '--api-url', fresh.url, '--token', TOKEN, '--dry-run', '--json']);
+      const result = await cli(['sweep', '--epilot-api-url', fresh.url, '--token', TOKEN, '--dry-run', '--json']);
       expect(result.code).toBe(0);
       const plan = JSON.parse(result.stdout) as { tasks: Array<{ taskId: string; wouldRun: boolean }> };
       expect(plan.tasks.filter((task) => task.wouldRun)).toHaveLength(8);
-      expect(fresh.callCounts().startExecution ?? 0).toBe(0);
-      expect(fresh.callCounts().updateStep ?? 0).toBe(0);
+      expect(fresh.callCounts()['automation.startExecution'] ?? 0).toBe(0);
+      expect(fresh.callCounts()['workflow.updateStep'] ?? 0).toBe(0);
     } finally {
       await fresh.stop();
     }
@@ -90,10 +97,10 @@ describe('epilot-task-runner sweep', () => {
   it.each([
     ['a missing token', [], {}, /no epilot API token/],
     ['a wrong token', ['--token', 'wrong'], {}, /rejected the API token \(401\)/],
-    ['an unreachable API', ['--token', TOKEN, '--api-url', 'http://127.0.0.1:9'], {}, /unreachable/],
-    ['a bad option value', ['--token', TOKEN, '--poll-interval', 'soon'], {}, /--poll-interval must be a positive whole number/],
+    ['an unreachable API', ['--token', TOKEN, '--epilot-api-url', 'http://127.0.0.1:9'], {}, /unreachable/],
+    ['a bad option value', ['--token', TOKEN, '--poll-interval-ms', 'soon'], {}, /option --poll-interval-ms: must be a whole number/],
   ])('fails with one clear line for %s', async (_case, extra, env, message) => {
-    const args = ['sweep', '--api-url', simulator.url, '--state-dir', stateDir, ...extra];
+    const args = ['sweep', '--epilot-api-url', simulator.url, '--state-dir', stateDir, ...extra];
     const result = await cli(args, { EPILOT_API_TOKEN: '', ...env });
     expect(result.code).not.toBe(0);
     expect(result.stderr.trim().split('\n').filter((line) => line.includes('epilot-task-runner') || line.startsWith('error'))).toHaveLength(1);

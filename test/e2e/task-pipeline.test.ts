@@ -12,9 +12,9 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
     return summarizeTask(task);
   };
   const step = (workflowId: string, stepId: string) => {
-    const execution = pipeline.simulator.getWorkflowExecution(workflowId) as { flow: Array<Record<string, unknown>> };
-    const items = execution.flow.flatMap((item) => (Array.isArray(item.steps) ? (item.steps as Array<Record<string, unknown>>) : [item]));
-    return items.find((item) => item.id === stepId) as { status: string; automationConfig?: Record<string, unknown> };
+    const found = pipeline.simulator.getStep(workflowId, stepId);
+    if (!found) throw new Error(`no step ${stepId} in workflow execution ${workflowId}`);
+    return found;
   };
 
   beforeAll(async () => {
@@ -66,17 +66,31 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
   });
 
   it('starts exactly one automation run per task', () => {
-    const runs = pipeline.simulator.listAutomationRuns();
-    const perTask = new Map<string, number>();
-    for (const run of runs) {
-      const key = String(run.workflowContext?.workflow_exec_task_id);
-      perTask.set(key, (perTask.get(key) ?? 0) + 1);
-    }
-    expect([...perTask.values()].every((count) => count === 1)).toBe(true);
-    expect(runs).toHaveLength(report.tasks.length);
+    const perTask = report.tasks.map(({ input }) => [input.taskId, pipeline.simulator.runsFor(input.workflowExecutionId, input.taskId).length]);
+    expect(perTask).toEqual(report.tasks.map(({ input }) => [input.taskId, 1]));
+    expect(pipeline.simulator.listAutomationRuns()).toHaveLength(report.tasks.length);
   });
 
-  it('polls at most once per simulated second and counts transitions and invocations', () => {
+  it('polls each run at most once per simulated second (the default poll interval), except a timed-out run’s last poll at its deadline, by the simulator’s call record', () => {
+    const POLL_INTERVAL_MS = 1000;
+    const gaps: number[] = [];
+    for (const task of report.tasks) {
+      const { automationExecutionId: runId, timedOut } = summarizeTask(task);
+      if (runId === undefined) continue;
+      const polls = pipeline.simulator.traffic
+        .filter((exchange) => exchange.operation === 'automation.getExecution' && exchange.path === `/v1/automation/executions/${runId}`)
+        .map((exchange) => exchange.at);
+      // Polling sleeps min(interval, time left), so the poll that finds the deadline passed may come early.
+      if (timedOut) polls.pop();
+      for (let i = 1; i < polls.length; i++) gaps.push((polls[i] ?? 0) - (polls[i - 1] ?? 0));
+    }
+    // Runs of the demo take several seconds, so there are gaps to check; an empty list would pass anything.
+    expect(gaps.length).toBeGreaterThanOrEqual(10);
+    // Arrival times carry real-time jitter (×10 in simulated ms): allow a tenth of the interval.
+    expect(gaps.filter((gap) => gap < POLL_INTERVAL_MS * 0.9)).toEqual([]);
+  });
+
+  it('counts at least 9 state transitions and 7 Lambda invocations per task execution', () => {
     for (const task of report.tasks) {
       const summary = summarizeTask(task);
       expect(summary.stateTransitions).toBeGreaterThanOrEqual(9);
@@ -97,7 +111,7 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
     const second = await pipeline.runner.sweep();
     expect(second.tasks.map((task) => task.input.taskId)).toEqual(['richter-notify']);
     expect(summarizeTask(second.tasks[0]!)).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED' });
-    expect(pipeline.simulator.callCounts().startExecution).toBe((before.startExecution ?? 0) + 1);
+    expect(pipeline.simulator.callCounts()['automation.startExecution']).toBe((before['automation.startExecution'] ?? 0) + 1);
   });
 });
 
@@ -172,20 +186,20 @@ describe('single task executions', () => {
     expect(summarizeTask(report)).toMatchObject({ outcome: 'skipped' });
     expect(summarizeTask(report).reason).toMatch(reason);
     const after = pipeline.simulator.callCounts();
-    expect(after.startExecution ?? 0).toBe(before.startExecution ?? 0);
-    expect(after.updateStep ?? 0).toBe(before.updateStep ?? 0);
+    expect(after['automation.startExecution'] ?? 0).toBe(before['automation.startExecution'] ?? 0);
+    expect(after['workflow.updateStep'] ?? 0).toBe(before['workflow.updateStep'] ?? 0);
     expect(await pipeline.runner.records.get({ workflowExecutionId: workflowId, taskId })).toBeUndefined();
   });
 
   it('adopts a run the step already names instead of starting another', async () => {
-    const before = pipeline.simulator.callCounts().startExecution ?? 0;
+    const before = pipeline.simulator.callCounts()['automation.startExecution'] ?? 0;
     const report = await run('wf-adopt', 'adopt-task');
     expect(summarizeTask(report)).toMatchObject({
       outcome: 'patched',
       stepStatus: 'COMPLETED',
       automationExecutionId: 'run-started-by-epilot',
     });
-    expect(pipeline.simulator.callCounts().startExecution ?? 0).toBe(before);
+    expect(pipeline.simulator.callCounts()['automation.startExecution'] ?? 0).toBe(before);
     expect(await pipeline.runner.records.get({ workflowExecutionId: 'wf-adopt', taskId: 'adopt-task' })).toMatchObject({
       status: 'DONE',
       automationExecutionId: 'run-started-by-epilot',
@@ -201,8 +215,8 @@ describe('single task executions', () => {
       'wf-solar-mueller-mueller-offer-2',
     );
     expect(summarizeTask(again)).toMatchObject({ outcome: 'skipped' });
-    expect(pipeline.simulator.callCounts().startExecution).toBe(before.startExecution);
-    expect(pipeline.simulator.callCounts().updateStep).toBe(before.updateStep);
+    expect(pipeline.simulator.callCounts()['automation.startExecution']).toBe(before['automation.startExecution']);
+    expect(pipeline.simulator.callCounts()['workflow.updateStep']).toBe(before['workflow.updateStep']);
   });
 });
 
@@ -212,8 +226,8 @@ describe('a sweep over more than one page of search results', () => {
     try {
       const report = await pipeline.runner.sweep();
       expect(report.sweep).toMatchObject({ page: 4, seen: 10, done: true, started: 8 });
-      expect(pipeline.simulator.callCounts().searchEntities).toBe(4);
-      const searches = pipeline.simulator.traffic.filter((exchange) => exchange.operation === 'searchEntities');
+      expect(pipeline.simulator.callCounts()['entity.searchEntities']).toBe(4);
+      const searches = pipeline.simulator.traffic.filter((exchange) => exchange.operation === 'entity.searchEntities');
       expect(searches[0]?.requestBody).not.toHaveProperty('search_after');
       expect(searches[1]?.requestBody).toHaveProperty('search_after');
       expect(report.tasks.filter((task) => summarizeTask(task).outcome === 'patched')).toHaveLength(8);

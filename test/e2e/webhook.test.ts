@@ -1,24 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { Webhook } from 'standardwebhooks';
 import { type Serving, startServe } from '../../local/cli/commands/serve';
 import { type Pipeline, startPipeline } from '../support/local-pipeline';
+import { newWebhookSecret, signedDelivery } from '../support/signed-delivery';
 
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const SECRET = newWebhookSecret();
 const MUELLER = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
 
 async function deliver(url: string, body: string, options: { id?: string; secret?: string } = {}) {
-  const id = options.id ?? `msg_${randomBytes(6).toString('hex')}`;
-  const at = new Date();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': new Webhook(options.secret ?? SECRET).sign(id, at, body),
-    },
-    body,
-  });
+  const delivery = signedDelivery(body, { ...options, secret: options.secret ?? SECRET });
+  const response = await fetch(url, { method: 'POST', headers: delivery.headers, body });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -27,8 +16,8 @@ describe('serve: epilot webhooks on this machine', () => {
   let serving: Serving;
   const lines: string[] = [];
   beforeAll(async () => {
-    pipeline = await startPipeline();
-    serving = await startServe({ runner: pipeline.runner, secret: SECRET, port: 0, out: { write: (text: string) => lines.push(text) } });
+    pipeline = await startPipeline({ webhookSecret: SECRET });
+    serving = await startServe({ runner: pipeline.runner, port: 0, out: { write: (text: string) => lines.push(text) } });
   });
   afterAll(async () => {
     await serving.stop();
@@ -58,7 +47,7 @@ describe('serve: epilot webhooks on this machine', () => {
     const before = pipeline.simulator.listAutomationRuns().length;
 
     const refused = await deliver(serving.url, JSON.stringify({ entity: { _id: MUELLER } }), {
-      secret: `whsec_${randomBytes(32).toString('base64')}`,
+      secret: newWebhookSecret(),
     });
     await pipeline.runner.idle();
 

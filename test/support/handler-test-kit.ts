@@ -11,13 +11,15 @@ import { mockClient } from 'aws-sdk-client-mock';
 import nock from 'nock';
 import type { TaskRecord } from '../../lambdas/shared/records/task-records';
 import type { TaskState } from '../../lambdas/shared/domain/task-state';
+import { TEST_LAMBDA_ENVIRONMENT } from './lambda-environment';
 
-/** What test/lambda-environment.ts puts into the Lambda environment. */
-export const EPILOT_URL = 'https://epilot.test';
-export const TABLE_NAME = 'task-records';
-export const TOKEN_SECRET_NAME = 'epilot-task-runner/api-token';
-export const STATE_MACHINE_ARN = 'arn:aws:states:eu-central-1:123456789012:stateMachine:Task';
-export const AUTOMATION_TIMEOUT_MS = 5000;
+/** What the jest setup file (test/support/lambda-environment.ts) puts into the Lambda environment. */
+export const EPILOT_URL = TEST_LAMBDA_ENVIRONMENT.EPILOT_API_URL;
+export const TABLE_NAME = TEST_LAMBDA_ENVIRONMENT.TASK_TABLE_NAME;
+export const TOKEN_SECRET_NAME = TEST_LAMBDA_ENVIRONMENT.EPILOT_TOKEN_SECRET_NAME;
+export const WEBHOOK_SECRET_NAME = TEST_LAMBDA_ENVIRONMENT.WEBHOOK_SECRET_NAME;
+export const STATE_MACHINE_ARN = TEST_LAMBDA_ENVIRONMENT.TASK_STATE_MACHINE_ARN;
+export const AUTOMATION_TIMEOUT_MS = Number(TEST_LAMBDA_ENVIRONMENT.AUTOMATION_TIMEOUT_MS);
 /** The defaults the environment does not override. */
 export const CLAIM_LEASE_MS = 120_000;
 export const DONE_SETTLE_MS = 600_000;
@@ -37,17 +39,8 @@ export function setUpHandlerTests() {
     secrets: mockClient(SecretsManagerClient),
     sfn: mockClient(SFNClient),
   };
-  const unmatched: string[] = [];
-  const onNoMatch = (request: { method?: string; path?: string; href?: string }) => {
-    unmatched.push(`${request.method ?? '?'} ${request.href ?? request.path ?? '?'}`);
-  };
-
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.emitter.on('no match', onNoMatch);
-  });
+  strictNock();
   beforeEach(() => {
-    unmatched.length = 0;
     aws.ddb.reset();
     aws.ddb.onAnyCommand().rejects(new Error('unexpected DynamoDB call'));
     aws.sfn.reset();
@@ -55,6 +48,30 @@ export function setUpHandlerTests() {
     aws.secrets.reset();
     aws.secrets.onAnyCommand().rejects(new Error('unexpected Secrets Manager call'));
     aws.secrets.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET_NAME }).resolves({ SecretString: TOKEN });
+  });
+  afterAll(() => {
+    aws.ddb.restore();
+    aws.sfn.restore();
+    aws.secrets.restore();
+  });
+  return aws;
+}
+
+/**
+ * Registers the nock hooks of a test file that talks HTTP to a mocked epilot: no real network; after each test
+ * every interceptor must have been used and no request may have gone unmatched.
+ */
+export function strictNock(): void {
+  const unmatched: string[] = [];
+  const onNoMatch = (request: { method?: string; path?: string; href?: string }) => {
+    unmatched.push(`${request.method ?? '?'} ${request.href ?? request.path ?? '?'}`);
+  };
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.emitter.on('no match', onNoMatch);
+  });
+  beforeEach(() => {
+    unmatched.length = 0;
   });
   afterEach(() => {
     const pending = nock.pendingMocks();
@@ -68,11 +85,7 @@ export function setUpHandlerTests() {
     nock.enableNetConnect();
     // Jest shares Node's http module between the test files of a worker: take this file's interceptor out again.
     nock.restore();
-    aws.ddb.restore();
-    aws.sfn.restore();
-    aws.secrets.restore();
   });
-  return aws;
 }
 
 /** epilot, answering only requests that carry the token from Secrets Manager. */

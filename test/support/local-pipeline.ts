@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { createLogger, type Logger } from '../../lambdas/shared/logger';
-import { resolveEndpoints, type RunnerSettingsInput, runnerSettings } from '../../lambdas/shared/config/settings';
+import { endpointsOf, type RunnerSettings, runnerSettings } from '../../lambdas/shared/config/settings';
 import { LocalRunner } from '../../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
@@ -21,7 +21,7 @@ export interface Pipeline {
 export async function startPipeline(
   options: {
     seed?: SimulatorSeedInput;
-    settings?: RunnerSettingsInput;
+    settings?: Partial<RunnerSettings>;
     stateDir?: string;
     /** Simulator faults from the start, and the source of their random decisions (seed it for repeatable runs). */
     faults?: FaultOptions;
@@ -30,6 +30,8 @@ export async function startPipeline(
     logger?: Logger;
     /** Default: a fixed test token. */
     token?: string;
+    /** For pipelines that receive webhooks. */
+    webhookSecret?: string;
   } = {},
 ): Promise<Pipeline> {
   const clock = scaledClock(TIME_SCALE);
@@ -41,14 +43,15 @@ export async function startPipeline(
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.random ? { random: options.random } : {}),
   });
-  const runner = await LocalRunner.start({
-    endpoints: resolveEndpoints({ apiUrl: simulator.url }),
+  const runner = await LocalRunner.create({
+    endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token,
     settings: runnerSettings({ automationTimeoutMs: 8000, ...options.settings }),
     clock,
     timeScale: TIME_SCALE,
     logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
     stateDir: options.stateDir,
+    webhookSecret: options.webhookSecret,
     concurrency: 10,
   });
   return {

@@ -197,7 +197,9 @@ export function settingsFromEnvironment(env: Record<string, string | undefined>)
   );
 }
 
-export function endpointsOf(settings: SettingsOf<'epilot'>): EpilotEndpoints {
+export function endpointsOf(
+  settings: Partial<Pick<Settings, 'epilotApiUrl' | 'entityApiUrl' | 'workflowApiUrl' | 'automationApiUrl'>>,
+): EpilotEndpoints {
   return {
     entity: settings.epilotApiUrl ?? settings.entityApiUrl ?? EPILOT_PRODUCTION_HOSTS.entity,
     workflow: settings.epilotApiUrl ?? settings.workflowApiUrl ?? EPILOT_PRODUCTION_HOSTS.workflow,
@@ -214,7 +216,3 @@ export function required<T>(value: T | undefined, variable: string): T {
   if (value === undefined) throw new Error(`Missing configuration: ${variable} must be set`);
   return value;
 }
-
-// TEMPORARY (house merge): old spellings still used by test and script files being rewritten in parallel.
-export type RunnerSettingsInput = Partial<RunnerSettings>;
-export const resolveEndpoints = (urls: { apiUrl?: string | undefined }) => endpointsOf({ epilotApiUrl: urls.apiUrl } as SettingsOf<'epilot'>);

@@ -56,10 +56,10 @@ export class AutomationApi {
    * Starts a run. Not retried here: epilot has no idempotency key, so a repeated start after a lost response could
    * start a second run. Callers recover by looking for the run first (`findRunsForTask`).
    */
-  async start(request: StartAutomationRequest): Promise<AutomationRun> {
+  async startRun(request: StartAutomationRequest): Promise<AutomationRun> {
     const body = await this.http.send({
       api: 'automation',
-      operation: 'startFlowExecution',
+      operation: 'startExecution',
       method: 'POST',
       path: '/v1/automation/executions',
       idempotent: false,

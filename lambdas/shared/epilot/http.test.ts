@@ -2,6 +2,7 @@ import nock from 'nock';
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import { ErrorNames, EpilotPermanentError } from '../errors';
+import { rejectionOf, strictNock } from '../../../test/support/handler-test-kit';
 import { EpilotHttp, type EpilotHttpOptions, fullJitterBackoff } from './http';
 
 const BASE = 'https://epilot.test';
@@ -46,7 +47,7 @@ const getRun = {
 
 const startRun = {
   api: 'automation',
-  operation: 'startFlowExecution',
+  operation: 'startExecution',
   method: 'POST',
   path: '/v1/automation/executions',
   idempotent: false,
@@ -59,27 +60,7 @@ function connectionError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-error: ${String(error)}`);
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
-
-beforeAll(() => nock.disableNetConnect());
-// Jest shares Node's http module between test files of a worker: take this file's interceptor out again.
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictNock();
 
 describe('EpilotHttp', () => {
   it('sends the bearer token and JSON, and returns the parsed body', async () => {
@@ -145,7 +126,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).times(3).reply(503, { message: 'Service Unavailable' });
     const { http, sleeps, requests } = newHttp();
 
-    const error = await failure(http.send(getRun));
+    const error = await rejectionOf(http.send(getRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
     expect(error.message).toBe('getExecution (GET /v1/automation/executions/run-1) answered 503: Service Unavailable');
@@ -157,10 +138,10 @@ describe('EpilotHttp', () => {
     nock(BASE).post('/v1/automation/executions').reply(500, { status: 500, error: 'Internal' });
     const { http, sleeps, requests } = newHttp();
 
-    const error = await failure(http.send(startRun));
+    const error = await rejectionOf(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startFlowExecution');
+    expect(error.message).toContain('startExecution');
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
@@ -169,7 +150,7 @@ describe('EpilotHttp', () => {
     nock(BASE).post('/v1/automation/executions').reply(429, '', { 'Retry-After': '1' });
     const { http, sleeps } = newHttp();
 
-    expect((await failure(http.send(startRun))).name).toBe(ErrorNames.epilotTransient);
+    expect((await rejectionOf(http.send(startRun))).name).toBe(ErrorNames.epilotTransient);
     expect(sleeps).toEqual([]);
   });
 
@@ -182,7 +163,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).reply(status, body);
     const { http, sleeps, requests } = newHttp();
 
-    const error = await failure(http.send(getRun));
+    const error = await rejectionOf(http.send(getRun));
 
     expect(error.name).toBe(ErrorNames.epilotPermanent);
     expect(error).toBeInstanceOf(EpilotPermanentError);
@@ -196,7 +177,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).reply(301, '', { Location: 'https://elsewhere.test/' });
     const { http } = newHttp();
 
-    const error = await failure(http.sendAllowingEmpty(getRun));
+    const error = await rejectionOf(http.sendAllowingEmpty(getRun));
 
     expect(error.name).toBe(ErrorNames.epilotPermanent);
     expect(error.message).toContain('answered 301');
@@ -206,7 +187,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).reply(200, { id: 'run-1' });
     const { http } = newHttp();
 
-    const error = await failure(http.send(getRun));
+    const error = await rejectionOf(http.send(getRun));
 
     expect(error.name).toBe(ErrorNames.invalidEpilotData);
     expect(error.message).toMatch(/^getExecution .* unusable data: execution_status:/);
@@ -216,7 +197,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).reply(200, '<html>gateway</html>');
     const { http } = newHttp();
 
-    const error = await failure(http.send(getRun));
+    const error = await rejectionOf(http.send(getRun));
 
     expect(error.name).toBe(ErrorNames.invalidEpilotData);
     expect(error.message).toContain('not JSON');
@@ -226,7 +207,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).twice().reply(200, '');
     const { http } = newHttp();
 
-    expect((await failure(http.send(getRun))).name).toBe(ErrorNames.invalidEpilotData);
+    expect((await rejectionOf(http.send(getRun))).name).toBe(ErrorNames.invalidEpilotData);
     await expect(http.sendAllowingEmpty(getRun)).resolves.toBeUndefined();
   });
 
@@ -234,7 +215,7 @@ describe('EpilotHttp', () => {
     nock(BASE).get(getRun.path).reply(200, { id: 'run-1', execution_status: 'success', padding: 'x'.repeat(5000) });
     const { http } = newHttp({ maxResponseBytes: 1000 });
 
-    const error = await failure(http.send(getRun));
+    const error = await rejectionOf(http.send(getRun));
 
     expect(error.name).toBe(ErrorNames.invalidEpilotData);
     expect(error.message).toContain('larger than the runner accepts');
@@ -244,10 +225,10 @@ describe('EpilotHttp', () => {
     nock(BASE).post('/v1/automation/executions').replyWithError(connectionError('ECONNRESET', 'socket hang up'));
     const { http } = newHttp();
 
-    const error = await failure(http.send(startRun));
+    const error = await rejectionOf(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toBe('startFlowExecution (POST /v1/automation/executions) failed: ECONNRESET');
+    expect(error.message).toBe('startExecution (POST /v1/automation/executions) failed: ECONNRESET');
   });
 
   it('retries an idempotent call after a reset connection', async () => {
@@ -263,10 +244,10 @@ describe('EpilotHttp', () => {
     nock(BASE).post('/v1/automation/executions').delay(2000).reply(201, { id: 'run-1', execution_status: 'pending' });
     const { http } = newHttp({ timeoutMs: 100 });
 
-    const error = await failure(http.send(startRun));
+    const error = await rejectionOf(http.send(startRun));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startFlowExecution');
+    expect(error.message).toContain('startExecution');
   });
 
   it('never puts the token into an error', async () => {
@@ -278,11 +259,11 @@ describe('EpilotHttp', () => {
     const { http } = newHttp();
 
     const errors = [
-      await failure(http.send(getRun)),
-      await failure(http.send(getRun)),
-      await failure(http.send(getRun)),
-      await failure(http.send(startRun)),
-      await failure(http.send(startRun)),
+      await rejectionOf(http.send(getRun)),
+      await rejectionOf(http.send(getRun)),
+      await rejectionOf(http.send(getRun)),
+      await rejectionOf(http.send(startRun)),
+      await rejectionOf(http.send(startRun)),
     ];
 
     expect(errors.map((error) => error.name)).toEqual([

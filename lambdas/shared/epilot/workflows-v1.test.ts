@@ -2,6 +2,7 @@ import nock from 'nock';
 import type { Clock } from '../clock';
 import { ErrorNames } from '../errors';
 import { EpilotHttp } from './http';
+import { strictNock } from '../../../test/support/handler-test-kit';
 import { WorkflowsV1Engine } from './workflows-v1';
 
 const BASE = 'https://epilot.test';
@@ -29,17 +30,7 @@ function replyWithExecution(body: unknown, id = 'wf-1') {
     .reply(200, body as nock.Body);
 }
 
-beforeAll(() => nock.disableNetConnect());
-// Jest shares Node's http module between test files of a worker: take this file's interceptor out again.
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+strictNock();
 
 describe('WorkflowsV1Engine.loadTask', () => {
   it('finds a step at the top level of the flow (camelCase, as in the definition)', async () => {

@@ -31,7 +31,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   const server = await startWebhookServer({
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
-    receive: runner.webhook,
+    receive: (request) => runner.receiveWebhook(request),
     ...(options.maxDeliveriesInFlight ? { maxInFlight: options.maxDeliveriesInFlight } : {}),
     onDelivery: ({ webhookId, response, durationMs }) => {
       let summary = '';
