@@ -2,7 +2,8 @@ import { defineFunction } from '../shared/runtime/function-definition';
 import { createWebhookHandler } from './webhook';
 
 export const webhookReceiver = defineFunction({
-  id: 'WebhookReceiver',
+  // Inside the stack's `Webhook` construct: `Webhook/Function` keeps the logical ids deployed stacks already have.
+  id: 'Function',
   folder: 'webhook',
   stateName: undefined,
   description: 'Receives signed epilot webhooks and starts a task execution per automation task of the entity',

@@ -81,7 +81,7 @@ describe('functions created from the registry', () => {
 
   it('sizes functions from the settings: the webhook receiver’s reserved concurrency', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: ALL_FUNCTIONS.find((definition) => definition.id === 'WebhookReceiver')?.description,
+      Description: ALL_FUNCTIONS.find((definition) => definition.folder === 'webhook')?.description,
       ReservedConcurrentExecutions: 3,
     });
   });
