@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import nock from 'nock';
 import type { TaskRecord } from '../../lambdas/shared/records/task-records';
+import { aTaskRecord } from './task-records';
 import type { TaskState } from '../../lambdas/shared/domain/task-state';
 import { TEST_LAMBDA_ENVIRONMENT } from './lambda-environment';
 
@@ -121,24 +122,7 @@ export function taskEvent(state: Partial<TaskState> & Record<string, unknown> = 
 
 /** A stored task record, as DynamoDB returns it. */
 export function taskRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  const now = Date.now();
-  return {
-    pk: 'TASK#wf-1',
-    sk: 'task-1',
-    workflowExecutionId: 'wf-1',
-    taskId: 'task-1',
-    status: 'CLAIMED',
-    version: 1,
-    owner: EXECUTION,
-    leaseUntil: now + CLAIM_LEASE_MS,
-    attempt: 1,
-    round: 1,
-    flowId: 'flow-1',
-    entityId: 'entity-1',
-    createdAt: now - 1000,
-    updatedAt: now - 1000,
-    ...overrides,
-  };
+  return aTaskRecord({ owner: EXECUTION, leaseUntil: Date.now() + CLAIM_LEASE_MS, ...overrides });
 }
 
 /** The rejection of `promise`, to assert on its `name` (what Step Functions matches on). */

@@ -9,6 +9,7 @@ import {
   recordRun,
 } from './task-lifecycle';
 import type { TaskRecord } from '../records/task-records';
+import { aTaskRecord } from '../../../test/support/task-records';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 const LEASE_MS = 120_000;
@@ -18,23 +19,18 @@ const ME = 'arn:aws:states:eu-central-1:123456789012:execution:Task:me';
 const OTHER = 'arn:aws:states:eu-central-1:123456789012:execution:Task:other';
 
 function aRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    pk: 'TASK#wf-1',
-    sk: 'task-1',
-    workflowExecutionId: 'wf-1',
-    taskId: 'task-1',
-    status: 'CLAIMED',
-    version: 3,
-    owner: OTHER,
-    leaseUntil: NOW - 1,
-    attempt: 1,
-    round: 1,
-    flowId: 'flow-1',
-    entityId: 'entity-1',
-    createdAt: NOW - 3_600_000,
-    updatedAt: NOW - 60_000,
-    ...overrides,
-  };
+  return aTaskRecord(
+    {
+      status: 'CLAIMED',
+      version: 3,
+      owner: OTHER,
+      leaseUntil: NOW - 1,
+      createdAt: NOW - 3_600_000,
+      updatedAt: NOW - 60_000,
+      ...overrides,
+    },
+    NOW,
+  );
 }
 
 function aRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {

@@ -1,6 +1,7 @@
 import type { RunnerDeps } from '../runtime/runner-deps';
 import { runnerSettings } from '../config/settings';
 import type { TaskRecord, TaskRecordFields } from '../records/task-records';
+import { aTaskRecord } from '../../../test/support/task-records';
 import { recordDecidedResult } from './task-lifecycle';
 import { decideResult, recordedResult } from './task-result';
 import type { TaskRun, TaskState } from './task-state';
@@ -106,22 +107,19 @@ describe('decideResult', () => {
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
 
 function aRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    pk: 'TASK#wf-1',
-    sk: 'task-1',
-    workflowExecutionId: 'wf-1',
-    taskId: 'task-1',
-    status: 'STARTED',
-    version: 3,
-    owner: 'me',
-    leaseUntil: NOW + 60_000,
-    attempt: 1,
-    round: 1,
-    automationExecutionId: 'run-1',
-    createdAt: NOW - 60_000,
-    updatedAt: NOW - 1_000,
-    ...overrides,
-  };
+  return aTaskRecord(
+    {
+      status: 'STARTED',
+      version: 3,
+      owner: 'me',
+      leaseUntil: NOW + 60_000,
+      automationExecutionId: 'run-1',
+      createdAt: NOW - 60_000,
+      updatedAt: NOW - 1_000,
+      ...overrides,
+    },
+    NOW,
+  );
 }
 
 describe('recordedResult', () => {
