@@ -10,7 +10,8 @@ cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 const settings = deploymentSettings(
   Object.fromEntries(DEPLOYMENT_SETTING_KEYS.map((key) => [key, app.node.tryGetContext(key) as unknown])),
 );
-new EpilotTaskRunnerStack(app, app.node.tryGetContext('stackName') ?? 'EpilotTaskRunner', {
+const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'EpilotTaskRunner';
+new EpilotTaskRunnerStack(app, stackName, {
   settings,
   description: 'epilot-task-runner: runs epilot workflow task automations',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
