@@ -21,7 +21,10 @@ describe('the registry of functions', () => {
 
   it.each(stateFolders)('has lambdas/%s/handler.ts export only lambdaHandler over its own state.ts', (folder) => {
     const source = fs.readFileSync(path.join(LAMBDAS, folder, 'handler.ts'), 'utf8');
-    const statements = source.split(';').map((part) => part.trim()).filter(Boolean);
+    const statements = source
+      .split(';')
+      .map((part) => part.trim())
+      .filter(Boolean);
 
     expect(statements).toEqual([
       "import { lambdaHandler } from '../shared/runtime/lambda-handler'",

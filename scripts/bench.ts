@@ -99,8 +99,22 @@ const MIXED_FLOWS: FlowSeedInput[] = [
 ];
 
 const SCENARIOS: Record<'30s' | '5min' | 'mixed', Scenario> = {
-  '30s': { id: '30s', title: '30-second automation', tasks: 20, flows: [flow('ok-30s', 'success', 30_000)], concurrency: 20, timeScale: 10 },
-  '5min': { id: '5min', title: '5-minute automation', tasks: 10, flows: [flow('ok-5min', 'success', 300_000)], concurrency: 10, timeScale: 10 },
+  '30s': {
+    id: '30s',
+    title: '30-second automation',
+    tasks: 20,
+    flows: [flow('ok-30s', 'success', 30_000)],
+    concurrency: 20,
+    timeScale: 10,
+  },
+  '5min': {
+    id: '5min',
+    title: '5-minute automation',
+    tasks: 10,
+    flows: [flow('ok-5min', 'success', 300_000)],
+    concurrency: 10,
+    timeScale: 10,
+  },
   mixed: { id: 'mixed', title: 'mixed set of 1,000 tasks', tasks: 1000, flows: MIXED_FLOWS, concurrency: 50, timeScale: 10 },
 };
 
@@ -221,8 +235,7 @@ export async function runScenario(scenario: Scenario, design: Design, memory: Re
     if (patch) {
       latencies.push(patch.at - terminalAt);
       (latenciesByFlow[run.flowId.replace(/-\d+$/, '')] ??= []).push(patch.at - terminalAt);
-    }
-    else missing += 1;
+    } else missing += 1;
     const polls = reports.get(`${context.workflow_exec_id}/${context.workflow_exec_task_id}`)?.output?.run?.polls ?? 0;
     runtimeMs += terminalAt - run.createdAt;
     statusCallsOfRuns += polls;
@@ -250,7 +263,11 @@ export async function runScenario(scenario: Scenario, design: Design, memory: Re
     scenario: scenario.id,
     design: design.id,
     title: design.title,
-    settings: { pollIntervalMs: settings.pollIntervalMs, pollWindowMs: settings.pollWindowMs, automationTimeoutMs: settings.automationTimeoutMs },
+    settings: {
+      pollIntervalMs: settings.pollIntervalMs,
+      pollWindowMs: settings.pollWindowMs,
+      automationTimeoutMs: settings.automationTimeoutMs,
+    },
     tasks,
     timeScale: scenario.timeScale,
     concurrency: scenario.concurrency,
@@ -492,8 +509,22 @@ function scenarioTable(results: ScenarioResult[]): string {
   const endpoints = [...new Set(results.flatMap((result) => Object.keys(result.perTask.epilotCalls)))].sort();
   const rows: string[][] = [
     ['tasks (concurrency, time scale)', ...results.map((r) => `${r.tasks} (${r.concurrency}, ${r.timeScale}x)`)],
-    ['executions', ...results.map((r) => Object.entries(r.executions).map(([k, v]) => `${k} ${v}`).join(', '))],
-    ['step statuses', ...results.map((r) => Object.entries(r.stepStatuses).map(([k, v]) => `${k} ${v}`).join(', '))],
+    [
+      'executions',
+      ...results.map((r) =>
+        Object.entries(r.executions)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ),
+    ],
+    [
+      'step statuses',
+      ...results.map((r) =>
+        Object.entries(r.stepStatuses)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ),
+    ],
     ['state transitions / task (retries incl.)', ...results.map((r) => num(r.perTask.stateTransitions))],
     ['Lambda invocations / task', ...results.map((r) => num(r.perTask.lambdaInvocations))],
     ['billed GB-s / task', ...results.map((r) => num(r.perTask.gbSeconds, 3))],
@@ -523,16 +554,28 @@ function checks(byScenario: Record<string, ScenarioResult[]>): Check[] {
   const list: Check[] = [];
   const five = current('5min');
   if (five) {
-    list.push({ target: `5-minute automation ≤ ${usd(TARGETS.fiveMinuteCostPerTask, 4)} per task`, measured: usd(five.cost.perTask), pass: five.cost.perTask <= TARGETS.fiveMinuteCostPerTask });
+    list.push({
+      target: `5-minute automation ≤ ${usd(TARGETS.fiveMinuteCostPerTask, 4)} per task`,
+      measured: usd(five.cost.perTask),
+      pass: five.cost.perTask <= TARGETS.fiveMinuteCostPerTask,
+    });
   }
   const thirty = current('30s');
   if (thirty) {
-    list.push({ target: `30-second automation ≤ ${usd(TARGETS.thirtySecondCostPerTask, 4)} per task`, measured: usd(thirty.cost.perTask), pass: thirty.cost.perTask <= TARGETS.thirtySecondCostPerTask });
+    list.push({
+      target: `30-second automation ≤ ${usd(TARGETS.thirtySecondCostPerTask, 4)} per task`,
+      measured: usd(thirty.cost.perTask),
+      pass: thirty.cost.perTask <= TARGETS.thirtySecondCostPerTask,
+    });
   }
   const measured = ['30s', '5min', 'mixed'].map(current).filter((result): result is ScenarioResult => result !== undefined);
   if (measured.length > 0) {
     const p99 = Math.max(...measured.map((result) => result.latencyMs.p99));
-    list.push({ target: `completion → patch p99 ≤ ${TARGETS.latencyP99Ms} ms (worst scenario)`, measured: `${num(p99, 0)} ms`, pass: p99 <= TARGETS.latencyP99Ms });
+    list.push({
+      target: `completion → patch p99 ≤ ${TARGETS.latencyP99Ms} ms (worst scenario)`,
+      measured: `${num(p99, 0)} ms`,
+      pass: p99 <= TARGETS.latencyP99Ms,
+    });
     const rate = Math.max(...measured.map((result) => result.statusCalls.maxPerStartedSecond));
     list.push({
       target: `≤ ${TARGETS.statusCallsPerSecond} status call per second of runtime (worst run, started seconds)`,
@@ -559,7 +602,10 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--only') options.only = (argv[++i] ?? '').split(',');
     else if (arg === '--sweep-entities') options.sweepEntities = Number(argv[++i]);
     else if (arg === '--scale') options.scale = Number(argv[++i]);
-    else throw new Error(`Unknown option ${arg} (known: --json, --only <30s,5min,mixed,options,sweep,bundles>, --sweep-entities <n>, --scale <x>)`);
+    else
+      throw new Error(
+        `Unknown option ${arg} (known: --json, --only <30s,5min,mixed,options,sweep,bundles>, --sweep-entities <n>, --scale <x>)`,
+      );
   }
   return options;
 }
@@ -570,7 +616,11 @@ export async function main(argv: string[]): Promise<number> {
   const log = (text: string) => (options.json ? process.stderr : process.stdout).write(`${text}\n`);
   const benchStarted = Date.now();
   const memory = lambdaMemoryByState();
-  log(`Lambda memory from the synthesized template: ${Object.entries(memory).map(([state, mb]) => `${state} ${mb} MB`).join(', ')}`);
+  log(
+    `Lambda memory from the synthesized template: ${Object.entries(memory)
+      .map(([state, mb]) => `${state} ${mb} MB`)
+      .join(', ')}`,
+  );
 
   const byScenario: Record<string, ScenarioResult[]> = {};
   const scaled = (scenario: Scenario): Scenario => (options.scale ? { ...scenario, timeScale: options.scale } : scenario);
@@ -605,7 +655,9 @@ export async function main(argv: string[]): Promise<number> {
         `${num(r.latencyMs.p99, 0)} ms`,
         usd(r.cost.perTask),
       ]);
-      log(`\n## Other poll windows\n\n${formatTable(['scenario', 'design', 'transitions / task', 'invocations / task', 'GB-s / task', 'p99', 'cost / task'], rows)}\n`);
+      log(
+        `\n## Other poll windows\n\n${formatTable(['scenario', 'design', 'transitions / task', 'invocations / task', 'GB-s / task', 'p99', 'cost / task'], rows)}\n`,
+      );
     }
   }
 
@@ -644,7 +696,9 @@ export async function main(argv: string[]): Promise<number> {
     bundles = await measureBundles();
     if (!options.json) {
       const rows = bundles.map((b) => [b.handler, kb(b.bytes), b.largest.map((l) => `${l.from} ${kb(l.bytes)}`).join(', ')]);
-      log(`\n## Lambda bundles (esbuild: minify, node22, cjs, @aws-sdk/* external)\n\n${formatTable(['handler', 'size', 'largest parts'], rows)}\n`);
+      log(
+        `\n## Lambda bundles (esbuild: minify, node22, cjs, @aws-sdk/* external)\n\n${formatTable(['handler', 'size', 'largest parts'], rows)}\n`,
+      );
     }
   }
 
@@ -662,7 +716,12 @@ export async function main(argv: string[]): Promise<number> {
       `${JSON.stringify({ prices: PRICES, targets: TARGETS, lambdaMemoryMb: memory, scenarios: byScenario, pollWindows: polling, sweep, bundles, checks: results, wallMs: benchMs }, null, 2)}\n`,
     );
   } else {
-    log(`## Targets\n\n${formatTable(['target', 'measured', ''], results.map((c) => [c.target, c.measured, c.pass ? 'PASS' : 'FAIL']))}\n`);
+    log(
+      `## Targets\n\n${formatTable(
+        ['target', 'measured', ''],
+        results.map((c) => [c.target, c.measured, c.pass ? 'PASS' : 'FAIL']),
+      )}\n`,
+    );
     log(`Bench took ${num(benchMs / 1000)} s.`);
   }
   return results.every((check) => check.pass) ? 0 : 1;

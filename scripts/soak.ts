@@ -49,10 +49,21 @@ function parseArgs(argv: string[]): SoakOptions {
     const arg = argv[i];
     if (arg === '--json') options.json = true;
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('npm run soak -- [--tasks 500] [--crash-tasks 300] [--kills 20] [--triggers 50] [--seed 1] [--time-scale 10] [--json]\n');
+      process.stdout.write(
+        'npm run soak -- [--tasks 500] [--crash-tasks 300] [--kills 20] [--triggers 50] [--seed 1] [--time-scale 10] [--json]\n',
+      );
       process.exit(0);
     } else {
-      const key = ({ '--tasks': 'tasks', '--crash-tasks': 'crashTasks', '--kills': 'kills', '--triggers': 'triggers', '--seed': 'seed', '--time-scale': 'timeScale' } as const)[arg ?? ''];
+      const key = (
+        {
+          '--tasks': 'tasks',
+          '--crash-tasks': 'crashTasks',
+          '--kills': 'kills',
+          '--triggers': 'triggers',
+          '--seed': 'seed',
+          '--time-scale': 'timeScale',
+        } as const
+      )[arg ?? ''];
       const value = Number(argv[++i]);
       if (key === undefined || !Number.isFinite(value) || value < 0) throw new Error(`bad argument ${arg ?? ''} ${argv[i] ?? ''}`);
       options[key] = value;
@@ -198,12 +209,11 @@ interface SharedSetup {
 async function sweepUntilNoWork(runner: LocalRunner, setup: SharedSetup, label: string, maxRounds = 40): Promise<number> {
   for (let round = 1; round <= maxRounds; round++) {
     // Two sweeps overlapping, as when a scheduled sweep starts while the previous one's executions still run.
-    const [first, second] = await Promise.all([
-      runner.sweep(),
-      realDelay(300).then(() => runner.sweep()),
-    ]);
+    const [first, second] = await Promise.all([runner.sweep(), realDelay(300).then(() => runner.sweep())]);
     const candidates = Math.max(first.sweep?.candidates ?? -1, second.sweep?.candidates ?? -1);
-    setup.log(`${label}: sweep round ${round}: ${first.sweepStatus}/${second.sweepStatus}, ${first.sweep?.candidates ?? '?'}/${second.sweep?.candidates ?? '?'} candidates, ${first.tasks.length}/${second.tasks.length} executions`);
+    setup.log(
+      `${label}: sweep round ${round}: ${first.sweepStatus}/${second.sweepStatus}, ${first.sweep?.candidates ?? '?'}/${second.sweep?.candidates ?? '?'} candidates, ${first.tasks.length}/${second.tasks.length} executions`,
+    );
     if (first.sweepStatus === 'SUCCEEDED' && second.sweepStatus === 'SUCCEEDED' && candidates === 0) return round;
     // Work left whose records are leased (failed executions): wait for the leases to run out.
     if (first.tasks.length === 0 && second.tasks.length === 0) await realDelay(SETTINGS.claimLeaseMs / setup.options.timeScale);
@@ -271,7 +281,9 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
           .runTask({ workflowExecutionId, taskId, trigger: 'manual', attempt: i + 1 }, `${workflowExecutionId}-${taskId}-manual-${i + 1}`)
           .then((report) => `execution ${report.status}`);
       }
-      return activeRunner.receiveWebhook(signedDelivery(body, { secret, id: `msg_soak_${i}` })).then((response) => `webhook ${response.statusCode}`);
+      return activeRunner
+        .receiveWebhook(signedDelivery(body, { secret, id: `msg_soak_${i}` }))
+        .then((response) => `webhook ${response.statusCode}`);
     });
     const answers = await Promise.allSettled(triggers);
     await runner.idle();
@@ -292,7 +304,14 @@ async function phasesAandB(setup: SharedSetup): Promise<PhaseResult[]> {
     a.phase = `A: ${tasksA.length} tasks, faults`;
     a.notes.unshift(`${rounds} sweep rounds`);
     results.push(a);
-    const b = evaluate(`B: ${options.triggers} concurrent triggers`, simulator, [{ workflowExecutionId, taskId, expectedStatus: 'COMPLETED' }], records, startedB, faultsA);
+    const b = evaluate(
+      `B: ${options.triggers} concurrent triggers`,
+      simulator,
+      [{ workflowExecutionId, taskId, expectedStatus: 'COMPLETED' }],
+      records,
+      startedB,
+      faultsA,
+    );
     b.notes.unshift(...[...tally].map(([key, count]) => `${count}× ${key}`));
     results.push(b);
     return results;
@@ -362,14 +381,21 @@ async function phaseC(setup: SharedSetup): Promise<PhaseResult> {
       }
       await runnerProcess.kill();
       kills++;
-      const patched = expectedTasks(seed).filter((task) => FINAL_STEP_STATUSES.has(stepStatus(simulator, task.workflowExecutionId, task.taskId) ?? '')).length;
-      setup.log(`C: SIGKILL ${kills}/${options.kills} after ${delayMs} ms; ${patched}/${options.crashTasks} steps final, ${simulator.listAutomationRuns().length} runs`);
+      const patched = expectedTasks(seed).filter((task) =>
+        FINAL_STEP_STATUSES.has(stepStatus(simulator, task.workflowExecutionId, task.taskId) ?? ''),
+      ).length;
+      setup.log(
+        `C: SIGKILL ${kills}/${options.kills} after ${delayMs} ms; ${patched}/${options.crashTasks} steps final, ${simulator.listAutomationRuns().length} runs`,
+      );
     }
     notes.push(`${kills} SIGKILLs`);
     if (finishedEarly) notes.push('the work ran out before all kills');
     const last = startRunnerProcess(config, setup.token);
     let timer: NodeJS.Timeout | undefined;
-    const end = await Promise.race([last.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10 * 60_000)))]);
+    const end = await Promise.race([
+      last.exited,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10 * 60_000))),
+    ]);
     clearTimeout(timer);
     if (end === undefined) {
       last.child.kill('SIGKILL');
@@ -404,9 +430,30 @@ function renderTable(results: PhaseResult[]): string {
       faultsInjected: sum.faultsInjected + r.faultsInjected,
       seconds: Math.round((sum.seconds + r.seconds) * 10) / 10,
     }),
-    { phase: 'total', tasks: 0, correctStatus: 0, duplicateStarts: 0, unpatched: 0, recordsLeftClaimed: 0, duplicatePatches: 0, faultsInjected: 0, seconds: 0, notes: [] },
+    {
+      phase: 'total',
+      tasks: 0,
+      correctStatus: 0,
+      duplicateStarts: 0,
+      unpatched: 0,
+      recordsLeftClaimed: 0,
+      duplicatePatches: 0,
+      faultsInjected: 0,
+      seconds: 0,
+      notes: [],
+    },
   );
-  const header = ['phase', 'tasks', 'correct final status', 'duplicate starts', 'tasks left unpatched', 'records left claimed', 'duplicate patches', 'faults injected', 'seconds'];
+  const header = [
+    'phase',
+    'tasks',
+    'correct final status',
+    'duplicate starts',
+    'tasks left unpatched',
+    'records left claimed',
+    'duplicate patches',
+    'faults injected',
+    'seconds',
+  ];
   const rows = [...results, total].map((r) => [
     r.phase,
     String(r.tasks),
@@ -419,13 +466,19 @@ function renderTable(results: PhaseResult[]): string {
     String(r.seconds),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join(' | ')} |`;
-  return [line(header), `|${widths.map((width, column) => (column === 0 ? `:${'-'.repeat(width + 1)}` : `${'-'.repeat(width + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((width, column) => (column === 0 ? `:${'-'.repeat(width + 1)}` : `${'-'.repeat(width + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 export function passed(results: PhaseResult[]): boolean {
   return results.every(
-    (r) => r.duplicateStarts === 0 && r.unpatched === 0 && r.recordsLeftClaimed === 0 && r.correctStatus === r.tasks && r.duplicatePatches === 0,
+    (r) =>
+      r.duplicateStarts === 0 && r.unpatched === 0 && r.recordsLeftClaimed === 0 && r.correctStatus === r.tasks && r.duplicatePatches === 0,
   );
 }
 
@@ -439,7 +492,9 @@ async function main(): Promise<number> {
     clockOrigin,
     log: (text) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`),
   };
-  setup.log(`soak: ${options.tasks} tasks + ${options.triggers} triggers + ${options.crashTasks} tasks × ${options.kills} SIGKILLs; time ×${options.timeScale}; seed ${options.seed}`);
+  setup.log(
+    `soak: ${options.tasks} tasks + ${options.triggers} triggers + ${options.crashTasks} tasks × ${options.kills} SIGKILLs; time ×${options.timeScale}; seed ${options.seed}`,
+  );
   const results = [...(await phasesAandB(setup)), await phaseC(setup)];
   const ok = passed(results);
   if (options.json) {
@@ -448,9 +503,14 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${renderTable(results)}\n\n`);
     for (const result of results) {
       const shown = result.notes.slice(0, 12);
-      if (shown.length) process.stdout.write(`${result.phase}: ${shown.join('; ')}${result.notes.length > shown.length ? ` … (${result.notes.length - shown.length} more)` : ''}\n`);
+      if (shown.length)
+        process.stdout.write(
+          `${result.phase}: ${shown.join('; ')}${result.notes.length > shown.length ? ` … (${result.notes.length - shown.length} more)` : ''}\n`,
+        );
     }
-    process.stdout.write(`\n${ok ? 'PASS' : 'FAIL'}: duplicate starts, tasks left unpatched and records left claimed must all be 0 (and every status right)\n`);
+    process.stdout.write(
+      `\n${ok ? 'PASS' : 'FAIL'}: duplicate starts, tasks left unpatched and records left claimed must all be 0 (and every status right)\n`,
+    );
   }
   return ok ? 0 : 1;
 }
@@ -459,7 +519,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`soak: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.stderr.write(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exit(2);
     },
   );

@@ -6,7 +6,8 @@ import type { FlowOutcome, FlowSeed } from './seed';
  * flow had when the run started, so there are no timers and a scaled or fake clock moves runs along.
  */
 
-export type ExecutionStatus = 'pending' | 'starting' | 'in_progress' | 'paused' | 'scheduled' | 'success' | 'failed' | 'cancelled' | 'skipped' | 'hot';
+export type ExecutionStatus =
+  'pending' | 'starting' | 'in_progress' | 'paused' | 'scheduled' | 'success' | 'failed' | 'cancelled' | 'skipped' | 'hot';
 const TERMINAL: ReadonlySet<ExecutionStatus> = new Set<ExecutionStatus>(['success', 'failed', 'cancelled', 'skipped', 'hot']);
 
 export function isTerminalStatus(status: ExecutionStatus): boolean {
@@ -100,7 +101,8 @@ export function runToApi(run: RunState, now: number, forceStatus?: ExecutionStat
   };
   if (status !== 'pending' && status !== 'hot') action.started_at = iso(run.createdAt + run.pendingMs);
   action.updated_at = iso(since);
-  if (status === 'failed') action.error_output = { error_code: 'TRIGGER_WEBHOOK_ERROR', error_reason: 'Simulated failure of the automation action' };
+  if (status === 'failed')
+    action.error_output = { error_code: 'TRIGGER_WEBHOOK_ERROR', error_reason: 'Simulated failure of the automation action' };
   if (status === 'skipped') action.reason = { message: 'Simulated skip: the action condition was not met' };
   const body: Record<string, unknown> = {
     id: run.id,

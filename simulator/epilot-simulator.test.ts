@@ -43,7 +43,13 @@ function smallSeed(): SimulatorSeedInput {
           { id: 'a-manual', name: 'Call customer' },
         ],
       },
-      { id: 'wf-b', definitionId: 'wallboxWf', name: 'Wallbox Workflow', entityIds: [ENTITY_B], flow: [{ id: 'b-manual', name: 'Check address' }] },
+      {
+        id: 'wf-b',
+        definitionId: 'wallboxWf',
+        name: 'Wallbox Workflow',
+        entityIds: [ENTITY_B],
+        flow: [{ id: 'b-manual', name: 'Check address' }],
+      },
     ],
   };
 }
@@ -59,7 +65,11 @@ function client(sim: EpilotSimulator, token: string | null = TOKEN) {
   return async (method: string, path: string, body?: unknown, rawBody?: string): Promise<Reply> => {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (token !== null) headers.Authorization = `Bearer ${token}`;
-    const response = await fetch(`${sim.url}${path}`, { method, headers, body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)) });
+    const response = await fetch(`${sim.url}${path}`, {
+      method,
+      headers,
+      body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
     const text = await response.text();
     let json: unknown;
     try {
@@ -143,7 +153,8 @@ describe('epilot simulator', () => {
     });
 
     it('matches field:value, quoted values, _exists_, AND/OR/NOT and * path segments', async () => {
-      const ids = async (q: string): Promise<string[]> => results(await call('POST', '/v1/entity:search', { q })).map((entity) => String(entity._id));
+      const ids = async (q: string): Promise<string[]> =>
+        results(await call('POST', '/v1/entity:search', { q })).map((entity) => String(entity._id));
       expect(await ids('*')).toEqual([ENTITY_A, ENTITY_B, ENTITY_C]);
       expect(await ids('_schema:order')).toEqual([ENTITY_B]);
       expect(await ids('_title:"Solar – A"')).toEqual([ENTITY_A]);
@@ -251,10 +262,20 @@ describe('epilot simulator', () => {
       const reply = await call('GET', '/v1/workflows/executions/wf-a');
       expect(reply.status).toBe(200);
       const execution = obj(reply.json);
-      expect(execution).toMatchObject({ id: 'wf-a', definitionId: 'solarWf', status: 'STARTED', contexts: [{ id: ENTITY_A, title: 'Solar – A', schema: 'opportunity' }] });
+      expect(execution).toMatchObject({
+        id: 'wf-a',
+        definitionId: 'solarWf',
+        status: 'STARTED',
+        contexts: [{ id: ENTITY_A, title: 'Solar – A', schema: 'opportunity' }],
+      });
       const [section, step] = execution.flow as Json[];
       expect(section).toMatchObject({ id: 'sec-1', type: 'SECTION' });
-      expect((obj(section).steps as Json[])[1]).toMatchObject({ id: 'a-auto', type: 'STEP', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-ok' } });
+      expect((obj(section).steps as Json[])[1]).toMatchObject({
+        id: 'a-auto',
+        type: 'STEP',
+        executionType: 'AUTOMATION',
+        automationConfig: { flowId: 'flow-ok' },
+      });
       expect(step).toMatchObject({ id: 'a-auto-2', type: 'STEP', status: 'PENDING' });
     });
 
@@ -273,7 +294,12 @@ describe('epilot simulator', () => {
         flow: [{ id: 'g1', name: 'Auto', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-ok' }, guideSpelling: true }],
       });
       const [step] = obj((await call('GET', '/v1/workflows/executions/wf-guide')).json).flow as Json[];
-      expect(step).toEqual(expect.objectContaining({ execution_type: 'AUTOMATION', automationConfig: { flowId: 'flow-ok', execution_id: null, execution_status: null } }));
+      expect(step).toEqual(
+        expect.objectContaining({
+          execution_type: 'AUTOMATION',
+          automationConfig: { flowId: 'flow-ok', execution_id: null, execution_status: null },
+        }),
+      );
       expect(step).not.toHaveProperty('type');
       expect(step).not.toHaveProperty('executionType');
     });
@@ -285,8 +311,14 @@ describe('epilot simulator', () => {
         automationConfig: { flowId: 'flow-ok', executionId: 'run-1', executionStatus: 'success' },
       });
       expect(patched.status).toBe(200);
-      expect(patched.json).toMatchObject({ id: 'a-auto', status: 'COMPLETED', automationConfig: { flowId: 'flow-ok', executionId: 'run-1', executionStatus: 'success' }, completedTime: new Date(t).toISOString() });
-      const summary = async (): Promise<Json> => obj(obj(results(await call('POST', '/v1/entity:search', { q: `_id:"${ENTITY_A}"` }))[0]?.workflows).primary);
+      expect(patched.json).toMatchObject({
+        id: 'a-auto',
+        status: 'COMPLETED',
+        automationConfig: { flowId: 'flow-ok', executionId: 'run-1', executionStatus: 'success' },
+        completedTime: new Date(t).toISOString(),
+      });
+      const summary = async (): Promise<Json> =>
+        obj(obj(results(await call('POST', '/v1/entity:search', { q: `_id:"${ENTITY_A}"` }))[0]?.workflows).primary);
       expect(await summary()).toMatchObject({ task_id: 'a-auto-2', task_execution_type: 'AUTOMATION' });
       expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(1);
 
@@ -303,7 +335,10 @@ describe('epilot simulator', () => {
       const badStatus = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'DONE' });
       expect(badStatus.status).toBe(400);
       expect(obj(badStatus.json).message).toContain('status');
-      const noFlowId = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED', automationConfig: { executionId: 'x' } });
+      const noFlowId = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', {
+        status: 'COMPLETED',
+        automationConfig: { executionId: 'x' },
+      });
       expect(noFlowId.status).toBe(400);
       expect(obj(noFlowId.json).message).toContain('flowId');
       const unknownExecution = await call('PATCH', '/v1/workflows/executions/nope/steps/a-auto', { status: 'COMPLETED' });
@@ -345,11 +380,18 @@ describe('epilot simulator', () => {
       expect(reply.status).toBe(201);
       return obj(reply.json);
     };
-    const status = async (id: unknown): Promise<unknown> => obj((await call('GET', `/v1/automation/executions/${String(id)}`)).json).execution_status;
+    const status = async (id: unknown): Promise<unknown> =>
+      obj((await call('GET', `/v1/automation/executions/${String(id)}`)).json).execution_status;
 
     it('starts a run (201, pending) that moves to its outcome as the clock advances', async () => {
       const run = await start201('flow-ok');
-      expect(run).toMatchObject({ execution_status: 'pending', entity_id: ENTITY_A, flow_id: 'flow-ok', flow_name: 'Succeeds', workflow_context: { workflow_exec_task_id: 'a-auto' } });
+      expect(run).toMatchObject({
+        execution_status: 'pending',
+        entity_id: ENTITY_A,
+        flow_id: 'flow-ok',
+        flow_name: 'Succeeds',
+        workflow_context: { workflow_exec_task_id: 'a-auto' },
+      });
       expect(run.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(await status(run.id)).toBe('pending');
       t += 100;
@@ -420,7 +462,11 @@ describe('epilot simulator', () => {
   });
 
   describe('faults', () => {
-    const startBody = { entity_id: ENTITY_A, flow_id: 'flow-ok', workflow_context: { workflow_exec_id: 'wf-a', workflow_exec_task_id: 'a-auto', workflow_role: 'run_task_automation' } };
+    const startBody = {
+      entity_id: ENTITY_A,
+      flow_id: 'flow-ok',
+      workflow_context: { workflow_exec_id: 'wf-a', workflow_exec_task_id: 'a-auto', workflow_role: 'run_task_automation' },
+    };
 
     it('a lost start response still creates the run (reset, or 502)', async () => {
       sim.scriptFault({ operation: 'automation.startExecution', fault: 'lostResponse' });
@@ -434,7 +480,11 @@ describe('epilot simulator', () => {
       expect(lost.status).toBe(502);
       expect(lost.json).toEqual({ status: 502, error: 'Bad Gateway' });
       expect(sim.listAutomationRuns()).toHaveLength(2);
-      expect(sim.traffic.filter((exchange) => exchange.operation === 'automation.startExecution').map((exchange) => [exchange.status, exchange.fault])).toEqual([
+      expect(
+        sim.traffic
+          .filter((exchange) => exchange.operation === 'automation.startExecution')
+          .map((exchange) => [exchange.status, exchange.fault]),
+      ).toEqual([
         [0, 'scripted:lostResponse'],
         [502, 'random:lostStartResponse'],
       ]);
@@ -476,7 +526,9 @@ describe('epilot simulator', () => {
       expect(await statusesWith(42)).toEqual(first);
       expect(first).toEqual(expect.arrayContaining([200, 429]));
       expect(first.some((status) => status === 502 || status === 503)).toBe(true);
-      expect(sim.traffic.find((exchange) => exchange.status === 429)?.responseBody).toEqual({ message: 'Too many requests. Try again later.' });
+      expect(sim.traffic.find((exchange) => exchange.status === 429)?.responseBody).toEqual({
+        message: 'Too many requests. Try again later.',
+      });
 
       sim.setFaults({});
       for (let i = 0; i < 5; i++) expect((await call('GET', '/v1/workflows/executions/wf-a')).status).toBe(200);
@@ -533,9 +585,19 @@ describe('epilot simulator', () => {
       if (flow && !('steps' in flow)) flow.status = 'DONE' as never;
       writeFileSync(file, JSON.stringify(seed));
       expect(() => loadSeedFile(file)).toThrow(SeedError);
-      expect(() => loadSeedFile(file)).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*workflowExecutions\\[0\\]\\.flow\\[1\\]\\.status`));
+      expect(() => loadSeedFile(file)).toThrow(
+        new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*workflowExecutions\\[0\\]\\.flow\\[1\\]\\.status`),
+      );
 
-      writeFileSync(file, JSON.stringify({ ...smallSeed(), workflowExecutions: [{ id: 'w', definitionId: 'd', name: 'n', entityIds: [ENTITY_C.replace('3', '4')], flow: [{ id: 's', name: 'S' }] }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          ...smallSeed(),
+          workflowExecutions: [
+            { id: 'w', definitionId: 'd', name: 'n', entityIds: [ENTITY_C.replace('3', '4')], flow: [{ id: 's', name: 'S' }] },
+          ],
+        }),
+      );
       expect(() => loadSeedFile(file)).toThrow(/workflowExecutions\[0\]\.entityIds\[0\]: unknown entity/);
       writeFileSync(file, '{ nope');
       expect(() => loadSeedFile(file)).toThrow(/bad\.json is not valid JSON/);
@@ -543,7 +605,9 @@ describe('epilot simulator', () => {
 
     it('the demo organisation loads and covers every outcome', () => {
       const seed = loadSeedFile(join(__dirname, 'demo-organisation.json'));
-      expect(new Set(seed.flows.map((flow) => flow.outcome))).toEqual(new Set(['success', 'failed', 'cancelled', 'skipped', 'hot', 'never']));
+      expect(new Set(seed.flows.map((flow) => flow.outcome))).toEqual(
+        new Set(['success', 'failed', 'cancelled', 'skipped', 'hot', 'never']),
+      );
       for (const flow of seed.flows) expect(flow.pendingMs + (flow.outcome === 'never' ? 0 : flow.durationMs)).toBeLessThanOrEqual(4000);
     });
 
@@ -557,4 +621,3 @@ describe('epilot simulator', () => {
     });
   });
 });
-

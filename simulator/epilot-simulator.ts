@@ -46,7 +46,6 @@ export interface EpilotSimulatorOptions {
   maxResultWindow?: number;
 }
 
-
 export interface RecordedExchange {
   /** Simulator clock when the request arrived (epoch ms). */
   at: number;
@@ -128,7 +127,9 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
   const clock = options.clock ?? { now: () => Date.now() };
   const now = (): number => clock.now();
   let idCounter = 0;
-  const newId = options.deterministicIds ? (): string => `10000000-0000-4000-8000-${(++idCounter).toString(16).padStart(12, '0')}` : (): string => randomUUID();
+  const newId = options.deterministicIds
+    ? (): string => `10000000-0000-4000-8000-${(++idCounter).toString(16).padStart(12, '0')}`
+    : (): string => randomUUID();
   const store = new SimulatorStore(now, newId, options.seed?.orgId);
   if (options.seed) store.load(options.seed);
   const search = new EntitySearch(store, options.maxResultWindow);
@@ -156,7 +157,17 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
     const method = req.method ?? 'GET';
     const match = matchRoute(routes, method, path);
     const api = match?.route.api ?? apiOfPath(path);
-    const exchange: RecordedExchange = { at: now(), method, path, query, status: 0, api, operation: match?.route.operation, requestBody: undefined, responseBody: undefined };
+    const exchange: RecordedExchange = {
+      at: now(),
+      method,
+      path,
+      query,
+      status: 0,
+      api,
+      operation: match?.route.operation,
+      requestBody: undefined,
+      responseBody: undefined,
+    };
     const finish = (status: number, body: unknown, headers?: Record<string, string>): void => {
       if (!res.headersSent && !res.destroyed) sendJson(res, status, body, headers);
       exchange.status = status;
@@ -256,7 +267,11 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
     },
     listAutomationRuns: () => store.runViews(),
     runsFor: (workflowExecutionId, taskId) =>
-      store.runViews().filter((run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext?.workflow_exec_task_id === taskId),
+      store
+        .runViews()
+        .filter(
+          (run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext?.workflow_exec_task_id === taskId,
+        ),
     getAutomationRun(id) {
       const run = store.runs.get(id);
       return run ? runToApi(run, now()) : undefined;
@@ -368,7 +383,8 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       hasBody: true,
       handle({ body, now }) {
         const parsed = StartExecutionBodySchema.safeParse(body);
-        if (!parsed.success) return automationError(400, `Invalid execution request: ${describeZodError(parsed.error, 'execution request')}`);
+        if (!parsed.success)
+          return automationError(400, `Invalid execution request: ${describeZodError(parsed.error, 'execution request')}`);
         const flow = store.flows.get(parsed.data.flow_id);
         if (!flow) return automationError(404, `Automation flow ${parsed.data.flow_id} not found`);
         if (!store.entities.has(parsed.data.entity_id)) return automationError(404, `Entity ${parsed.data.entity_id} not found`);

@@ -59,10 +59,7 @@ export interface ScriptedFault {
 /** What to do with one request. */
 export interface FaultPlan {
   delayMs: number;
-  before:
-    | { kind: 'proceed' }
-    | { kind: 'reset' }
-    | { kind: 'respond'; status: number; body: unknown; headers?: Record<string, string> };
+  before: { kind: 'proceed' } | { kind: 'reset' } | { kind: 'respond'; status: number; body: unknown; headers?: Record<string, string> };
   loseResponse: false | 'reset' | 'badGateway';
   /** Short name for the traffic record, e.g. `scripted:reset` or `random:429`. */
   label: string | undefined;
@@ -73,13 +70,19 @@ export class FaultInjector {
   private scripted: { operation: OperationName | '*'; remaining: number; fault: ScriptedFaultKind }[] = [];
   private serverErrorToggle = false;
 
-  constructor(private readonly random: () => number, options: FaultOptions | undefined) {
+  constructor(
+    private readonly random: () => number,
+    options: FaultOptions | undefined,
+  ) {
     this.set(options ?? {});
   }
 
   set(options: FaultOptions): void {
     const parsed = FaultOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new Error(`Invalid fault options: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `Invalid fault options: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`,
+      );
     this.options = parsed.data;
   }
 
@@ -105,16 +108,24 @@ export class FaultInjector {
     const o = this.options;
     const plan: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
     if (o.latencyMs !== undefined) {
-      plan.delayMs = typeof o.latencyMs === 'number' ? o.latencyMs : o.latencyMs.min + Math.floor(this.random() * (Math.max(o.latencyMs.max, o.latencyMs.min) - o.latencyMs.min + 1));
+      plan.delayMs =
+        typeof o.latencyMs === 'number'
+          ? o.latencyMs
+          : o.latencyMs.min + Math.floor(this.random() * (Math.max(o.latencyMs.max, o.latencyMs.min) - o.latencyMs.min + 1));
     }
     if (o.resetRate && this.random() < o.resetRate) return { ...plan, before: { kind: 'reset' }, label: 'random:reset' };
     if (o.serverErrorRate && this.random() < o.serverErrorRate) {
       // Alternate rather than draw again, so the status does not shift the random sequence.
       this.serverErrorToggle = !this.serverErrorToggle;
       const status = this.serverErrorToggle ? 503 : 502;
-      return { ...plan, before: { kind: 'respond', status, body: errorBody(status, status === 503 ? 'Service Unavailable' : 'Bad Gateway') }, label: `random:${status}` };
+      return {
+        ...plan,
+        before: { kind: 'respond', status, body: errorBody(status, status === 503 ? 'Service Unavailable' : 'Bad Gateway') },
+        label: `random:${status}`,
+      };
     }
-    if (o.tooManyRequestsRate && this.random() < o.tooManyRequestsRate) return { ...plan, before: this.tooManyRequests(errorBody), label: 'random:429' };
+    if (o.tooManyRequestsRate && this.random() < o.tooManyRequestsRate)
+      return { ...plan, before: this.tooManyRequests(errorBody), label: 'random:429' };
     if (operation === 'automation.startExecution' && o.lostStartResponseRate && this.random() < o.lostStartResponseRate) {
       return { ...plan, loseResponse: o.lostResponseAs ?? 'reset', label: 'random:lostStartResponse' };
     }
@@ -123,18 +134,28 @@ export class FaultInjector {
 
   private scriptedPlan(fault: ScriptedFaultKind, errorBody: (status: number, message: string) => unknown): FaultPlan {
     const base: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
-    if (fault === 'serverError') return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
+    if (fault === 'serverError')
+      return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
     if (fault === 'tooManyRequests') return { ...base, before: this.tooManyRequests(errorBody), label: 'scripted:429' };
     if (fault === 'reset') return { ...base, before: { kind: 'reset' }, label: 'scripted:reset' };
     if (fault === 'lostResponse') return { ...base, loseResponse: this.options.lostResponseAs ?? 'reset', label: 'scripted:lostResponse' };
     if ('delayMs' in fault) return { ...base, delayMs: fault.delayMs, label: `scripted:delay${fault.delayMs}` };
     const body = fault.body === undefined ? errorBody(fault.status, `Simulated ${fault.status}`) : fault.body;
-    return { ...base, before: { kind: 'respond', status: fault.status, body, ...(fault.headers ? { headers: fault.headers } : {}) }, label: `scripted:${fault.status}` };
+    return {
+      ...base,
+      before: { kind: 'respond', status: fault.status, body, ...(fault.headers ? { headers: fault.headers } : {}) },
+      label: `scripted:${fault.status}`,
+    };
   }
 
   private tooManyRequests(errorBody: (status: number, message: string) => unknown): FaultPlan['before'] {
     const seconds = this.options.retryAfterSeconds ?? 1;
-    return { kind: 'respond', status: 429, body: errorBody(429, 'Too many requests. Try again later.'), headers: { 'Retry-After': String(seconds) } };
+    return {
+      kind: 'respond',
+      status: 429,
+      body: errorBody(429, 'Too many requests. Try again later.'),
+      headers: { 'Retry-After': String(seconds) },
+    };
   }
 }
 

@@ -29,7 +29,9 @@ export function readBody(req: IncomingMessage): Promise<BodyRead> {
         settle({ kind: 'aborted' });
       } else chunks.length = 0;
     });
-    req.on('end', () => settle(length > MAX_BODY_BYTES ? { kind: 'tooLarge' } : { kind: 'ok', text: Buffer.concat(chunks, length).toString('utf8') }));
+    req.on('end', () =>
+      settle(length > MAX_BODY_BYTES ? { kind: 'tooLarge' } : { kind: 'ok', text: Buffer.concat(chunks, length).toString('utf8') }),
+    );
     req.on('error', () => settle({ kind: 'aborted' }));
     req.on('close', () => settle({ kind: 'aborted' }));
   });

@@ -84,7 +84,8 @@ function tokenize(q: string): Token[] {
       i++;
       continue;
     }
-    if (q.startsWith('&&', i) || q.startsWith('||', i)) throw new LuceneSyntaxError(`operator '${q.slice(i, i + 2)}' is not supported; use AND / OR`);
+    if (q.startsWith('&&', i) || q.startsWith('||', i))
+      throw new LuceneSyntaxError(`operator '${q.slice(i, i + 2)}' is not supported; use AND / OR`);
     let text = '';
     let inQuotes = false;
     while (i < q.length) {
@@ -109,7 +110,8 @@ function tokenize(q: string): Token[] {
 function parseTerm(text: string): LuceneQuery {
   if (text === '*' || text === '*:*') return { kind: 'all' };
   const first = text.charAt(0);
-  if (first === '+' || first === '-' || first === '!') throw new LuceneSyntaxError(`prefix operator '${first}' in '${text}' is not supported; use NOT`);
+  if (first === '+' || first === '-' || first === '!')
+    throw new LuceneSyntaxError(`prefix operator '${first}' in '${text}' is not supported; use NOT`);
   const colon = indexOfUnescaped(text, ':');
   if (colon <= 0) throw new LuceneSyntaxError(`free-text term '${text}' is not supported; use field:value`);
   const field = text.slice(0, colon);
@@ -124,7 +126,21 @@ function parseTerm(text: string): LuceneQuery {
   }
   const unsupported = findUnescaped(rawValue, ['*', '?', '~', '^', '[', ']', '{', '}', '/', '>', '<', ':', '"']);
   if (unsupported !== undefined) {
-    const what: Record<string, string> = { '*': 'wildcard', '?': 'wildcard', '~': 'fuzzy/proximity', '^': 'boost', '[': 'range', ']': 'range', '{': 'range', '}': 'range', '/': 'regular expression', '>': 'comparison', '<': 'comparison', ':': 'nested field', '"': 'quote' };
+    const what: Record<string, string> = {
+      '*': 'wildcard',
+      '?': 'wildcard',
+      '~': 'fuzzy/proximity',
+      '^': 'boost',
+      '[': 'range',
+      ']': 'range',
+      '{': 'range',
+      '}': 'range',
+      '/': 'regular expression',
+      '>': 'comparison',
+      '<': 'comparison',
+      ':': 'nested field',
+      '"': 'quote',
+    };
     throw new LuceneSyntaxError(`${what[unsupported] ?? 'syntax'} '${unsupported}' in '${text}' is not supported`);
   }
   return { kind: 'term', path, value: unescape(rawValue) };
@@ -135,7 +151,8 @@ function parsePath(field: string, text: string): string[] {
   if (path[0] === '*') throw new LuceneSyntaxError(`a field path cannot start with * in '${text}'`);
   for (const segment of path) {
     if (segment === '') throw new LuceneSyntaxError(`empty path segment in '${text}'`);
-    if (segment !== '*' && /[*?]/.test(segment)) throw new LuceneSyntaxError(`partial wildcard field '${segment}' in '${text}' is not supported (only a whole '*' segment)`);
+    if (segment !== '*' && /[*?]/.test(segment))
+      throw new LuceneSyntaxError(`partial wildcard field '${segment}' in '${text}' is not supported (only a whole '*' segment)`);
   }
   return path;
 }

@@ -64,7 +64,10 @@ export class EntitySearch {
     if (body.search_after !== undefined && from > 0) return { ok: false, message: 'from must be 0 when search_after is used' };
     if (body.search_after !== undefined && body.sort === undefined) return { ok: false, message: 'search_after requires an explicit sort' };
     if (body.search_after !== undefined && body.search_after.length > sortKeys.length)
-      return { ok: false, message: `search_after has ${body.search_after.length} values but the sort has ${sortKeys.length} (including the _id tiebreaker)` };
+      return {
+        ok: false,
+        message: `search_after has ${body.search_after.length} values but the sort has ${sortKeys.length} (including the _id tiebreaker)`,
+      };
     if (this.maxResultWindow !== undefined && from + size > this.maxResultWindow)
       return { ok: false, message: `Result window is too large, from + size must be less than or equal to: [${this.maxResultWindow}]` };
 
@@ -154,8 +157,10 @@ function parseSort(sort: string | string[] | undefined): SortKey[] {
   const entries = sort === undefined ? [] : Array.isArray(sort) ? sort : [sort];
   const keys = entries.map((entry): SortKey => {
     const [field = '', direction = 'asc', ...rest] = entry.split(':');
-    if (rest.length > 0 || (direction !== 'asc' && direction !== 'desc')) throw new LuceneSyntaxError(`sort entry '${entry}' must be field, field:asc or field:desc`);
-    if (!/^[A-Za-z0-9_]+$/.test(field) || field === 'workflows') throw new LuceneSyntaxError(`sorting by '${field}' is not supported (only top-level entity attributes)`);
+    if (rest.length > 0 || (direction !== 'asc' && direction !== 'desc'))
+      throw new LuceneSyntaxError(`sort entry '${entry}' must be field, field:asc or field:desc`);
+    if (!/^[A-Za-z0-9_]+$/.test(field) || field === 'workflows')
+      throw new LuceneSyntaxError(`sorting by '${field}' is not supported (only top-level entity attributes)`);
     return { field, descending: direction === 'desc' };
   });
   if (keys[keys.length - 1]?.field !== '_id') keys.push({ field: '_id', descending: false });

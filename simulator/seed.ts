@@ -233,7 +233,10 @@ function describeIssue(issue: IssueLike, root: unknown): string {
 }
 
 function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function valueAt(root: unknown, path: PropertyKey[]): unknown {
@@ -275,9 +278,9 @@ export function generateOrganisation(options: GenerateOrganisationOptions): Simu
   const onePercent = Math.max(1, Math.floor(total / 100));
   const automationTasks = Math.min(total, options.automationTasks ?? onePercent);
   const manualTasks = Math.min(total - automationTasks, options.manualTasks ?? onePercent);
-  const flows = (options.flows ?? [{ id: 'generated-flow', name: 'Generated automation', outcome: 'success', pendingMs: 0, durationMs: 1000 }]).map(
-    (flow) => FlowSeedSchema.parse(flow),
-  );
+  const flows = (
+    options.flows ?? [{ id: 'generated-flow', name: 'Generated automation', outcome: 'success', pendingMs: 0, durationMs: 1000 }]
+  ).map((flow) => FlowSeedSchema.parse(flow));
   if (flows.length === 0 && automationTasks > 0) throw new SeedError('generateOrganisation: automation tasks need at least one flow');
   const createdAt = options.createdAt ?? '2024-01-01T00:00:00.000Z';
   const orgId = options.orgId ?? DEFAULT_ORG_ID;
@@ -285,7 +288,14 @@ export function generateOrganisation(options: GenerateOrganisationOptions): Simu
 
   const entities: EntitySeed[] = new Array<EntitySeed>(total);
   for (let i = 0; i < total; i++) {
-    entities[i] = { _id: indexUuid(i), _schema: schema, _title: `Generated ${schema} ${i + 1}`, _org: orgId, _created_at: createdAt, _updated_at: createdAt };
+    entities[i] = {
+      _id: indexUuid(i),
+      _schema: schema,
+      _title: `Generated ${schema} ${i + 1}`,
+      _org: orgId,
+      _created_at: createdAt,
+      _updated_at: createdAt,
+    };
   }
 
   const workflowExecutions: WorkflowExecutionSeed[] = [];

@@ -54,7 +54,8 @@ export class SimulatorStore {
   /** Adds a seed's contents. Throws a SeedError naming the field when something is invalid or a duplicate. */
   load(input: SimulatorSeedInput): void {
     const seed = parseSeed(input);
-    if (seed.orgId !== undefined && seed.orgId !== this.orgId) throw new SeedError(`seed orgId ${seed.orgId} differs from the simulator's org ${this.orgId}`);
+    if (seed.orgId !== undefined && seed.orgId !== this.orgId)
+      throw new SeedError(`seed orgId ${seed.orgId} differs from the simulator's org ${this.orgId}`);
     const problems = findUnknownReferences(seed, { entityIds: new Set(this.entities.keys()), flowIds: new Set(this.flows.keys()) });
     const entityIds = new Set(this.entities.keys());
     seed.entities.forEach((entity, i) => {
@@ -75,7 +76,12 @@ export class SimulatorStore {
     for (const flow of seed.flows) this.flows.set(flow.id, flow);
     for (const entity of seed.entities) {
       const createdAt = entity._created_at ?? loadedAt;
-      this.entities.set(entity._id, { ...entity, _org: entity._org ?? this.orgId, _created_at: createdAt, _updated_at: entity._updated_at ?? createdAt });
+      this.entities.set(entity._id, {
+        ...entity,
+        _org: entity._org ?? this.orgId,
+        _created_at: createdAt,
+        _updated_at: entity._updated_at ?? createdAt,
+      });
     }
     if (seed.entities.length > 0) this.entitiesVersion++;
     if (executions.length > 0) this.executionsVersion++;
@@ -86,7 +92,16 @@ export class SimulatorStore {
     for (const runSeed of seed.automationRuns) {
       const flow = this.flows.get(runSeed.flowId);
       if (!flow) throw new SeedError(`automation run: unknown flow ${runSeed.flowId}`);
-      this.addRun(newRun({ id: runSeed.id ?? this.newId(), flow, entityId: runSeed.entityId, orgId: this.orgId, workflowContext: runSeed.workflowContext, createdAt: now - runSeed.startedAgoMs }));
+      this.addRun(
+        newRun({
+          id: runSeed.id ?? this.newId(),
+          flow,
+          entityId: runSeed.entityId,
+          orgId: this.orgId,
+          workflowContext: runSeed.workflowContext,
+          createdAt: now - runSeed.startedAgoMs,
+        }),
+      );
     }
   }
 
@@ -125,7 +140,14 @@ export class SimulatorStore {
   }
 
   startRun(body: StartExecutionBody, flow: FlowSeed): RunState {
-    const run = newRun({ id: this.newId(), flow, entityId: body.entity_id, orgId: this.orgId, workflowContext: body.workflow_context, createdAt: this.now() });
+    const run = newRun({
+      id: this.newId(),
+      flow,
+      entityId: body.entity_id,
+      orgId: this.orgId,
+      workflowContext: body.workflow_context,
+      createdAt: this.now(),
+    });
     this.addRun(run);
     return run;
   }

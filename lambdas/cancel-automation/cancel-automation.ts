@@ -30,6 +30,5 @@ export function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records
   };
 }
 
-export const createCancelAutomationHandler = (
-  deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings' | 'logger'>,
-) => taskStateHandler(deps.logger, cancelAutomation(deps));
+export const createCancelAutomationHandler = (deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings' | 'logger'>) =>
+  taskStateHandler(deps.logger, cancelAutomation(deps));

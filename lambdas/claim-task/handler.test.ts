@@ -194,7 +194,10 @@ describe('claim-task handler', () => {
       .resolves({ Item: taskRecord({ status: 'STARTED', owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 }) });
     const finalStep = { found: true, workflowStatus: 'STARTED', task: { id: 'task-1', status: 'COMPLETED', executionType: 'AUTOMATION' } };
 
-    await handler(taskEvent({ decision: { action: 'skip', reason: 'step already final (COMPLETED)' }, execution: finalStep }), lambdaContext());
+    await handler(
+      taskEvent({ decision: { action: 'skip', reason: 'step already final (COMPLETED)' }, execution: finalStep }),
+      lambdaContext(),
+    );
 
     expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
   });

@@ -5,7 +5,7 @@ export const claimTask = defineFunction({
   id: 'ClaimTask',
   folder: 'claim-task',
   stateName: 'Claim task',
-  description: 'Takes the task\'s record, or adopts a run already started',
+  description: "Takes the task's record, or adopts a run already started",
   needs: ['taskRecords', 'settings'],
   create: createClaimTaskHandler,
 });

@@ -43,9 +43,7 @@ export async function detectTasksPage(state: SweepState, deps: DetectDeps): Prom
   let failedToStart = 0;
   for (const candidate of candidates) {
     try {
-      startedTasks.push(
-        await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs }),
-      );
+      startedTasks.push(await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs }));
     } catch (error) {
       // One task that cannot be started must not stop the sweep; the next sweep tries it again.
       failedToStart += 1;
@@ -79,9 +77,7 @@ const RESUME_LIMIT = 100;
 async function abandonedTasks(deps: Pick<DetectDeps, 'records' | 'clock'>): Promise<TaskCandidate[]> {
   const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT);
   return records.flatMap((record) =>
-    record.entityId
-      ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId }]
-      : [],
+    record.entityId ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId }] : [],
   );
 }
 

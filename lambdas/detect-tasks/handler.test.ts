@@ -26,8 +26,19 @@ const aws = setUpHandlerTests();
 const SWEEP_EXECUTION = 'arn:aws:states:eu-central-1:123456789012:execution:Sweep:sweep-1';
 /** Every key epilot's EntitySearchParams allow (`additionalProperties: false`). */
 const ALLOWED_SEARCH_KEYS = [
-  'q', 'include_scores', 'sort', 'from', 'size', 'hydrate', 'fields', 'aggs', 'include_deleted', 'highlight',
-  'stable_for', 'stable_query_id', 'search_after',
+  'q',
+  'include_scores',
+  'sort',
+  'from',
+  'size',
+  'hydrate',
+  'fields',
+  'aggs',
+  'include_deleted',
+  'highlight',
+  'stable_for',
+  'stable_query_id',
+  'search_after',
 ];
 
 /** An entity whose current task, by its workflow summary, is an AUTOMATION task of a STARTED workflow. */
@@ -187,7 +198,13 @@ describe('detect-tasks handler', () => {
     });
     givenRecords({
       'TASK#wf1/task1': { workflowExecutionId: 'wf1', taskId: 'task1', status: 'DONE', attempt: 1, finishedAt: Date.now() - 1000 },
-      'TASK#wf2/task2': { workflowExecutionId: 'wf2', taskId: 'task2', status: 'STARTED', owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 },
+      'TASK#wf2/task2': {
+        workflowExecutionId: 'wf2',
+        taskId: 'task2',
+        status: 'STARTED',
+        owner: OTHER_EXECUTION,
+        leaseUntil: Date.now() + 60_000,
+      },
     });
 
     const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
@@ -202,7 +219,13 @@ describe('detect-tasks handler', () => {
       results: [entityWithAutomationTask('e1', 'wf1', 'task1'), entityWithAutomationTask('e2', 'wf2', 'task2')],
     });
     givenRecords({
-      'TASK#wf1/task1': { workflowExecutionId: 'wf1', taskId: 'task1', status: 'DONE', attempt: 2, finishedAt: Date.now() - DONE_SETTLE_MS - 1 },
+      'TASK#wf1/task1': {
+        workflowExecutionId: 'wf1',
+        taskId: 'task1',
+        status: 'DONE',
+        attempt: 2,
+        finishedAt: Date.now() - DONE_SETTLE_MS - 1,
+      },
       'TASK#wf2/task2': { workflowExecutionId: 'wf2', taskId: 'task2', status: 'CLAIMED', attempt: 1, leaseUntil: Date.now() - 1 },
     });
     givenStepFunctions();
@@ -242,10 +265,7 @@ describe('detect-tasks handler', () => {
     givenRecords({}, [{ workflowExecutionId: 'wf9', taskId: 'task9', leaseUntil: Date.now() - 1 }]);
     givenStepFunctions();
 
-    const result = await handler(
-      { state: { page: 1, cursor: [1, 'c0'], seen: 1000 }, execution: SWEEP_EXECUTION },
-      lambdaContext(),
-    );
+    const result = await handler({ state: { page: 1, cursor: [1, 'c0'], seen: 1000 }, execution: SWEEP_EXECUTION }, lambdaContext());
 
     expect(aws.ddb.commandCalls(QueryCommand)).toHaveLength(0);
     expect(result).toMatchObject({ resumed: 0, started: 0 });

@@ -1,13 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ErrorNames } from '../shared/errors';
-import {
-  epilot,
-  lambdaContext,
-  rejectionOf,
-  setUpHandlerTests,
-  TOKEN_SECRET_NAME,
-  taskEvent,
-} from '../../test/support/handler-test-kit';
+import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, TOKEN_SECRET_NAME, taskEvent } from '../../test/support/handler-test-kit';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

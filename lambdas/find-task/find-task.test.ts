@@ -13,10 +13,7 @@ function anExecution(task: Partial<Task> | undefined, overrides: Partial<Executi
     found: true,
     workflowStatus: 'STARTED',
     entityId: 'entity-from-execution',
-    task:
-      task === undefined
-        ? undefined
-        : { id: 'task-1', status: 'PENDING', executionType: 'AUTOMATION', flowId: 'flow-1', ...task },
+    task: task === undefined ? undefined : { id: 'task-1', status: 'PENDING', executionType: 'AUTOMATION', flowId: 'flow-1', ...task },
     ...overrides,
   };
 }

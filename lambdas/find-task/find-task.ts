@@ -2,9 +2,7 @@ import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runt
 import type { TaskState } from '../shared/domain/task-state';
 import { isFinalStepStatus } from '../shared/domain/workflow-engine';
 
-export type TaskDecision =
-  | { action: 'run'; reason: string; flowId: string; entityId: string }
-  | { action: 'skip'; reason: string };
+export type TaskDecision = { action: 'run'; reason: string; flowId: string; entityId: string } | { action: 'skip'; reason: string };
 
 /**
  * Whether the task needs its automation run. Every "no" ends the execution successfully with a named reason and

@@ -55,6 +55,5 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
   };
 }
 
-export const createGetAutomationStatusHandler = (
-  deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>,
-) => taskStateHandler(deps.logger, getAutomationStatus(deps));
+export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>) =>
+  taskStateHandler(deps.logger, getAutomationStatus(deps));

@@ -21,7 +21,11 @@ function event(state: Partial<TaskState>) {
 // The mapping itself is tested with decideResult in lambdas/shared/domain/task-result.test.ts.
 describe('Map status', () => {
   it('passes on the result Cancel automation recorded, unchanged', async () => {
-    const recorded = { stepStatus: 'FAILED', automationStatus: 'cancelled', reason: 'automation did not finish within 300 s; the run was cancelled' } as const;
+    const recorded = {
+      stepStatus: 'FAILED',
+      automationStatus: 'cancelled',
+      reason: 'automation did not finish within 300 s; the run was cancelled',
+    } as const;
 
     const result = await mapStatus(event({ result: recorded }));
 

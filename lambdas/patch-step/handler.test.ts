@@ -23,7 +23,9 @@ function withResult(result: TaskResult, runId: string | undefined = 'run-1') {
   return taskEvent({
     entityId: 'entity-1',
     flowId: 'flow-1',
-    ...(runId ? { run: { executionId: runId, status: result.automationStatus, adopted: false, polls: 3, finished: true, timedOut: false } } : {}),
+    ...(runId
+      ? { run: { executionId: runId, status: result.automationStatus, adopted: false, polls: 3, finished: true, timedOut: false } }
+      : {}),
     result,
   });
 }
@@ -88,7 +90,10 @@ describe('patch-step handler', () => {
         return {};
       });
 
-    await handler(withResult({ stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, undefined), lambdaContext());
+    await handler(
+      withResult({ stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, undefined),
+      lambdaContext(),
+    );
 
     expect(timeline).toEqual(['PATCH step', 'record DONE']);
     expect(putInputs()[0]).toMatchObject({ ExpressionAttributeValues: { ':expected': 6 }, Item: { status: 'DONE' } });

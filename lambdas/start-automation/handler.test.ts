@@ -97,7 +97,12 @@ describe('start-automation handler', () => {
 
     const result = await handler(taskEvent(claimed), lambdaContext());
 
-    expect(result.run).toMatchObject({ executionId: 'run-1', status: 'in_progress', adopted: true, deadline: new Date(deadline).toISOString() });
+    expect(result.run).toMatchObject({
+      executionId: 'run-1',
+      status: 'in_progress',
+      adopted: true,
+      deadline: new Date(deadline).toISOString(),
+    });
     expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
@@ -113,7 +118,13 @@ describe('start-automation handler', () => {
         results: [
           { id: 'other-task', execution_status: 'in_progress', flow_id: 'flow-1', workflow_context: context('task-2') },
           { id: 'other-flow', execution_status: 'in_progress', flow_id: 'flow-2', workflow_context: context('task-1') },
-          { id: 'run-lost', execution_status: 'in_progress', flow_id: 'flow-1', created_at: new Date().toISOString(), workflow_context: context('task-1') },
+          {
+            id: 'run-lost',
+            execution_status: 'in_progress',
+            flow_id: 'flow-1',
+            created_at: new Date().toISOString(),
+            workflow_context: context('task-1'),
+          },
         ],
       });
 
@@ -135,8 +146,20 @@ describe('start-automation handler', () => {
       .reply(200, {
         results: [
           // Round 1 finished two minutes ago: within the clock-skew allowance, but not the run of this round.
-          { id: 'round-1-run', execution_status: 'success', flow_id: 'flow-1', created_at: new Date(now - 120_000).toISOString(), workflow_context: context },
-          { id: 'round-2-run', execution_status: 'in_progress', flow_id: 'flow-1', created_at: new Date(now - 9_000).toISOString(), workflow_context: context },
+          {
+            id: 'round-1-run',
+            execution_status: 'success',
+            flow_id: 'flow-1',
+            created_at: new Date(now - 120_000).toISOString(),
+            workflow_context: context,
+          },
+          {
+            id: 'round-2-run',
+            execution_status: 'in_progress',
+            flow_id: 'flow-1',
+            created_at: new Date(now - 9_000).toISOString(),
+            workflow_context: context,
+          },
         ],
       });
 

@@ -45,12 +45,7 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
     return withRun(state, written, run, adopted);
   }
 
-  function withRun(
-    state: TaskState,
-    record: TaskRecord,
-    run: { id: string; status?: string | undefined },
-    adopted: boolean,
-  ): TaskState {
+  function withRun(state: TaskState, record: TaskRecord, run: { id: string; status?: string | undefined }, adopted: boolean): TaskState {
     const deadline = deadlineOf(record, deps.clock.now(), deps.settings);
     return {
       ...state,
@@ -68,6 +63,5 @@ export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations'
   }
 }
 
-export const createStartAutomationHandler = (
-  deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings' | 'logger'>,
-) => taskStateHandler(deps.logger, startAutomation(deps));
+export const createStartAutomationHandler = (deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings' | 'logger'>) =>
+  taskStateHandler(deps.logger, startAutomation(deps));

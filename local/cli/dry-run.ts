@@ -14,7 +14,14 @@ export async function dryRunSweep(
   settings: RunnerSettings,
   output: { json: boolean; out: NodeJS.WritableStream },
 ): Promise<void> {
-  const tasks: Array<{ entityId: string; workflowExecutionId: string; taskId: string; wouldRun: boolean; reason: string; flowId?: string }> = [];
+  const tasks: Array<{
+    entityId: string;
+    workflowExecutionId: string;
+    taskId: string;
+    wouldRun: boolean;
+    reason: string;
+    flowId?: string;
+  }> = [];
   let cursor: SearchCursor | undefined;
   let seen = 0;
   let pages = 0;

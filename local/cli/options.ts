@@ -83,11 +83,16 @@ export function addLocalRunOptions(command: Command, defaults: { logLevel: Local
     )
     .addOption(
       // For tests and benchmarks: Wait states, retry delays and timeouts run this many times faster.
-      new Option('--time-scale <factor>', 'run simulated time this many times faster').argParser(positiveNumber('--time-scale')).default(1).hideHelp(),
+      new Option('--time-scale <factor>', 'run simulated time this many times faster')
+        .argParser(positiveNumber('--time-scale'))
+        .default(1)
+        .hideHelp(),
     )
     .addOption(
       // With --time-scale: processes that share the origin share the simulated "now" (a simulator, restarted runners).
-      new Option('--time-origin <epochMs>', 'real time at which the scaled clock starts').argParser(positiveInt('--time-origin')).hideHelp(),
+      new Option('--time-origin <epochMs>', 'real time at which the scaled clock starts')
+        .argParser(positiveInt('--time-origin'))
+        .hideHelp(),
     );
 }
 

@@ -81,7 +81,7 @@ export function renderSummaryTable(report: SweepReport): string {
     task.taskId,
     task.automationExecutionId ?? '-',
     task.outcome === 'patched'
-      ? `${task.timedOut ? 'timed out, cancelled' : task.automationStatus ?? '?'} → ${task.stepStatus ?? '?'}`
+      ? `${task.timedOut ? 'timed out, cancelled' : (task.automationStatus ?? '?')} → ${task.stepStatus ?? '?'}`
       : `${task.outcome}: ${task.reason ?? ''}`,
     String(task.polls),
     `${(task.durationMs / 1000).toFixed(1)} s`,
@@ -96,7 +96,11 @@ export function renderSummaryTable(report: SweepReport): string {
 
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((width) => '─'.repeat(width))), ...rows.map(line)].join('\n');
 }
 

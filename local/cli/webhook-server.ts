@@ -29,7 +29,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const server = createServer((request, response) => {
     if (options.maxInFlight !== undefined && inFlight.size >= options.maxInFlight) {
       request.resume();
-      send(response, { statusCode: 429, body: JSON.stringify({ status: 'throttled', message: 'too many deliveries at once; retry later' }) });
+      send(response, {
+        statusCode: 429,
+        body: JSON.stringify({ status: 'throttled', message: 'too many deliveries at once; retry later' }),
+      });
       return;
     }
     const handling = handle(request, response, options).catch((error: unknown) => {

@@ -19,7 +19,14 @@ const STATE_FIELDS: Record<string, ReadonlySet<string>> = {
 const RETRIER_FIELDS = new Set(['ErrorEquals', 'IntervalSeconds', 'MaxAttempts', 'BackoffRate', 'MaxDelaySeconds', 'JitterStrategy']);
 const CATCHER_FIELDS = new Set(['ErrorEquals', 'Next', 'ResultPath']);
 /** The Context Object fields the runner provides (see state-machine-runner's context). */
-const CONTEXT_PATHS = new Set(['$$.Execution.Id', '$$.Execution.Name', '$$.Execution.Input', '$$.Execution.StartTime', '$$.StateMachine.Id', '$$.StateMachine.Name']);
+const CONTEXT_PATHS = new Set([
+  '$$.Execution.Id',
+  '$$.Execution.Name',
+  '$$.Execution.Input',
+  '$$.Execution.StartTime',
+  '$$.StateMachine.Id',
+  '$$.StateMachine.Name',
+]);
 
 /** One line per feature the definition uses that local runs do not support, each naming its state. */
 export function unsupportedFeatures(definition: AslDefinition): string[] {
@@ -41,11 +48,14 @@ function stateProblems(name: string, state: AslState): string[] {
     .filter((field) => !allowed.has(field))
     .map((field) => `${state.Type} field ${field} is not supported`);
   if (state.Type === 'Task' && !isLambdaFunctionArn(state['Resource'])) {
-    problems.push(`Resource ${JSON.stringify(state['Resource'])} is not a Lambda function ARN (only payloadResponseOnly Lambda tasks run locally)`);
+    problems.push(
+      `Resource ${JSON.stringify(state['Resource'])} is not a Lambda function ARN (only payloadResponseOnly Lambda tasks run locally)`,
+    );
   }
   problems.push(...listProblems('Retry', state['Retry'], RETRIER_FIELDS), ...listProblems('Catch', state['Catch'], CATCHER_FIELDS));
   for (const path of contextPaths(state['Parameters'])) {
-    if (!CONTEXT_PATHS.has(path)) problems.push(`Context Object path ${path} is not provided locally (only ${[...CONTEXT_PATHS].join(', ')})`);
+    if (!CONTEXT_PATHS.has(path))
+      problems.push(`Context Object path ${path} is not provided locally (only ${[...CONTEXT_PATHS].join(', ')})`);
   }
   return problems;
 }
@@ -88,7 +98,9 @@ const INVALID_NAME_CHARACTER = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\
 
 export function assertExecutionName(name: string): void {
   if (name.length < 1 || name.length > 80 || INVALID_NAME_CHARACTER.test(name)) {
-    throw new Error(`"${name}" is not a valid execution name (1-80 characters, no whitespace or < > { } [ ] ? * " # % \\ ^ | ~ \` $ & , ; : /)`);
+    throw new Error(
+      `"${name}" is not a valid execution name (1-80 characters, no whitespace or < > { } [ ] ? * " # % \\ ^ | ~ \` $ & , ; : /)`,
+    );
   }
 }
 

@@ -85,7 +85,9 @@ describe('startEmbeddedDynamoDb', () => {
       const ttl = await db.client.send(new DescribeTimeToLiveCommand({ TableName: recordsId }));
       expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).not.toBe('ENABLED');
       await expect(
-        db.client.send(new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: recordsId, Item: { pk: { S: 'a' }, sk: { S: 'b' } } } }] })),
+        db.client.send(
+          new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: recordsId, Item: { pk: { S: 'a' }, sk: { S: 'b' } } } }] }),
+        ),
       ).rejects.toThrow();
     } finally {
       await db.stop();
@@ -146,9 +148,11 @@ describe('startEmbeddedDynamoDb', () => {
 
 describe('tableDefinitions', () => {
   const withTable = (type: string, properties: Record<string, unknown>) =>
-    parseTemplate({ Resources: { Extra: { Type: type, Properties: { ...(template.Resources[recordsId]?.Properties ?? {}), ...properties } } } });
+    parseTemplate({
+      Resources: { Extra: { Type: type, Properties: { ...(template.Resources[recordsId]?.Properties ?? {}), ...properties } } },
+    });
 
-  it("turns the on-demand table into a CreateTable input, dropping what dynalite cannot use (TTL)", () => {
+  it('turns the on-demand table into a CreateTable input, dropping what dynalite cannot use (TTL)', () => {
     const [records] = tableDefinitions(template);
     expect(records?.input).toEqual({
       TableName: recordsId,
@@ -160,8 +164,14 @@ describe('tableDefinitions', () => {
   });
 
   it('refuses provisioned capacity, local indexes and global tables, naming the table', () => {
-    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { BillingMode: 'PROVISIONED' }))).toThrow(/Table Extra \(only on-demand tables/);
-    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { LocalSecondaryIndexes: [] }))).toThrow('Table Extra: LocalSecondaryIndexes not supported locally');
-    expect(() => tableDefinitions(withTable('AWS::DynamoDB::GlobalTable', {}))).toThrow('Extra: AWS::DynamoDB::GlobalTable is not supported locally');
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { BillingMode: 'PROVISIONED' }))).toThrow(
+      /Table Extra \(only on-demand tables/,
+    );
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::Table', { LocalSecondaryIndexes: [] }))).toThrow(
+      'Table Extra: LocalSecondaryIndexes not supported locally',
+    );
+    expect(() => tableDefinitions(withTable('AWS::DynamoDB::GlobalTable', {}))).toThrow(
+      'Extra: AWS::DynamoDB::GlobalTable is not supported locally',
+    );
   });
 });

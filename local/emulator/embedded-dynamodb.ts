@@ -17,12 +17,7 @@ import { type CloudFormationTemplate, findByLogicalId, resolveCfnValue } from '.
  * dynalite ships no types; this is the part used here. Its server's close() also closes the LevelDB store once
  * open requests are done (and a later listen() reopens it).
  */
-type DynaliteFactory = (options: {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}) => Server;
+type DynaliteFactory = (options: { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
 const dynalite = require('dynalite') as DynaliteFactory;
 
 export interface EmbeddedDynamoDbOptions {
@@ -155,7 +150,13 @@ const tableProperties = z.looseObject({
   BillingMode: z.literal('PAY_PER_REQUEST'),
   GlobalSecondaryIndexes: z.array(z.strictObject({ IndexName: z.string(), KeySchema: keySchema, Projection: projection })).optional(),
 });
-const IGNORED_PROPERTIES = new Set(['PointInTimeRecoverySpecification', 'SSESpecification', 'TimeToLiveSpecification', 'DeletionProtectionEnabled', 'Tags']);
+const IGNORED_PROPERTIES = new Set([
+  'PointInTimeRecoverySpecification',
+  'SSESpecification',
+  'TimeToLiveSpecification',
+  'DeletionProtectionEnabled',
+  'Tags',
+]);
 
 /** CreateTable inputs for the template's `AWS::DynamoDB::Table`s: key schema, attributes and indexes. */
 export function tableDefinitions(template: CloudFormationTemplate): TableDefinition[] {
@@ -167,7 +168,8 @@ export function tableDefinitions(template: CloudFormationTemplate): TableDefinit
       const unsupported = Object.keys(properties).filter((key) => !(key in tableProperties.shape) && !IGNORED_PROPERTIES.has(key));
       if (unsupported.length > 0) throw new Error(`Table ${logicalId}: ${unsupported.join(', ')} not supported locally`);
       const parsed = tableProperties.safeParse(resolveCfnValue(template, properties));
-      if (!parsed.success) throw new Error(`Table ${logicalId} (only on-demand tables with global indexes run locally): ${z.prettifyError(parsed.error)}`);
+      if (!parsed.success)
+        throw new Error(`Table ${logicalId} (only on-demand tables with global indexes run locally): ${z.prettifyError(parsed.error)}`);
       const p = parsed.data;
       const input: TableDefinition['input'] = {
         TableName: typeof p.TableName === 'string' ? p.TableName : logicalId,

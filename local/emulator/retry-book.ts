@@ -58,7 +58,13 @@ export class RetryBook {
     for (const [name, state] of Object.entries(definition.States)) {
       if (state['Retry'] === undefined) continue;
       this.retriers.set(name, z.array(retrierSchema).parse(state['Retry']));
-      this.retrierTexts.set(name, z.array(z.unknown()).parse(state['Retry']).map((retrier) => JSON.stringify(retrier)));
+      this.retrierTexts.set(
+        name,
+        z
+          .array(z.unknown())
+          .parse(state['Retry'])
+          .map((retrier) => JSON.stringify(retrier)),
+      );
     }
   }
 
@@ -82,7 +88,9 @@ export class RetryBook {
     const book = this.bookOf(state);
     const retriers = this.retriers.get(state) ?? [];
     if (!error.isRetryable) return;
-    const retrierIndex = retriers.findIndex((r) => r.ErrorEquals.some((e) => e === error.name || e === 'States.ALL' || e === 'States.TaskFailed'));
+    const retrierIndex = retriers.findIndex((r) =>
+      r.ErrorEquals.some((e) => e === error.name || e === 'States.ALL' || e === 'States.TaskFailed'),
+    );
     const retrier = retriers[retrierIndex];
     if (!retrier) return;
     const attempt = (book.attempts[retrierIndex] ?? 0) + 1;
@@ -100,7 +108,8 @@ export class RetryBook {
     const book = this.bookOf(state);
     book.entriesLogged += 1;
     const missed = book.unconfirmed.find((decision) => decision.entry < book.entriesLogged);
-    if (missed) throw disagreement(state, `expected retry attempt ${missed.attempt} of retrier ${missed.retrierIndex}, the library made none`);
+    if (missed)
+      throw disagreement(state, `expected retry attempt ${missed.attempt} of retrier ${missed.retrierIndex}, the library made none`);
   }
 
   /** The library's StateRetried event: it must be the retry decided first and not confirmed yet. */
@@ -123,7 +132,8 @@ export class RetryBook {
   assertAllMade(): void {
     for (const [state, book] of this.books) {
       const [missed] = book.unconfirmed;
-      if (missed) throw disagreement(state, `expected retry attempt ${missed.attempt} of retrier ${missed.retrierIndex}, the library made none`);
+      if (missed)
+        throw disagreement(state, `expected retry attempt ${missed.attempt} of retrier ${missed.retrierIndex}, the library made none`);
     }
   }
 

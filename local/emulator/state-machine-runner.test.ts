@@ -173,17 +173,23 @@ describe('runLocalExecution with the synthesized sample', () => {
     const called = jest.fn();
     const withoutPoll: Record<string, LocalTaskHandler> = { ...handlers, Start: called };
     delete withoutPoll['Poll'];
-    await expect(runLocalExecution({ definition: sample, input, handlers: withoutPoll })).rejects.toThrow('Task states without a local handler: Poll');
-    await expect(runLocalExecution({ definition: sample, input, handlers: { ...handlers, Start: called, Typo: called, Pause: called } })).rejects.toThrow(
-      'Handlers for no Task state of the definition: Typo, Pause (a Wait state)',
+    await expect(runLocalExecution({ definition: sample, input, handlers: withoutPoll })).rejects.toThrow(
+      'Task states without a local handler: Poll',
     );
+    await expect(
+      runLocalExecution({ definition: sample, input, handlers: { ...handlers, Start: called, Typo: called, Pause: called } }),
+    ).rejects.toThrow('Handlers for no Task state of the definition: Typo, Pause (a Wait state)');
     expect(called).not.toHaveBeenCalled();
   });
 
   it('rejects execution names Step Functions would reject', async () => {
     const { handlers } = sampleHandlers(() => 'ok');
-    await expect(runLocalExecution({ definition: sample, input, handlers, name: 'has space' })).rejects.toThrow(/not a valid execution name/);
-    await expect(runLocalExecution({ definition: sample, input, handlers, name: 'x'.repeat(81) })).rejects.toThrow(/not a valid execution name/);
+    await expect(runLocalExecution({ definition: sample, input, handlers, name: 'has space' })).rejects.toThrow(
+      /not a valid execution name/,
+    );
+    await expect(runLocalExecution({ definition: sample, input, handlers, name: 'x'.repeat(81) })).rejects.toThrow(
+      /not a valid execution name/,
+    );
   });
 
   it('refuses a synthesized Parallel state before running anything, naming the state', async () => {
@@ -205,19 +211,35 @@ const single = (fields: Record<string, unknown>): AslDefinition => ({
 
 describe('runLocalExecution with hand-written definitions', () => {
   it.each<[string, AslDefinition, string]>([
-    ['a Map state', { StartAt: 'Each', States: { Each: { Type: 'Map', ItemProcessor: single({}), End: true } } }, 'Each: Map states are not supported'],
+    [
+      'a Map state',
+      { StartAt: 'Each', States: { Each: { Type: 'Map', ItemProcessor: single({}), End: true } } },
+      'Each: Map states are not supported',
+    ],
     ['a Pass state', { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } }, 'P: Pass states are not supported'],
     ['JSONata', { ...single({}), QueryLanguage: 'JSONata' }, 'top level: QueryLanguage JSONata'],
     ['a Task timeout', single({ TimeoutSeconds: 5 }), 'Call: Task field TimeoutSeconds is not supported'],
     ['ResultPath on a Task', single({ ResultPath: '$.result' }), 'Call: Task field ResultPath is not supported'],
-    ['another integration', single({ Resource: 'arn:aws:states:::dynamodb:putItem' }), 'Call: Resource "arn:aws:states:::dynamodb:putItem" is not a Lambda function ARN'],
-    ['$$.State', single({ Parameters: { 'retries.$': '$$.State.RetryCount' } }), 'Call: Context Object path $$.State.RetryCount is not provided locally'],
+    [
+      'another integration',
+      single({ Resource: 'arn:aws:states:::dynamodb:putItem' }),
+      'Call: Resource "arn:aws:states:::dynamodb:putItem" is not a Lambda function ARN',
+    ],
+    [
+      '$$.State',
+      single({ Parameters: { 'retries.$': '$$.State.RetryCount' } }),
+      'Call: Context Object path $$.State.RetryCount is not provided locally',
+    ],
     [
       'a SecondsPath wait',
       { StartAt: 'W', States: { W: { Type: 'Wait', SecondsPath: '$.s', End: true } } },
       'W: Wait field SecondsPath is not supported',
     ],
-    ['a retrier field', single({ Retry: [{ ErrorEquals: ['States.ALL'], MaxAttemptsPath: '$.n' }] }), 'Call: Retry[0] field MaxAttemptsPath is not supported'],
+    [
+      'a retrier field',
+      single({ Retry: [{ ErrorEquals: ['States.ALL'], MaxAttemptsPath: '$.n' }] }),
+      'Call: Retry[0] field MaxAttemptsPath is not supported',
+    ],
   ])('refuses %s, naming the state and the feature', async (_what, definition, message) => {
     const handlers: Record<string, LocalTaskHandler> = 'Call' in definition.States ? { Call: jest.fn() } : {};
     await expect(runLocalExecution({ definition, input: {}, handlers })).rejects.toThrow(message);
@@ -279,7 +301,12 @@ describe('retry-book against aws-local-stepfunctions', () => {
       if (call <= 2) throw namedError('EpilotTransientError', 'down');
       return 'ok';
     });
-    const result = await runLocalExecution({ definition: sample, input, handlers, retryDelayMs: (_state, attempt) => (attempt === 1 ? 0 : 200) });
+    const result = await runLocalExecution({
+      definition: sample,
+      input,
+      handlers,
+      retryDelayMs: (_state, attempt) => (attempt === 1 ? 0 : 200),
+    });
     expect(result.status).toBe('SUCCEEDED');
     const [first = 0, second = 0, third = 0] = calledAt['Flaky'] ?? [];
     expect(second - first).toBeLessThan(150);
@@ -324,7 +351,9 @@ describe('retry-book against aws-local-stepfunctions', () => {
     book.called('Call');
     book.failed('Call', Object.assign(namedError('Boom', 'x'), { isRetryable: true }));
     expect(book.overrides).toEqual({ Call: 0 });
-    expect(() => book.loggedRetry('Call', { ErrorEquals: ['Boom'], MaxAttempts: 2 }, 2)).toThrow(/the library made attempt 2 .* the runner decided attempt 1 of retrier 0/);
+    expect(() => book.loggedRetry('Call', { ErrorEquals: ['Boom'], MaxAttempts: 2 }, 2)).toThrow(
+      /the library made attempt 2 .* the runner decided attempt 1 of retrier 0/,
+    );
     const missed = new RetryBook(definition, () => 0);
     missed.loggedEntry('Call');
     missed.called('Call');

@@ -73,7 +73,9 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
   const local = localDefinitionShape.safeParse(options.definition);
   const definition = parseAslDefinition(local.success ? local.data.definition : options.definition);
   const machineName = local.success ? local.data.name : 'LocalStateMachine';
-  const machineArn = local.success ? local.data.arn : `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${machineName}`;
+  const machineArn = local.success
+    ? local.data.arn
+    : `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:${machineName}`;
   const name = options.name ?? randomUUID();
   const input = toJson(options.input, 'execution input');
   checkBeforeRun(definition, name, input, Object.keys(options.handlers));
@@ -109,7 +111,9 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
       StateMachine: { Id: machineArn, Name: machineName },
     },
     overrides: {
-      taskResourceLocalHandlers: Object.fromEntries(Object.entries(options.handlers).map(([state, handler]) => [state, localHandler(state, handler)])),
+      taskResourceLocalHandlers: Object.fromEntries(
+        Object.entries(options.handlers).map(([state, handler]) => [state, localHandler(state, handler)]),
+      ),
       waitTimeOverrides: waitTimeOverrides(definition, options.waitMs),
       retryIntervalOverrides: retries.overrides,
     },
@@ -158,7 +162,10 @@ function checkedResult(state: string, result: unknown): JsonValue {
   const json = toJson(result, `result of Task state ${state}`);
   const size = payloadBytes(json);
   if (size > MAX_PAYLOAD_BYTES) {
-    throw terminalError('States.DataLimitExceeded', `The result of Task state ${state} is ${size} bytes, over the ${MAX_PAYLOAD_BYTES}-byte limit`);
+    throw terminalError(
+      'States.DataLimitExceeded',
+      `The result of Task state ${state} is ${size} bytes, over the ${MAX_PAYLOAD_BYTES}-byte limit`,
+    );
   }
   return json;
 }

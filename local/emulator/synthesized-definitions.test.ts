@@ -90,7 +90,15 @@ describe('stateMachineDefinitions', () => {
             DefinitionString: {
               'Fn::Join': [
                 '',
-                ['{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"', { 'Fn::GetAtt': ['Fn', 'Arn'] }, '","Parameters":{"region":"', { Ref: 'AWS::Region' }, '","fn":"', { Ref: 'Fn' }, '"},"End":true}}}'],
+                [
+                  '{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"',
+                  { 'Fn::GetAtt': ['Fn', 'Arn'] },
+                  '","Parameters":{"region":"',
+                  { Ref: 'AWS::Region' },
+                  '","fn":"',
+                  { Ref: 'Fn' },
+                  '"},"End":true}}}',
+                ],
               ],
             },
           },
@@ -116,7 +124,9 @@ describe('stateMachineDefinitions', () => {
       },
     });
     expect(() => resolveCfnValue(template, { 'Fn::Sub': 'x' })).toThrow('Fn::Sub cannot be resolved locally');
-    expect(() => resolveCfnValue(template, { 'Fn::GetAtt': ['Fn', 'Version'] })).toThrow('Fn::GetAtt Fn.Version has no local value (only Arn has)');
+    expect(() => resolveCfnValue(template, { 'Fn::GetAtt': ['Fn', 'Version'] })).toThrow(
+      'Fn::GetAtt Fn.Version has no local value (only Arn has)',
+    );
     expect(() => resolveCfnValue(template, { Ref: 'Queue' })).toThrow('Queue (AWS::SQS::Queue) has no local name or ARN');
     expect(() => stateMachineDefinitions(template)).toThrow('State machine Machine: DefinitionSubstitutions is not supported locally');
   });

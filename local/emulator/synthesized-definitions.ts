@@ -104,12 +104,17 @@ const NAME_PROPERTIES: Record<string, string> = {
   'AWS::StepFunctions::StateMachine': 'StateMachineName',
 };
 
-function resourceOf(template: CloudFormationTemplate, logicalId: string): CloudFormationTemplate['Resources'][string] & { nameProperty: string } {
+function resourceOf(
+  template: CloudFormationTemplate,
+  logicalId: string,
+): CloudFormationTemplate['Resources'][string] & { nameProperty: string } {
   const resource = template.Resources[logicalId];
   if (!resource) throw new Error(`Template has no resource "${logicalId}"`);
   const nameProperty = NAME_PROPERTIES[resource.Type];
   if (nameProperty === undefined) {
-    throw new Error(`${logicalId} (${resource.Type}) has no local name or ARN; local runs only know ${Object.keys(NAME_PROPERTIES).join(', ')}`);
+    throw new Error(
+      `${logicalId} (${resource.Type}) has no local name or ARN; local runs only know ${Object.keys(NAME_PROPERTIES).join(', ')}`,
+    );
   }
   return { ...resource, nameProperty };
 }
@@ -227,7 +232,8 @@ export function stateMachineDefinitions(template: CloudFormationTemplate): Local
       // CDK's DefinitionBody.fromChainable writes DefinitionString; Definition, DefinitionS3Location and
       // DefinitionSubstitutions are other ways the stack does not use.
       for (const property of ['Definition', 'DefinitionS3Location', 'DefinitionSubstitutions']) {
-        if (resource.Properties?.[property] !== undefined) throw new Error(`State machine ${logicalId}: ${property} is not supported locally`);
+        if (resource.Properties?.[property] !== undefined)
+          throw new Error(`State machine ${logicalId}: ${property} is not supported locally`);
       }
       const properties = stateMachinePropertiesSchema.parse(resource.Properties ?? {});
       const text = asString(resolveCfnValue(template, properties.DefinitionString), `${logicalId}.DefinitionString`);

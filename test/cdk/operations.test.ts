@@ -32,9 +32,7 @@ describe('alarm topic', () => {
     });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
     template.hasOutput('AlarmTopicArn', { Value: topicRef });
@@ -53,11 +51,21 @@ describe('alarm topic', () => {
 describe('alarms', () => {
   it('are exactly these ten, by construct and metric', () => {
     const alarms = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).map(([logicalId, alarm]) => {
-      const properties = alarm.Properties as { MetricName?: string; Namespace?: string; Metrics?: Array<{ MetricStat?: { Metric: { MetricName: string; Namespace: string } } }> };
+      const properties = alarm.Properties as {
+        MetricName?: string;
+        Namespace?: string;
+        Metrics?: Array<{ MetricStat?: { Metric: { MetricName: string; Namespace: string } } }>;
+      };
       // The runner functions' Errors/Throttles alarms are metric math over one metric per function.
       const metrics = properties.MetricName
         ? [`${properties.Namespace}/${properties.MetricName}`]
-        : [...new Set((properties.Metrics ?? []).flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : [])))];
+        : [
+            ...new Set(
+              (properties.Metrics ?? []).flatMap((m) =>
+                m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : [],
+              ),
+            ),
+          ];
       return [logicalId.replace(/[0-9A-F]{8}$/, ''), metrics.join(',')];
     });
     expect(Object.fromEntries(alarms)).toEqual({
@@ -123,7 +131,9 @@ describe('alarms', () => {
         AlarmActions: [topicRef],
         Metrics: Match.arrayWith([
           Match.objectLike({ Expression: Match.stringLikeRegexp('m0 \\+ m1 \\+ .*m8') }),
-          Match.objectLike({ MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: metricName, Namespace: 'AWS/Lambda' }) }) }),
+          Match.objectLike({
+            MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: metricName, Namespace: 'AWS/Lambda' }) }),
+          }),
         ]),
       });
     }

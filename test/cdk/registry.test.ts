@@ -30,7 +30,10 @@ const functionFor = (description: string): FunctionResource => {
 const actionsOf = (fn: FunctionResource): string[] => {
   const [role] = fn.Properties.Role['Fn::GetAtt'];
   return Object.values(resources)
-    .filter((resource) => resource.Type === 'AWS::IAM::Policy' && (resource.Properties.Roles as Array<{ Ref?: string }>).some((ref) => ref.Ref === role))
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' && (resource.Properties.Roles as Array<{ Ref?: string }>).some((ref) => ref.Ref === role),
+    )
     .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Array<{ Action: string | string[] }> }).Statement)
     .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
     .sort();

@@ -54,13 +54,22 @@ const principalOf = new Map<string, string>(
 const principal = (role: string) => principalOf.get(role) ?? withoutHash(role);
 /** The sorted actions every statement attached to the role of `fn` allows. */
 const actionsOfFunction = (fn: string) =>
-  [...new Set(policies.filter((policy) => policy.roles.some((role) => principal(role) === fn)).flatMap((policy) => policy.statements.flatMap(actionsOf)))].sort();
+  [
+    ...new Set(
+      policies
+        .filter((policy) => policy.roles.some((role) => principal(role) === fn))
+        .flatMap((policy) => policy.statements.flatMap(actionsOf)),
+    ),
+  ].sort();
 /** Every principal (function, or role when no function runs with it) allowed `action` on a resource matching `resource`. */
 const principalsAllowed = (action: string, resource: (value: unknown) => boolean) =>
   policies
     .filter((policy) =>
       policy.statements.some(
-        (statement) => statement.Effect === 'Allow' && actionsOf(statement).some((granted) => granted === action || granted === '*' || granted === 'states:*') && resource(statement.Resource),
+        (statement) =>
+          statement.Effect === 'Allow' &&
+          actionsOf(statement).some((granted) => granted === action || granted === '*' || granted === 'states:*') &&
+          resource(statement.Resource),
       ),
     )
     .flatMap((policy) => policy.roles.map(principal))
@@ -224,12 +233,9 @@ describe('task state machine', () => {
     });
   });
 
-  it.each([TaskStates.claimTask, TaskStates.startAutomation, TaskStates.patchStep])(
-    '%s re-decides after a record conflict',
-    (name) => {
-      expect(retryFor(taskState(name), ErrorNames.recordConflict)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
-    },
-  );
+  it.each([TaskStates.claimTask, TaskStates.startAutomation, TaskStates.patchStep])('%s re-decides after a record conflict', (name) => {
+    expect(retryFor(taskState(name), ErrorNames.recordConflict)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+  });
 
   it('never retries a permanent error or bad data', () => {
     for (const [name, state] of Object.entries(task.definition.States)) {
@@ -269,7 +275,10 @@ describe('task state machine', () => {
   });
 
   it('routes skip, patch and run after the claim', () => {
-    const choice = task.definition.States[TaskStates.runAutomation] as unknown as { Choices: Array<{ StringEquals: string; Next: string }>; Default: string };
+    const choice = task.definition.States[TaskStates.runAutomation] as unknown as {
+      Choices: Array<{ StringEquals: string; Next: string }>;
+      Default: string;
+    };
     expect(choice.Choices.map((rule) => [rule.StringEquals, rule.Next])).toEqual([
       ['skip', TaskStates.nothingToDo],
       ['patch', TaskStates.patchStep],

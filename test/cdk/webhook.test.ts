@@ -42,7 +42,10 @@ describe('webhook receiver', () => {
 
   it('gets the webhook secret name (default and configured), never a secret', () => {
     expect(webhookFunction().properties.Environment).toMatchObject({
-      Variables: { WEBHOOK_SECRET_NAME: 'epilot-task-runner/webhook-secret', TASK_STATE_MACHINE_ARN: { Ref: expect.stringMatching(/^TaskStateMachine/) } },
+      Variables: {
+        WEBHOOK_SECRET_NAME: 'epilot-task-runner/webhook-secret',
+        TASK_STATE_MACHINE_ARN: { Ref: expect.stringMatching(/^TaskStateMachine/) },
+      },
     });
     synth({ webhookSecretName: 'my/webhook' }).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ WEBHOOK_SECRET_NAME: 'my/webhook' }) },

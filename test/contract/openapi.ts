@@ -87,7 +87,8 @@ export function validateExchange(exchange: ContractExchange, options: ValidateEx
   const requestSchema = requestBodySchema(operation);
   if (requestSchema && exchange.requestBody !== undefined) {
     const problems = validate(`${operation.api}:${operation.operationId}:request`, requestSchema, exchange.requestBody);
-    if (problems.length > 0 && !(rejected && options.allowRejectedInvalidRequests)) errors.push(...problems.map((problem) => `${label} request body ${problem}`));
+    if (problems.length > 0 && !(rejected && options.allowRejectedInvalidRequests))
+      errors.push(...problems.map((problem) => `${label} request body ${problem}`));
   } else if (requestSchema && isRequired(operation) && !rejected && exchange.status !== 0) {
     errors.push(`${label}: the definition requires a request body, none was sent`);
   }
@@ -132,7 +133,8 @@ function validate(cacheKey: string, schema: JsonObject, data: unknown): string[]
 function formatErrors(errors: ErrorObject[]): string[] {
   // anyOf/oneOf failures report every branch; the first few messages are enough to find the problem.
   return errors.slice(0, 8).map((error) => {
-    const params = error.keyword === 'additionalProperties' ? ` (${String((error.params as { additionalProperty?: string }).additionalProperty)})` : '';
+    const params =
+      error.keyword === 'additionalProperties' ? ` (${String((error.params as { additionalProperty?: string }).additionalProperty)})` : '';
     return `${error.instancePath || '(root)'} ${error.message ?? error.keyword}${params}`;
   });
 }
@@ -160,8 +162,21 @@ function loadApi(api: EpilotApiName): LoadedApi {
       const operation = asObject(definition);
       if (!operation || typeof operation.operationId !== 'string') continue;
       const paramCount = (template.match(/\{[^}]+\}/g) ?? []).length;
-      const pattern = new RegExp(`^${template.split(/\{[^}]+\}/).map(escapeRegExp).join('[^/]+')}$`);
-      operations.push({ api, method: method.toUpperCase(), template, pattern, paramCount, operationId: operation.operationId, definition: operation });
+      const pattern = new RegExp(
+        `^${template
+          .split(/\{[^}]+\}/)
+          .map(escapeRegExp)
+          .join('[^/]+')}$`,
+      );
+      operations.push({
+        api,
+        method: method.toUpperCase(),
+        template,
+        pattern,
+        paramCount,
+        operationId: operation.operationId,
+        definition: operation,
+      });
     }
   }
   // Literal paths win over templated ones (`/executions/search` before `/executions/{id}`).

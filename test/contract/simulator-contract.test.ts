@@ -33,7 +33,20 @@ const seed: SimulatorSeedInput = {
       entityIds: [ENTITY],
       assignedTo: ['10014629'],
       flow: [
-        { id: 'sec-1', name: 'Phase 1', steps: [{ id: 'step-done', name: 'Done', status: 'COMPLETED' }, { id: 'step-auto', name: 'Auto', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-success' }, dueDate: '2024-06-01T00:00:00.000Z' }] },
+        {
+          id: 'sec-1',
+          name: 'Phase 1',
+          steps: [
+            { id: 'step-done', name: 'Done', status: 'COMPLETED' },
+            {
+              id: 'step-auto',
+              name: 'Auto',
+              executionType: 'AUTOMATION',
+              automationConfig: { flowId: 'flow-success' },
+              dueDate: '2024-06-01T00:00:00.000Z',
+            },
+          ],
+        },
         { id: 'step-manual', name: 'Manual', assignedTo: ['10002602'] },
       ],
     },
@@ -42,7 +55,9 @@ const seed: SimulatorSeedInput = {
       definitionId: 'def-guide',
       name: 'Guide-spelled workflow',
       entityIds: [OTHER_ENTITY],
-      flow: [{ id: 'g-1', name: 'Guide step', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-success' }, guideSpelling: true }],
+      flow: [
+        { id: 'g-1', name: 'Guide step', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-success' }, guideSpelling: true },
+      ],
     },
   ],
 };
@@ -70,8 +85,20 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
 
     // entity search
     await call('POST', '/v1/entity:search', { q: '*' });
-    await call('POST', '/v1/entity:search', { q: 'workflows.*.task_execution_type:AUTOMATION', hydrate: true, size: 5, from: 0, include_deleted: 'false' });
-    await call('POST', '/v1/entity:search', { q: '*', sort: ['_created_at:desc', '_id'], size: 1, fields: ['_id', 'workflows'], stable_for: 30 });
+    await call('POST', '/v1/entity:search', {
+      q: 'workflows.*.task_execution_type:AUTOMATION',
+      hydrate: true,
+      size: 5,
+      from: 0,
+      include_deleted: 'false',
+    });
+    await call('POST', '/v1/entity:search', {
+      q: '*',
+      sort: ['_created_at:desc', '_id'],
+      size: 1,
+      fields: ['_id', 'workflows'],
+      stable_for: 30,
+    });
     await call('POST', '/v1/entity:search', { q: '*', sort: '_id', size: 1, search_after: [ENTITY] });
     await call('POST', '/v1/entity:search', { q: '_schema:nothing' });
     await call('POST', '/v1/entity:search', { q: '*', unknown_key: true });
@@ -90,9 +117,15 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     await call('GET', '/v1/workflows/executions/wf-1', undefined, { token: 'wrong' });
     sim.scriptFault({ operation: 'workflow.getExecution', fault: 'serverError' });
     await call('GET', '/v1/workflows/executions/wf-1');
-    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', { status: 'IN_PROGRESS', automationConfig: { flowId: 'flow-success', executionId: 'run-x', executionStatus: 'in_progress' } });
+    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', {
+      status: 'IN_PROGRESS',
+      automationConfig: { flowId: 'flow-success', executionId: 'run-x', executionStatus: 'in_progress' },
+    });
     t += 1000;
-    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', { status: 'COMPLETED', automationConfig: { flowId: 'flow-success', executionId: 'run-x', executionStatus: 'success' } });
+    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', {
+      status: 'COMPLETED',
+      automationConfig: { flowId: 'flow-success', executionId: 'run-x', executionStatus: 'success' },
+    });
     await call('GET', '/v1/workflows/executions/wf-1');
     await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-manual', { status: 'NOT_A_STATUS' });
     await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-manual', { automationConfig: { executionId: 'no-flow-id' } });
@@ -105,7 +138,11 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     for (const flowId of ['flow-success', 'flow-failed', 'flow-skipped', 'flow-hot', 'flow-never']) {
       await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: flowId, workflow_context: WORKFLOW_CONTEXT });
     }
-    await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: 'flow-success', flow_execution_id: 'deprecated-but-allowed' });
+    await call('POST', '/v1/automation/executions', {
+      entity_id: ENTITY,
+      flow_id: 'flow-success',
+      flow_execution_id: 'deprecated-but-allowed',
+    });
     const runs = sim.listAutomationRuns();
     for (const run of runs) await call('GET', `/v1/automation/executions/${run.id}`);
     t += 250;
@@ -139,7 +176,11 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     for (const operation of OPERATIONS) expect(operations).toContain(operation);
     const statuses = new Set(sim.traffic.map((exchange) => exchange.status));
     for (const status of [0, 200, 201, 400, 401, 404, 413, 429, 502, 503]) expect(statuses).toContain(status);
-    const runStatuses = new Set(sim.traffic.filter((exchange) => exchange.operation === 'automation.getExecution').map((exchange) => (exchange.responseBody as { execution_status?: string } | undefined)?.execution_status));
+    const runStatuses = new Set(
+      sim.traffic
+        .filter((exchange) => exchange.operation === 'automation.getExecution')
+        .map((exchange) => (exchange.responseBody as { execution_status?: string } | undefined)?.execution_status),
+    );
     for (const status of ['pending', 'in_progress', 'success', 'failed', 'skipped', 'hot']) expect(runStatuses).toContain(status);
   });
 
@@ -148,19 +189,26 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     for (const exchange of sim.traffic) {
       if (exchange.operation === undefined) continue;
       const definition = findOperation(exchange.api, exchange.method, exchange.path);
-      keyed.set(exchange.operation, definition ? `${definition.api}.${definition.operationId}` : `no operation for ${exchange.method} ${exchange.path}`);
+      keyed.set(
+        exchange.operation,
+        definition ? `${definition.api}.${definition.operationId}` : `no operation for ${exchange.method} ${exchange.path}`,
+      );
     }
     expect(Object.fromEntries(keyed)).toEqual(Object.fromEntries(OPERATIONS.map((operation) => [operation, operation])));
   });
 
   it('every recorded exchange matches the definitions', () => {
-    const problems = sim.traffic.filter((exchange) => !isGuideSpelled(exchange)).flatMap((exchange) => validateExchange(exchange, { allowRejectedInvalidRequests: true }));
+    const problems = sim.traffic
+      .filter((exchange) => !isGuideSpelled(exchange))
+      .flatMap((exchange) => validateExchange(exchange, { allowRejectedInvalidRequests: true }));
     expect(problems).toEqual([]);
   });
 
   describe('the validator is not vacuous', () => {
     const recorded = (operation: string, status: number): RecordedExchange => {
-      const exchange = sim.traffic.find((candidate) => candidate.operation === operation && candidate.status === status && candidate.responseBody !== undefined);
+      const exchange = sim.traffic.find(
+        (candidate) => candidate.operation === operation && candidate.status === status && candidate.responseBody !== undefined,
+      );
       if (!exchange) throw new Error(`no recorded ${operation} ${status}`);
       return structuredClone(exchange);
     };
@@ -205,11 +253,22 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
       const run = recorded('automation.getExecution', 200);
       run.responseBody = undefined;
       expect(validateExchange(run).join('\n')).toMatch(/empty response body/);
-      expect(validateExchange({ method: 'GET', path: '/v1/nothing', status: 404, api: 'entity', requestBody: undefined, responseBody: { status: 404, error: 'x' } })).toHaveLength(1);
+      expect(
+        validateExchange({
+          method: 'GET',
+          path: '/v1/nothing',
+          status: 404,
+          api: 'entity',
+          requestBody: undefined,
+          responseBody: { status: 404, error: 'x' },
+        }),
+      ).toHaveLength(1);
     });
 
     it('rejects an invalid request body a server refused, unless told that is expected', () => {
-      const exchange = sim.traffic.find((candidate) => candidate.operation === 'workflow.updateStep' && candidate.status === 400 && candidate.requestBody !== undefined);
+      const exchange = sim.traffic.find(
+        (candidate) => candidate.operation === 'workflow.updateStep' && candidate.status === 400 && candidate.requestBody !== undefined,
+      );
       expect(exchange).toBeDefined();
       if (!exchange) return;
       expect(validateExchange(exchange).join('\n')).toMatch(/request body/);

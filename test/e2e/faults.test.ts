@@ -154,9 +154,7 @@ describe('single task executions against a faulty epilot', () => {
   });
 
   it('20 concurrent executions of one task start one run and patch the step once', async () => {
-    const reports = await Promise.all(
-      Array.from({ length: 20 }, (_unused, i) => run('wf-concurrent', 'concurrent-task', i + 1)),
-    );
+    const reports = await Promise.all(Array.from({ length: 20 }, (_unused, i) => run('wf-concurrent', 'concurrent-task', i + 1)));
     const summaries = reports.map(summarizeTask);
     expect(runsFor(pipeline, 'wf-concurrent', 'concurrent-task')).toHaveLength(1);
     expect(pipeline.simulator.stepPatchCount('wf-concurrent', 'concurrent-task')).toBe(1);

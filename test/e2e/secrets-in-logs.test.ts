@@ -62,7 +62,8 @@ function parseLines(chunks: string[]): LogLine[] {
 
 function expectNoSecrets(what: string, text: string): void {
   for (const secret of FORBIDDEN) {
-    if (text.includes(secret)) throw new Error(`${what} contains a secret: …${text.slice(Math.max(0, text.indexOf(secret) - 80), text.indexOf(secret))}`);
+    if (text.includes(secret))
+      throw new Error(`${what} contains a secret: …${text.slice(Math.max(0, text.indexOf(secret) - 80), text.indexOf(secret))}`);
   }
 }
 
@@ -172,7 +173,11 @@ describe('no secret in logs, outputs or the template; ids on every task log line
     expect(count('Automation run finished')).toBeGreaterThanOrEqual(1);
     expect(count('Cancelled automation run')).toBeGreaterThanOrEqual(1);
     for (const line of runLines) {
-      expect(line).toMatchObject({ workflowExecutionId: expect.any(String), taskId: expect.any(String), automationExecutionId: expect.any(String) });
+      expect(line).toMatchObject({
+        workflowExecutionId: expect.any(String),
+        taskId: expect.any(String),
+        automationExecutionId: expect.any(String),
+      });
     }
   });
 
@@ -210,7 +215,20 @@ describe('sweep --json --log-level DEBUG: no token on stdout or stderr', () => {
   });
 
   async function cli(token: string) {
-    const args = ['sweep', '--epilot-api-url', simulator.url, '--json', '--log-level', 'DEBUG', '--state-dir', stateDir, '--poll-interval-ms', '200', '--automation-timeout-ms', '3000'];
+    const args = [
+      'sweep',
+      '--epilot-api-url',
+      simulator.url,
+      '--json',
+      '--log-level',
+      'DEBUG',
+      '--state-dir',
+      stateDir,
+      '--poll-interval-ms',
+      '200',
+      '--automation-timeout-ms',
+      '3000',
+    ];
     try {
       const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
         env: { ...process.env, EPILOT_API_TOKEN: token, POWERTOOLS_LOG_LEVEL: '' },

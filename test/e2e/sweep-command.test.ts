@@ -32,7 +32,17 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 interface SweepJson {
   sweep: { status: string; started: number; candidates: number; recentlyDone: number };
-  tasks: Array<{ taskId: string; outcome: string; stepStatus?: string; automationExecutionId?: string; automationStatus?: string; polls: number; stateTransitions: number; lambdaInvocations: number; durationMs: number }>;
+  tasks: Array<{
+    taskId: string;
+    outcome: string;
+    stepStatus?: string;
+    automationExecutionId?: string;
+    automationStatus?: string;
+    polls: number;
+    stateTransitions: number;
+    lambdaInvocations: number;
+    durationMs: number;
+  }>;
 }
 
 describe('epilot-task-runner sweep', () => {
@@ -46,7 +56,20 @@ describe('epilot-task-runner sweep', () => {
     await simulator.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
-  const sweepArgs = () => ['sweep', '--epilot-api-url', simulator.url, '--json', '--state-dir', stateDir, '--poll-interval-ms', '200', '--automation-timeout-ms', '3000', '--time-scale', String(TIME_SCALE)];
+  const sweepArgs = () => [
+    'sweep',
+    '--epilot-api-url',
+    simulator.url,
+    '--json',
+    '--state-dir',
+    stateDir,
+    '--poll-interval-ms',
+    '200',
+    '--automation-timeout-ms',
+    '3000',
+    '--time-scale',
+    String(TIME_SCALE),
+  ];
 
   it('--json takes every automation task to a final state and prints a machine-readable summary', async () => {
     const result = await cli(sweepArgs(), { EPILOT_API_TOKEN: TOKEN });
@@ -103,7 +126,12 @@ describe('epilot-task-runner sweep', () => {
     const args = ['sweep', '--epilot-api-url', simulator.url, '--state-dir', stateDir, ...extra];
     const result = await cli(args, { EPILOT_API_TOKEN: '', ...env });
     expect(result.code).not.toBe(0);
-    expect(result.stderr.trim().split('\n').filter((line) => line.includes('epilot-task-runner') || line.startsWith('error'))).toHaveLength(1);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line.includes('epilot-task-runner') || line.startsWith('error')),
+    ).toHaveLength(1);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toContain(TOKEN);
   });

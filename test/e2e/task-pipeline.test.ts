@@ -27,7 +27,16 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
     expect(report.sweepStatus).toBe('SUCCEEDED');
     expect(report.tasks.map((task) => task.status)).toEqual(report.tasks.map(() => 'SUCCEEDED'));
     expect(report.tasks.map((task) => task.input.taskId).sort()).toEqual(
-      ['becker-order', 'fischer-upsell', 'hoffmann-erp', 'mueller-offer', 'richter-book', 'schmidt-credit', 'schulz-documents', 'wagner-request'].sort(),
+      [
+        'becker-order',
+        'fischer-upsell',
+        'hoffmann-erp',
+        'mueller-offer',
+        'richter-book',
+        'schmidt-credit',
+        'schulz-documents',
+        'wagner-request',
+      ].sort(),
     );
   });
 
@@ -66,7 +75,10 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
   });
 
   it('starts exactly one automation run per task', () => {
-    const perTask = report.tasks.map(({ input }) => [input.taskId, pipeline.simulator.runsFor(input.workflowExecutionId, input.taskId).length]);
+    const perTask = report.tasks.map(({ input }) => [
+      input.taskId,
+      pipeline.simulator.runsFor(input.workflowExecutionId, input.taskId).length,
+    ]);
     expect(perTask).toEqual(report.tasks.map(({ input }) => [input.taskId, 1]));
     expect(pipeline.simulator.listAutomationRuns()).toHaveLength(report.tasks.length);
   });
@@ -137,7 +149,13 @@ describe('single task executions', () => {
             name: 'Already completed',
             entityIds: ['6f1a9a52-0b7e-4c1e-9d3a-1a0000000001'],
             flow: [
-              { id: 'done-task', name: 'Send offer', status: 'COMPLETED', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-send-offer' } },
+              {
+                id: 'done-task',
+                name: 'Send offer',
+                status: 'COMPLETED',
+                executionType: 'AUTOMATION',
+                automationConfig: { flowId: 'flow-send-offer' },
+              },
               { id: 'next-task', name: 'Call' },
             ],
           },

@@ -55,7 +55,11 @@ export class SampleStack extends cdk.Stack {
     const definition = invoke('Start')
       .next(flaky)
       .next(poll)
-      .next(new sfn.Choice(this, 'Done?').when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, 'Done')).otherwise(pause.next(poll)));
+      .next(
+        new sfn.Choice(this, 'Done?')
+          .when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, 'Done'))
+          .otherwise(pause.next(poll)),
+      );
     this.stateMachine = new sfn.StateMachine(this, 'Sample', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       queryLanguage: sfn.QueryLanguage.JSON_PATH,

@@ -190,11 +190,7 @@ export function settingsEnvironment(settings: Settings, names: readonly SettingN
 
 /** Reads every setting from a Lambda's environment; a bad value fails naming its variable. */
 export function settingsFromEnvironment(env: Record<string, string | undefined>): Settings {
-  return parseSettings(
-    Object.fromEntries(SETTING_NAMES.map((name) => [name, env[envName(name)]])),
-    'environment variable',
-    envName,
-  );
+  return parseSettings(Object.fromEntries(SETTING_NAMES.map((name) => [name, env[envName(name)]])), 'environment variable', envName);
 }
 
 export function endpointsOf(

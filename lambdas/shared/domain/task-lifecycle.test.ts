@@ -272,7 +272,13 @@ describe('claim', () => {
     });
 
     it('continues with the run it already started', () => {
-      const record = aRecord({ status: 'STARTED', owner: ME, leaseUntil: NOW + 60_000, automationExecutionId: 'run-1', deadline: NOW + 20_000 });
+      const record = aRecord({
+        status: 'STARTED',
+        owner: ME,
+        leaseUntil: NOW + 60_000,
+        automationExecutionId: 'run-1',
+        deadline: NOW + 20_000,
+      });
 
       const decision = expectClaim(claim(aRequest({ record })));
 
@@ -327,7 +333,9 @@ describe('recordResult', () => {
   it('records the result as PATCHING, with a claim lease from now', () => {
     const record = aRecord({ status: 'STARTED', owner: ME, automationExecutionId: 'run-1', deadline: NOW + 60_000 });
 
-    expect(recordResult(record, { stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, NOW, LEASES)).toMatchObject({
+    expect(
+      recordResult(record, { stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' }, NOW, LEASES),
+    ).toMatchObject({
       status: 'PATCHING',
       automationExecutionId: 'run-1',
       stepStatus: 'FAILED',

@@ -212,9 +212,7 @@ export function close(record: TaskRecord, now: number, unpatched?: Unpatched): T
 }
 
 export type ExecutionPlan =
-  | { kind: 'start'; attempt: number }
-  | { kind: 'running'; attempt: number; owner: string }
-  | { kind: 'done'; attempt: number };
+  { kind: 'start'; attempt: number } | { kind: 'running'; attempt: number; owner: string } | { kind: 'done'; attempt: number };
 
 /**
  * Whether a trigger should start a task execution, and with which attempt number (part of the execution name).
@@ -226,9 +224,7 @@ export function planTaskExecution(record: TaskRecord | undefined, now: number, d
   if (record === undefined) return { kind: 'start', attempt: 1 };
   if (record.status === 'DONE') {
     const finishedAt = record.finishedAt ?? record.updatedAt;
-    return finishedAt + doneSettleMs > now
-      ? { kind: 'done', attempt: record.attempt }
-      : { kind: 'start', attempt: record.attempt + 1 };
+    return finishedAt + doneSettleMs > now ? { kind: 'done', attempt: record.attempt } : { kind: 'start', attempt: record.attempt + 1 };
   }
   if (leaseIsLive(record, now)) return { kind: 'running', attempt: record.attempt, owner: record.owner };
   return { kind: 'start', attempt: record.attempt + 1 };

@@ -53,7 +53,10 @@ describe('decideResult', () => {
   });
 
   it('fails the step with the runner’s error when a state failed', () => {
-    const state = withRun({ status: 'in_progress' }, { error: { Error: 'EpilotPermanentError', Cause: 'startFlowExecution answered 403' } });
+    const state = withRun(
+      { status: 'in_progress' },
+      { error: { Error: 'EpilotPermanentError', Cause: 'startFlowExecution answered 403' } },
+    );
 
     expect(decideResult(state, TIMEOUT_MS)).toEqual({
       stepStatus: 'FAILED',

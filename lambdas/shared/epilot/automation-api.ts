@@ -100,16 +100,15 @@ export class AutomationApi {
       idempotent: true,
       schema: executionListSchema,
     });
-    return body.results
-      .map(toRun)
-      .filter(
-        (run) =>
-          run.flowId === query.flowId &&
-          run.workflowExecutionId === query.workflowExecutionId &&
-          run.taskId === query.taskId,
-      )
-      // epilot's list order is not specified; an earlier round's run must not come before this round's.
-      .sort((a, b) => createdTime(b) - createdTime(a));
+    return (
+      body.results
+        .map(toRun)
+        .filter(
+          (run) => run.flowId === query.flowId && run.workflowExecutionId === query.workflowExecutionId && run.taskId === query.taskId,
+        )
+        // epilot's list order is not specified; an earlier round's run must not come before this round's.
+        .sort((a, b) => createdTime(b) - createdTime(a))
+    );
   }
 
   async cancel(executionId: string): Promise<void> {
@@ -141,4 +140,3 @@ function toRun(body: z.output<typeof automationExecutionSchema>): AutomationRun 
     taskId: body.workflow_context?.workflow_exec_task_id,
   };
 }
-

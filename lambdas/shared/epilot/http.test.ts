@@ -212,7 +212,9 @@ describe('EpilotHttp', () => {
   });
 
   it('refuses a body larger than maxResponseBytes as bad data', async () => {
-    nock(BASE).get(getRun.path).reply(200, { id: 'run-1', execution_status: 'success', padding: 'x'.repeat(5000) });
+    nock(BASE)
+      .get(getRun.path)
+      .reply(200, { id: 'run-1', execution_status: 'success', padding: 'x'.repeat(5000) });
     const { http } = newHttp({ maxResponseBytes: 1000 });
 
     const error = await rejectionOf(http.send(getRun));

@@ -66,22 +66,25 @@ describe('WorkflowsV1Engine.loadTask', () => {
 
   it('reads the guide’s spelling: execution_type and automationConfig.execution_id/execution_status', async () => {
     // The guide's own example (step 3), with its `type: "TASK"` and `entity_id` instead of `contexts`.
-    replyWithExecution({
-      id: '85mk9wzyp98',
-      status: 'STARTED',
-      entity_id: '11111111-1111-1111-1111-111111111111',
-      flow: [
-        {
-          id: '8tpx9mi4ryb',
-          name: 'Clean Energy',
-          type: 'TASK',
-          status: 'STARTED',
-          execution_type: 'AUTOMATION',
-          automationConfig: { flowId: 'abc123-automation-flow-id', execution_id: null, execution_status: null },
-        },
-        { id: '7olrwq658ne', name: 'Conclusions', type: 'TASK', status: 'PENDING', execution_type: 'MANUAL' },
-      ],
-    }, '85mk9wzyp98');
+    replyWithExecution(
+      {
+        id: '85mk9wzyp98',
+        status: 'STARTED',
+        entity_id: '11111111-1111-1111-1111-111111111111',
+        flow: [
+          {
+            id: '8tpx9mi4ryb',
+            name: 'Clean Energy',
+            type: 'TASK',
+            status: 'STARTED',
+            execution_type: 'AUTOMATION',
+            automationConfig: { flowId: 'abc123-automation-flow-id', execution_id: null, execution_status: null },
+          },
+          { id: '7olrwq658ne', name: 'Conclusions', type: 'TASK', status: 'PENDING', execution_type: 'MANUAL' },
+        ],
+      },
+      '85mk9wzyp98',
+    );
 
     const view = await newEngine().loadTask('85mk9wzyp98', '8tpx9mi4ryb');
 
@@ -104,7 +107,11 @@ describe('WorkflowsV1Engine.loadTask', () => {
   it('reads the run from the snake_case automationConfig when it is set', async () => {
     replyWithExecution(
       execution([
-        { id: 'task-1', execution_type: 'AUTOMATION', automationConfig: { flowId: 'f', execution_id: 'run-9', execution_status: 'success' } },
+        {
+          id: 'task-1',
+          execution_type: 'AUTOMATION',
+          automationConfig: { flowId: 'f', execution_id: 'run-9', execution_status: 'success' },
+        },
       ]),
     );
 
@@ -152,7 +159,11 @@ describe('WorkflowsV1Engine.loadTask', () => {
     replyWithExecution(
       execution([
         { id: 'section-1', name: 'Research', steps: [{ id: 'task-0', executionType: 'MANUAL' }] },
-        { id: 'section-2', name: 'Install', steps: [{ id: 'task-1', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-2' } }] },
+        {
+          id: 'section-2',
+          name: 'Install',
+          steps: [{ id: 'task-1', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-2' } }],
+        },
       ]),
     );
 
@@ -247,7 +258,13 @@ describe('WorkflowsV1Engine.completeTask', () => {
       })
       .reply(204);
 
-    await newEngine().completeTask('wf-1', 'task-1', { status: 'FAILED', flowId: 'flow-1', runId: 'run-1', runStatus: 'failed', reason: 'automation failed' });
+    await newEngine().completeTask('wf-1', 'task-1', {
+      status: 'FAILED',
+      flowId: 'flow-1',
+      runId: 'run-1',
+      runStatus: 'failed',
+      reason: 'automation failed',
+    });
 
     expect(sent).toEqual({ status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'failed' } });
     expect(sent).not.toHaveProperty('error');
@@ -269,8 +286,20 @@ describe('WorkflowsV1Engine.completeTask', () => {
     expectPatch({ status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-2', executionStatus: 'success' } });
     const engine = newEngine({ sendErrorObject: true });
 
-    await engine.completeTask('wf-1', 'task-1', { status: 'FAILED', flowId: 'flow-1', runId: 'run-1', runStatus: 'hot', reason: 'automation hot' });
-    await engine.completeTask('wf-1', 'task-1', { status: 'COMPLETED', flowId: 'flow-1', runId: 'run-2', runStatus: 'success', reason: 'automation success' });
+    await engine.completeTask('wf-1', 'task-1', {
+      status: 'FAILED',
+      flowId: 'flow-1',
+      runId: 'run-1',
+      runStatus: 'hot',
+      reason: 'automation hot',
+    });
+    await engine.completeTask('wf-1', 'task-1', {
+      status: 'COMPLETED',
+      flowId: 'flow-1',
+      runId: 'run-2',
+      runStatus: 'success',
+      reason: 'automation success',
+    });
   });
 
   it('retries a patch after a 5xx (repeating the same final status is harmless)', async () => {

@@ -23,10 +23,7 @@ const stepSchema = z.looseObject({
 type Step = z.output<typeof stepSchema>;
 
 // The definition's own example omits `type`, so a section is recognised by its `steps` array.
-const flowItemSchema = z.union([
-  z.looseObject({ id: z.string().optional(), steps: z.array(stepSchema) }),
-  stepSchema,
-]);
+const flowItemSchema = z.union([z.looseObject({ id: z.string().optional(), steps: z.array(stepSchema) }), stepSchema]);
 
 const executionSchema = z.looseObject({
   id: z.string().min(1),

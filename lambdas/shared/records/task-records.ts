@@ -98,10 +98,7 @@ export class TaskRecords {
    * undefined, otherwise at `previous.version`. Returns the record as written (version incremented, updatedAt
    * now); a `version` or `updatedAt` that `next` carries over from the record read is overwritten.
    */
-  async replace(
-    previous: TaskRecord | undefined,
-    next: TaskRecordFields & Partial<Pick<TaskRecord, 'updatedAt'>>,
-  ): Promise<TaskRecord> {
+  async replace(previous: TaskRecord | undefined, next: TaskRecordFields & Partial<Pick<TaskRecord, 'updatedAt'>>): Promise<TaskRecord> {
     const written: TaskRecord = {
       ...next,
       ...taskRecordKey(next),
@@ -126,9 +123,7 @@ export class TaskRecords {
       );
     } catch (error) {
       if (isConditionalCheckFailure(error)) {
-        throw new RecordConflictError(
-          `Task record ${next.workflowExecutionId}/${next.taskId} changed while this execution was deciding`,
-        );
+        throw new RecordConflictError(`Task record ${next.workflowExecutionId}/${next.taskId} changed while this execution was deciding`);
       }
       throw error;
     }

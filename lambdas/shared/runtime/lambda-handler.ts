@@ -55,12 +55,7 @@ let dynamoDb: DynamoDBClient | undefined;
 const dynamoDbClient = () => (dynamoDb ??= new DynamoDBClient({}));
 
 /** What the needs of one function name, built from its environment; the rest stays unbuilt (and unimported work). */
-export function lambdaDeps(
-  needs: readonly Need[],
-  settings: Settings,
-  env: Record<string, string | undefined>,
-  logger: Logger,
-): AllDeps {
+export function lambdaDeps(needs: readonly Need[], settings: Settings, env: Record<string, string | undefined>, logger: Logger): AllDeps {
   const built: Partial<AllDeps> = { logger, clock: systemClock };
   for (const need of needs) {
     switch (need) {
@@ -71,7 +66,11 @@ export function lambdaDeps(
           timeoutMs: settings.httpTimeoutMs,
           clock: systemClock,
         });
-        Object.assign(built, { workflows: new WorkflowsV1Engine(http), automations: new AutomationApi(http), entities: new EntityApi(http) });
+        Object.assign(built, {
+          workflows: new WorkflowsV1Engine(http),
+          automations: new AutomationApi(http),
+          entities: new EntityApi(http),
+        });
         break;
       }
       case 'settings':

@@ -36,12 +36,12 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     onDelivery: ({ webhookId, response, durationMs }) => {
       let summary = '';
       try {
-        const body = JSON.parse(response.body) as { status?: string; message?: string; executions?: Array<{ name: string; outcome: string }> };
-        summary = [
-          body.status,
-          body.message,
-          ...(body.executions ?? []).map((execution) => `${execution.name} ${execution.outcome}`),
-        ]
+        const body = JSON.parse(response.body) as {
+          status?: string;
+          message?: string;
+          executions?: Array<{ name: string; outcome: string }>;
+        };
+        summary = [body.status, body.message, ...(body.executions ?? []).map((execution) => `${execution.name} ${execution.outcome}`)]
           .filter(Boolean)
           .join('; ');
       } catch {
