@@ -10,7 +10,7 @@ export type ExecutionStatus =
   'pending' | 'starting' | 'in_progress' | 'paused' | 'scheduled' | 'success' | 'failed' | 'cancelled' | 'skipped' | 'hot';
 const TERMINAL: ReadonlySet<ExecutionStatus> = new Set<ExecutionStatus>(['success', 'failed', 'cancelled', 'skipped', 'hot']);
 
-export function isTerminalStatus(status: ExecutionStatus): boolean {
+function isTerminalStatus(status: ExecutionStatus): boolean {
   return TERMINAL.has(status);
 }
 

@@ -17,10 +17,10 @@ import { UpdateStepBodySchema, type StepPatchRecord, type StepView } from './wor
  * shape served here (see test/contract).
  */
 
-export type { FaultOptions, ScriptedFault, ScriptedFaultKind, OperationName } from './faults';
+export type { FaultOptions, ScriptedFault, OperationName } from './faults';
 export type { AutomationRunView, EntityRecord } from './store';
 export type { StepPatchRecord, StepView } from './workflows';
-export type { SimulatorSeed, SimulatorSeedInput } from './seed';
+export type { SimulatorSeedInput } from './seed';
 
 export interface SimulatorClock {
   /** Epoch ms. */
@@ -106,7 +106,11 @@ export interface EpilotSimulator {
   clearScriptedFaults(): void;
 }
 
-type HandlerResult = { status: number; body: unknown; headers?: Record<string, string> };
+interface HandlerResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
 interface RequestContext {
   params: string[];
   query: Record<string, string>;
@@ -145,7 +149,13 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 
   const delay = (ms: number): Promise<void> =>
     new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => (pendingDelays.delete(entry), resolve()), ms), resolve };
+      const entry = {
+        timer: setTimeout(() => {
+          pendingDelays.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
       pendingDelays.add(entry);
     });
 
@@ -180,37 +190,66 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       if (recordTraffic) traffic.push(exchange);
     };
 
-    if (req.headers.authorization !== expectedAuthorization) return finish(401, errorBody(api, 401, 'Unauthorized'));
-    if (!match) return finish(404, errorBody(api, 404, `No route for ${method} ${path}`));
+    if (req.headers.authorization !== expectedAuthorization) {
+      finish(401, errorBody(api, 401, 'Unauthorized'));
+      return;
+    }
+    if (!match) {
+      finish(404, errorBody(api, 404, `No route for ${method} ${path}`));
+      return;
+    }
     const { route, params } = match;
     counts.set(route.operation, (counts.get(route.operation) ?? 0) + 1);
 
     const read = await readBody(req);
-    if (read.kind === 'aborted') return drop();
-    if (read.kind === 'tooLarge') return finish(413, errorBody(api, 413, 'Request body exceeds 5 MB'));
+    if (read.kind === 'aborted') {
+      drop();
+      return;
+    }
+    if (read.kind === 'tooLarge') {
+      finish(413, errorBody(api, 413, 'Request body exceeds 5 MB'));
+      return;
+    }
     if (route.hasBody && read.text.trim() !== '') {
       try {
         exchange.requestBody = JSON.parse(read.text);
       } catch (error) {
-        return finish(400, errorBody(api, 400, `Malformed JSON body: ${(error as Error).message}`));
+        finish(400, errorBody(api, 400, `Malformed JSON body: ${(error as Error).message}`));
+        return;
       }
     }
 
     const plan: FaultPlan = faults.plan(route.operation, (status, message) => errorBody(api, status, message));
     if (plan.label) exchange.fault = plan.label;
     if (plan.delayMs > 0) await delay(plan.delayMs);
-    if (stopped) return drop();
-    if (plan.before.kind === 'reset') return drop();
-    if (plan.before.kind === 'respond') return finish(plan.before.status, plan.before.body, plan.before.headers);
+    if (stopped) {
+      drop();
+      return;
+    }
+    if (plan.before.kind === 'reset') {
+      drop();
+      return;
+    }
+    if (plan.before.kind === 'respond') {
+      finish(plan.before.status, plan.before.body, plan.before.headers);
+      return;
+    }
 
     let result: HandlerResult;
     try {
       result = route.handle({ params, query, body: exchange.requestBody, now: now() });
     } catch (error) {
-      return finish(500, errorBody(api, 500, `Simulator error: ${(error as Error).message}`));
+      finish(500, errorBody(api, 500, `Simulator error: ${(error as Error).message}`));
+      return;
     }
-    if (plan.loseResponse === 'reset') return drop();
-    if (plan.loseResponse === 'badGateway') return finish(502, errorBody(api, 502, 'Bad Gateway'));
+    if (plan.loseResponse === 'reset') {
+      drop();
+      return;
+    }
+    if (plan.loseResponse === 'badGateway') {
+      finish(502, errorBody(api, 502, 'Bad Gateway'));
+      return;
+    }
     finish(result.status, result.body, result.headers);
   };
 
@@ -270,7 +309,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       store
         .runViews()
         .filter(
-          (run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext?.workflow_exec_task_id === taskId,
+          (run) => run.workflowContext?.workflow_exec_id === workflowExecutionId && run.workflowContext.workflow_exec_task_id === taskId,
         ),
     getAutomationRun(id) {
       const run = store.runs.get(id);
@@ -287,7 +326,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 }
 
 /** Workflow API errors are `{message}`; entity and automation API errors are `{status, error}`. */
-export function errorBody(api: EpilotApiName, status: number, message: string): Record<string, unknown> {
+function errorBody(api: EpilotApiName, status: number, message: string): Record<string, unknown> {
   return api === 'workflow' ? { message } : { status, error: message };
 }
 

@@ -67,7 +67,7 @@ export interface FaultPlan {
 
 export class FaultInjector {
   private options: FaultOptions = {};
-  private scripted: { operation: OperationName | '*'; remaining: number; fault: ScriptedFaultKind }[] = [];
+  private scripted: Array<{ operation: OperationName | '*'; remaining: number; fault: ScriptedFaultKind }> = [];
   private serverErrorToggle = false;
 
   constructor(

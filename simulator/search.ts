@@ -8,7 +8,7 @@ import type { EntityRecord, SimulatorStore } from './store';
  * set changes, and the computed `workflows` field is only built for entities that have workflows.
  */
 
-export const MAX_SEARCH_SIZE = 1000;
+const MAX_SEARCH_SIZE = 1000;
 
 /** EntitySearchParams: exactly these keys (`additionalProperties: false` in the definition). */
 export const SearchBodySchema = z.strictObject({
@@ -131,7 +131,7 @@ export class EntitySearch {
     const cacheKey = keys.map((key) => `${key.field}:${key.descending ? 'desc' : 'asc'}`).join(',');
     const version = `${this.store.entitiesVersion}`;
     let all = this.sortCache.get(cacheKey);
-    if (!all || all.version !== version) {
+    if (all?.version !== version) {
       all = { version, order: [...this.store.entities.values()].sort((a, b) => compareEntities(a, b, keys)) };
       this.sortCache.set(cacheKey, all);
     }
@@ -139,7 +139,7 @@ export class EntitySearch {
     const filteredKey = `${cacheKey}|workflows`;
     const filteredVersion = `${version}/${this.store.executionsVersion}`;
     let filtered = this.sortCache.get(filteredKey);
-    if (!filtered || filtered.version !== filteredVersion) {
+    if (filtered?.version !== filteredVersion) {
       filtered = { version: filteredVersion, order: all.order.filter((entity) => this.store.hasWorkflows(entity._id)) };
       this.sortCache.set(filteredKey, filtered);
     }

@@ -7,7 +7,7 @@ import { z } from 'zod';
  * Values are validated here so that a mistyped seed fails at load time with a path, not later as odd API data.
  */
 
-export const STEP_STATUSES = [
+const STEP_STATUSES = [
   'UNASSIGNED',
   'ASSIGNED',
   'COMPLETED',
@@ -67,7 +67,7 @@ export const StepSeedSchema = z.strictObject({
   guideSpelling: z.boolean().default(false),
 });
 
-export const SectionSeedSchema = z.strictObject({
+const SectionSeedSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1),
   type: z.literal('SECTION').optional(),
@@ -104,7 +104,7 @@ const WorkflowContextSeedSchema = z.strictObject({
   workflow_role: z.enum(['trigger_workflow', 'run_task_automation']),
 });
 
-export const AutomationRunSeedSchema = z.strictObject({
+const AutomationRunSeedSchema = z.strictObject({
   id: z.string().min(1).optional(),
   flowId: z.string().min(1),
   entityId: uuidLike,
@@ -145,10 +145,8 @@ export type EntitySeed = z.output<typeof EntitySeedSchema>;
 export type FlowSeed = z.output<typeof FlowSeedSchema>;
 export type FlowSeedInput = z.input<typeof FlowSeedSchema>;
 export type StepSeed = z.output<typeof StepSeedSchema>;
-export type SectionSeed = z.output<typeof SectionSeedSchema>;
 export type WorkflowExecutionSeed = z.output<typeof WorkflowExecutionSeedSchema>;
 export type WorkflowExecutionSeedInput = z.input<typeof WorkflowExecutionSeedSchema>;
-export type AutomationRunSeed = z.output<typeof AutomationRunSeedSchema>;
 export type EntitySeedInput = z.input<typeof EntitySeedSchema>;
 
 export class SeedError extends Error {
@@ -219,7 +217,7 @@ interface IssueLike {
 
 function describeIssue(issue: IssueLike, root: unknown): string {
   const path = formatPath(issue.path);
-  if (issue.code === 'invalid_union' && issue.errors && issue.errors.length === 2) {
+  if (issue.code === 'invalid_union' && issue.errors?.length === 2) {
     // The only union is a flow item: report against the branch the item was evidently meant to be.
     const value = valueAt(root, issue.path);
     const meantSection = typeof value === 'object' && value !== null && Array.isArray((value as { steps?: unknown }).steps);

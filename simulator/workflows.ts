@@ -99,13 +99,13 @@ export class WorkflowExecutionState {
   private lastUpdateTime: number;
   private completedTime: number | undefined;
   private readonly assignedTo: string[];
-  private readonly flow: (SectionState | StepState)[];
+  private readonly flow: Array<SectionState | StepState>;
   private readonly steps = new Map<string, StepState>();
   /** Flow order, sections flattened: the order in which the current task is looked for. */
   private readonly orderedSteps: StepState[] = [];
   private readonly summaryLagMs: number;
   /** Summaries as they were at each change, kept only while a lag can still show them. */
-  private summaryHistory: { at: number; summary: WorkflowSummary }[] = [];
+  private summaryHistory: Array<{ at: number; summary: WorkflowSummary }> = [];
   private cachedSummary: WorkflowSummary | undefined;
 
   constructor(seed: WorkflowExecutionSeed, orgId: string, now: number) {

@@ -12,7 +12,7 @@ import { expectField } from '../shared/domain/task-state';
  * skipping the task. A run epilot refuses to cancel (already finished, unknown) does not stop the patch. The state
  * carries the recorded result on, so Map status does not decide it again.
  */
-export function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings'>): TaskStep {
+function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
     const run = expectField(state.run, 'run');
     const executionId = expectField(run.executionId, 'run.executionId');

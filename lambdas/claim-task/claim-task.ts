@@ -9,7 +9,7 @@ import { expectField, type TaskState } from '../shared/domain/task-state';
  * decided to skip pass straight through, so one Choice after this state routes every outcome. A lost race throws
  * RecordConflictError; the state's retry reads and decides again.
  */
-export function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): TaskStep {
+function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
     if (state.decision?.action === 'skip') {
       await closeAbandonedRecord(state, execution, state.decision.reason, deps, logger);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from 'zod';
 import { detectAutomationTasks, type TaskCandidate } from '../shared/domain/detection';
 import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runtime/runner-deps';
@@ -28,7 +28,7 @@ const sweepEventSchema = z.object({ state: sweepStateSchema.optional(), executio
 
 type DetectDeps = Pick<RunnerDeps, 'entities' | 'records' | 'starter' | 'clock' | 'settings' | 'logger'>;
 
-export async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<SweepState & { startedTasks: StartedTask[] }> {
+async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<SweepState & { startedTasks: StartedTask[] }> {
   const page = await deps.entities.searchPage({
     q: deps.settings.searchQuery,
     size: deps.settings.searchPageSize,

@@ -1,7 +1,7 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 
 /** Reads the workflow execution fresh and keeps only the task this execution is about. */
-export function fetchExecution(deps: Pick<RunnerDeps, 'workflows'>): TaskStep {
+function fetchExecution(deps: Pick<RunnerDeps, 'workflows'>): TaskStep {
   return async (state, { logger }) => {
     const execution = await deps.workflows.loadTask(state.workflowExecutionId, state.taskId);
     logger.info('Fetched workflow execution', {

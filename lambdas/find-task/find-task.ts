@@ -26,7 +26,7 @@ export function decideTask(state: TaskState): TaskDecision {
   return { action: 'run', reason: 'automation task is due', flowId: task.flowId, entityId };
 }
 
-export function findTask(): TaskStep {
+function findTask(): TaskStep {
   return async (state, { logger }) => {
     const decision = decideTask(state);
     logger.info(decision.action === 'run' ? 'Task needs its automation' : 'Nothing to do for this task', {

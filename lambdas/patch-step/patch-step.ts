@@ -8,7 +8,7 @@ import { expectField } from '../shared/domain/task-state';
  * Writes the result to the workflow step. The record holds the result (PATCHING) before the call, so if the patch
  * fails for good, the execution that takes the task over next patches the same result instead of re-deciding it.
  */
-export function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings'>): TaskStep {
+function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
     const computed = expectField(state.result, 'result');
     const flowId = expectField(state.flowId, 'flowId');

@@ -13,7 +13,7 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * attempt before the request goes out; whoever finds that note without a run id (a retry after a lost response,
  * or an execution taking over after a crash) first looks for the run this task already started.
  */
-export function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings'>): TaskStep {
+function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
     if (state.run?.executionId) return state;
     const flowId = expectField(state.flowId, 'flowId');

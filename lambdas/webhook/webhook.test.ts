@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { systemClock } from '../shared/clock';
 import { DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
@@ -35,7 +34,7 @@ beforeAll(async () => {
           },
         },
       },
-    } as never,
+    },
   });
 });
 afterAll(async () => {
@@ -84,8 +83,8 @@ function harness(options: { lookup?: Record<string, SearchedEntity>; failStart?:
   let failures = options.failStart ? 1 : 0;
   const deps: WebhookDeps = {
     secret: async () => SECRET,
-    deliveries: new DeliveryRecords(db.client as DynamoDBClient, TABLE),
-    records: new TaskRecords(db.client as DynamoDBClient, TABLE, systemClock),
+    deliveries: new DeliveryRecords(db.client, TABLE),
+    records: new TaskRecords(db.client, TABLE, systemClock),
     entities: {
       findById: async (id) => {
         lookups.push(id);
@@ -186,7 +185,7 @@ describe('receiveWebhook', () => {
     const h = harness();
     const id = `msg_${unique()}`;
     const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')), { id });
-    const deliveries = new DeliveryRecords(db.client as DynamoDBClient, TABLE);
+    const deliveries = new DeliveryRecords(db.client, TABLE);
 
     expect((await deliveries.claim(id, Date.now() - 25 * 60 * 60_000)).claimed).toBe(true);
     const response = await receiveWebhook(request, h.deps);

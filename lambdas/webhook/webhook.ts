@@ -158,9 +158,25 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
   }
 }
 
+const functionUrlEventSchema = z.looseObject({
+  requestContext: z.looseObject({ http: z.looseObject({ method: z.string() }).optional() }).optional(),
+  headers: z.record(z.string(), z.string().optional()).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().optional(),
+});
+
 /** Function URL / HTTP API (payload v2) events: `body`, `isBase64Encoded`, lower-cased `headers`. */
 export function createWebhookHandler(deps: WebhookDeps) {
-  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  return async (input: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    // Read as an outside payload: an invocation that is not a Function URL event is answered, not crashed on.
+    const parsed = functionUrlEventSchema.safeParse(input);
+    if (!parsed.success)
+      return {
+        statusCode: 400,
+        headers: { 'content-type': 'application/json' },
+        body: reply(400, { status: 'rejected', message: 'not an HTTP request' }).body,
+      };
+    const event = parsed.data;
     const method = event.requestContext?.http?.method;
     const response =
       method !== undefined && method !== 'POST'

@@ -33,11 +33,12 @@ export type FunctionShape = Pick<FunctionDefinition, 'id' | 'folder' | 'descript
  * Each need, bound as Powertools' `bindTable` binds a table: the environment variable and the IAM grant together,
  * so a function can never get one without the other.
  */
-const BINDERS: { [N in Need]: (fn: RunnerFunction, bindings: NeedBindings) => void } = {
+const BINDERS: Record<Need, (fn: RunnerFunction, bindings: NeedBindings) => void> = {
   epilot: (fn, { tokenSecret }) => {
     tokenSecret.grantRead(fn);
   },
-  settings: () => {},
+  // Settings reach a function as environment variables only (its setting groups); there is nothing to grant.
+  settings: () => undefined,
   taskRecords: (fn, { table }) => {
     fn.addEnvironment(NEEDS.taskRecords.resource, table.table.tableName);
     table.grantRecordAccess(fn);

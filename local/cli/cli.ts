@@ -7,7 +7,7 @@ import { addSweepCommand } from './commands/sweep';
 import { UsageError } from './options';
 import { SweepFailed } from './run';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command()
     .name('epilot-task-runner')
     .description('Runs epilot workflow task automations: the same state machines as on AWS, on this machine')
@@ -19,12 +19,12 @@ export function buildProgram(): Command {
 }
 
 /** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
-export function explainFailure(error: unknown): { message: string; exitCode: number } {
+function explainFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
   const text = error instanceof Error ? error.message : String(error);
   if (error instanceof SweepFailed || error instanceof EpilotPermanentError || error instanceof EpilotTransientError) {
-    if (/answered 401/.test(text)) return { message: `epilot rejected the API token (401): ${text}`, exitCode: 1 };
-    if (/answered 403/.test(text)) return { message: `the API token may not do this (403): ${text}`, exitCode: 1 };
+    if (text.includes('answered 401')) return { message: `epilot rejected the API token (401): ${text}`, exitCode: 1 };
+    if (text.includes('answered 403')) return { message: `the API token may not do this (403): ${text}`, exitCode: 1 };
     if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|timeout/i.test(text)) {
       return { message: `the epilot API is unreachable: ${text}`, exitCode: 1 };
     }

@@ -47,7 +47,7 @@ export async function runSweep(runner: LocalRunner, json: boolean, progress: Pro
  * is given (read from Secrets Manager with the usual AWS credentials). Only one source may be named.
  */
 export async function resolveToken(options: { token?: string; epilotTokenSecretName?: string }, settings: Settings): Promise<string> {
-  const fromEnv = process.env.EPILOT_API_TOKEN || undefined;
+  const fromEnv = process.env.EPILOT_API_TOKEN;
   if (options.token !== undefined && options.epilotTokenSecretName !== undefined) {
     throw new UsageError(`pass either --token or ${flagOf('epilotTokenSecretName')}, not both`);
   }
@@ -68,7 +68,7 @@ export async function resolveWebhookSecret(
   const secret =
     options.webhookSecretName !== undefined
       ? await secretsManagerWebhookSecret(settings.webhookSecretName)()
-      : (options.webhookSecret ?? (process.env.EPILOT_WEBHOOK_SECRET || undefined));
+      : (options.webhookSecret ?? process.env.EPILOT_WEBHOOK_SECRET);
   if (!secret) {
     throw new UsageError(
       `no webhook signing secret: pass --webhook-secret, set EPILOT_WEBHOOK_SECRET or pass ${flagOf('webhookSecretName')}`,

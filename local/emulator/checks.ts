@@ -35,13 +35,13 @@ export function unsupportedFeatures(definition: AslDefinition): string[] {
     if (!TOP_LEVEL_FIELDS.has(field)) problems.push(`top level: field ${field}`);
   }
   if (definition['QueryLanguage'] !== undefined && definition['QueryLanguage'] !== 'JSONPath') {
-    problems.push(`top level: QueryLanguage ${String(definition['QueryLanguage'])} (only JSONPath runs locally)`);
+    problems.push(`top level: QueryLanguage ${JSON.stringify(definition['QueryLanguage'])} (only JSONPath runs locally)`);
   }
-  for (const [name, state] of Object.entries(definition.States)) problems.push(...stateProblems(name, state).map((p) => `${name}: ${p}`));
+  for (const [name, state] of Object.entries(definition.States)) problems.push(...stateProblems(state).map((p) => `${name}: ${p}`));
   return problems;
 }
 
-function stateProblems(name: string, state: AslState): string[] {
+function stateProblems(state: AslState): string[] {
   const allowed = STATE_FIELDS[state.Type];
   if (!allowed) return [`${state.Type} states are not supported (only ${Object.keys(STATE_FIELDS).join(', ')})`];
   const problems = Object.keys(state)
@@ -94,6 +94,7 @@ export function bindingProblems(definition: AslDefinition, handlerNames: string[
 }
 
 // Step Functions: 1-80 characters, none of whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : / or control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what Step Functions refuses in a name
 const INVALID_NAME_CHARACTER = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 export function assertExecutionName(name: string): void {

@@ -18,6 +18,8 @@ import { type CloudFormationTemplate, findByLogicalId, resolveCfnValue } from '.
  * open requests are done (and a later listen() reopens it).
  */
 type DynaliteFactory = (options: { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
+// dynalite ships no types and no ES module: required and typed here, at the one place it is loaded.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as DynaliteFactory;
 
 export interface EmbeddedDynamoDbOptions {
@@ -48,7 +50,7 @@ export interface EmbeddedDynamoDb {
 }
 
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  const releaseLock = options.path === undefined ? () => {} : lockDirectory(options.path);
+  const releaseLock = options.path === undefined ? () => undefined : lockDirectory(options.path);
   // Table status changes are instant: tables and indexes are ACTIVE as soon as the create call returns.
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
@@ -90,7 +92,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   try {
     const tables = options.template ? tableDefinitions(options.template) : [];
     await createMissingTables(client, tables);
-    const names = Object.fromEntries(tables.map((t) => [t.logicalId, t.input.TableName ?? t.logicalId]));
+    const names = Object.fromEntries(tables.map((t) => [t.logicalId, t.input.TableName]));
     return { endpoint, client, tables: names, tableName: (wanted) => findTableName(names, wanted), stop };
   } catch (error) {
     await stop();
@@ -113,7 +115,7 @@ function lockDirectory(directory: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(fs.readFileSync(lockFile, 'utf8'));
-      if (isRunning(owner)) throw new Error(`${directory} is in use by another embedded DynamoDB (pid ${owner})`);
+      if (isRunning(owner)) throw new Error(`${directory} is in use by another embedded DynamoDB (pid ${owner})`, { cause: error });
       fs.rmSync(lockFile, { force: true });
     }
   }

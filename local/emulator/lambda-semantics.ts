@@ -42,13 +42,16 @@ export function lambdaError(thrown: unknown): StatesError {
 /** A JSON value as it would cross a Lambda or Step Functions boundary (undefined → null, Dates → strings, ...). */
 export function toJson(value: unknown, what: string): JsonValue {
   if (value === undefined) return null;
-  let text: string | undefined;
+  // undefined for functions and symbols, whatever the type says.
+  let text: unknown;
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new Error(`The ${what} cannot be serialized to JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`The ${what} cannot be serialized to JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
-  return text === undefined ? null : (JSON.parse(text) as JsonValue);
+  return typeof text === 'string' ? (JSON.parse(text) as JsonValue) : null;
 }
 
 export function payloadBytes(value: JsonValue): number {

@@ -1,5 +1,9 @@
 // aws-local-stepfunctions 3.x calls Promise.withResolvers, which Node only ships from 22 on.
-type Resolvers<T> = { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
+interface Resolvers<T> {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+}
 const promiseConstructor = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> };
 if (typeof promiseConstructor.withResolvers !== 'function') {
   promiseConstructor.withResolvers = <T>(): Resolvers<T> => {

@@ -84,6 +84,8 @@ export class RetryBook {
    * States.ALL or States.TaskFailed, while its attempts are below MaxAttempts (default 3); non-retryable errors never.
    */
   failed(state: string, error: Error & { isRetryable: boolean }): void {
+    // The library looks a state up in this plain object (its retryIntervalOverrides option): the key must go.
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
     delete this.overrides[state];
     const book = this.bookOf(state);
     const retriers = this.retriers.get(state) ?? [];
@@ -118,10 +120,7 @@ export class RetryBook {
     const expected = book.unconfirmed.shift();
     const texts = this.retrierTexts.get(state) ?? [];
     const agrees =
-      expected !== undefined &&
-      expected.entry === book.entriesLogged &&
-      expected.attempt === attempt &&
-      texts[expected.retrierIndex] === JSON.stringify(retrier);
+      expected?.entry === book.entriesLogged && expected.attempt === attempt && texts[expected.retrierIndex] === JSON.stringify(retrier);
     if (!agrees) {
       const decided = expected ? `attempt ${expected.attempt} of retrier ${expected.retrierIndex}` : 'no retry';
       throw disagreement(state, `the library made attempt ${attempt} of retrier ${JSON.stringify(retrier)}, the runner decided ${decided}`);

@@ -19,7 +19,10 @@ function namedError(name: string, message: string): Error {
   return error;
 }
 
-type Payload = { state: Record<string, unknown>; execution: string };
+interface Payload {
+  state: Record<string, unknown>;
+  execution: string;
+}
 
 /** Handlers for the sample's Task states, as the runner's Lambdas: `{state, execution}` in, the next state out. */
 function sampleHandlers(flaky: (call: number) => unknown, pollsUntilDone = 1) {

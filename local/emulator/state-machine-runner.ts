@@ -119,13 +119,13 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
     },
   });
 
-  let logError: unknown;
+  let logError: Error | undefined;
   const logged = (async () => {
     for await (const event of handle.eventLogs) {
       try {
         observe(event, counts, retries);
       } catch (error) {
-        logError ??= error;
+        logError ??= error instanceof Error ? error : new Error(String(error));
         handle.abort();
       }
     }

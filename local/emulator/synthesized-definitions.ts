@@ -173,7 +173,7 @@ export function resolveCfnValue(template: CloudFormationTemplate, value: unknown
   const resolve = (v: unknown): unknown => resolveCfnValue(template, v);
   if (Array.isArray(value)) return value.map(resolve);
   if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value);
+  const entries = Object.entries(value as Record<string, unknown>);
   const [first] = entries;
   if (entries.length === 1 && first && (first[0] === 'Ref' || first[0].startsWith('Fn::'))) {
     const [fn, args] = first;

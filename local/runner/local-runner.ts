@@ -142,7 +142,7 @@ export class LocalRunner {
     this.sweepHandlers = Object.fromEntries(
       Object.entries(bindStates(Object.values(SWEEP_FUNCTIONS), this.deps)).map(([name, handler]) => [name, this.timed(name, handler)]),
     );
-    this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps) as WebhookHttpHandler;
+    this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps);
   }
 
   /** The handler, reporting each call's simulated duration to `onInvocation` (when set). */
@@ -302,10 +302,7 @@ function localContext(definition: { id: string }): Context {
     logGroupName: `/aws/lambda/${definition.id}`,
     logStreamName: 'local',
     getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  } as Context;
 }
 
 function bindStateless<N extends Need, E, R>(definition: FunctionDefinition<N, E, R>, deps: AllDeps): (event: E) => Promise<R> {
@@ -315,7 +312,7 @@ function bindStateless<N extends Need, E, R>(definition: FunctionDefinition<N, E
 }
 
 /** The registry's functions, keyed by the Task state each backs: what the emulator calls for a Task state. */
-function bindStates(definitions: ReadonlyArray<FunctionDefinition<Need, never, unknown>>, deps: AllDeps) {
+function bindStates(definitions: readonly FunctionDefinition[], deps: AllDeps) {
   return Object.fromEntries(
     definitions.map((definition) => {
       if (definition.stateName === undefined) throw new Error(`${definition.id} backs no Task state`);

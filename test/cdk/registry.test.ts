@@ -15,9 +15,9 @@ const stack = new EpilotTaskRunnerStack(app, 'EpilotTaskRunner', { settings });
 const template = Template.fromStack(stack);
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
-type FunctionResource = {
+interface FunctionResource {
   Properties: { Description: string; Environment: { Variables: Record<string, unknown> }; Role: { 'Fn::GetAtt': [string, string] } };
-};
+}
 const functionFor = (description: string): FunctionResource => {
   const found = Object.values(resources).filter(
     (resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Description === description,

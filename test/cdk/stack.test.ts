@@ -36,7 +36,11 @@ const catchFor = (state: AslState, error: string) => catchesOf(state).find((hand
 
 // ---- IAM: which function's role may do what ------------------------------------------------------------------
 
-type PolicyStatement = { Effect: string; Action: string | string[]; Resource: unknown };
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
 const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((policy) => ({
   roles: (policy.Properties.Roles as Array<{ Ref: string }>).map((role) => role.Ref),
   statements: policy.Properties.PolicyDocument.Statement as PolicyStatement[],

@@ -48,7 +48,7 @@ const PACKAGES: Record<EpilotApiName, string> = {
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+type JsonObject = Record<string, Json>;
 
 export interface ContractOperation {
   api: EpilotApiName;
@@ -249,7 +249,10 @@ function applyErrata(api: EpilotApiName, document: JsonObject): void {
     if (execution && Array.isArray(execution.required)) execution.required = execution.required.filter((name) => name !== 'status');
   }
   const visit = (value: Json): void => {
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      value.forEach(visit);
+      return;
+    }
     if (value === null || typeof value !== 'object') return;
     if (Array.isArray(value.oneOf) && value.oneOf.every((branch) => asObject(branch)?.nullable === true)) {
       value.anyOf = value.oneOf;
@@ -259,6 +262,8 @@ function applyErrata(api: EpilotApiName, document: JsonObject): void {
     if (value.nullable === true && value.type === undefined) {
       const rest: JsonObject = { ...value };
       delete rest.nullable;
+      // The node is rewritten in place (its parent holds it): every key goes, then anyOf comes in.
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
       for (const key of Object.keys(value)) delete value[key];
       value.anyOf = [rest, { type: 'null' }];
     }

@@ -224,7 +224,7 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
 
     it('rejects a search result whose _id is no uuid, and a search request with an unknown key that got a 200', () => {
       const exchange = recorded('entity.searchEntities', 200);
-      const body = exchange.responseBody as { results: Record<string, unknown>[] };
+      const body = exchange.responseBody as { results: Array<Record<string, unknown>> };
       if (body.results[0]) body.results[0]._id = 'not-a-uuid';
       expect(validateExchange(exchange).join('\n')).toMatch(/_id/);
       const accepted = recorded('entity.searchEntities', 200);

@@ -15,17 +15,16 @@ import type { TaskState } from '../../lambdas/shared/domain/task-state';
 import { TEST_LAMBDA_ENVIRONMENT } from './lambda-environment';
 
 /** What the jest setup file (test/support/lambda-environment.ts) puts into the Lambda environment. */
-export const EPILOT_URL = TEST_LAMBDA_ENVIRONMENT.EPILOT_API_URL;
+const EPILOT_URL = TEST_LAMBDA_ENVIRONMENT.EPILOT_API_URL;
 export const TABLE_NAME = TEST_LAMBDA_ENVIRONMENT.TASK_TABLE_NAME;
 export const TOKEN_SECRET_NAME = TEST_LAMBDA_ENVIRONMENT.EPILOT_TOKEN_SECRET_NAME;
-export const WEBHOOK_SECRET_NAME = TEST_LAMBDA_ENVIRONMENT.WEBHOOK_SECRET_NAME;
 export const STATE_MACHINE_ARN = TEST_LAMBDA_ENVIRONMENT.TASK_STATE_MACHINE_ARN;
 export const AUTOMATION_TIMEOUT_MS = Number(TEST_LAMBDA_ENVIRONMENT.AUTOMATION_TIMEOUT_MS);
 /** The defaults the environment does not override. */
 export const CLAIM_LEASE_MS = 120_000;
 export const DONE_SETTLE_MS = 600_000;
 
-export const TOKEN = 'epilot-test-token';
+const TOKEN = 'epilot-test-token';
 export const EXECUTION = 'arn:aws:states:eu-central-1:123456789012:execution:Task:wf-1-task-1-1';
 export const OTHER_EXECUTION = 'arn:aws:states:eu-central-1:123456789012:execution:Task:wf-1-task-1-0';
 
@@ -106,10 +105,7 @@ export function lambdaContext(functionName = 'epilot-task-runner-test'): Context
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: '2024/05/01/[$LATEST]0123456789abcdef',
     getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  } as Context;
 }
 
 /** The payload Step Functions sends every task-state Lambda. */
@@ -131,7 +127,7 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     await promise;
   } catch (error) {
     if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-error: ${String(error)}`);
+    throw new Error(`rejected with a non-error: ${String(error)}`, { cause: error });
   }
   throw new Error('expected a rejection, but the promise resolved');
 }

@@ -9,7 +9,7 @@ import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
 export const DEMO_SEED = loadSeedFile(path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json'));
 
 /** Simulated time runs this much faster than real time: a 2 s automation takes 0.2 s, a 1 s poll 0.1 s. */
-export const TIME_SCALE = 10;
+const TIME_SCALE = 10;
 
 export interface Pipeline {
   simulator: EpilotSimulator;

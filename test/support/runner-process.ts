@@ -32,7 +32,7 @@ export function startRunnerProcess(config: SoakRunnerConfig, token: string): Run
   });
   const lines: string[] = [];
   let buffered = '';
-  let markReady: (ready: boolean) => void = () => {};
+  let markReady: (ready: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((resolve) => (markReady = resolve));
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;

@@ -69,4 +69,4 @@ export async function startTaskExecution(
 }
 
 /** Triggers within one window that find an attempt's name taken share one retry name. */
-export const RETRY_NAME_WINDOW_MS = 60_000;
+const RETRY_NAME_WINDOW_MS = 60_000;

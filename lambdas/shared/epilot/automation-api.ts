@@ -1,10 +1,10 @@
-import * as z from 'zod';
+import { z } from 'zod';
 import type { EpilotHttp } from './http';
 
 /** Statuses after which an automation run never changes again (epilot's ExecutionStatus enum). */
 export const TERMINAL_AUTOMATION_STATUSES = ['success', 'failed', 'cancelled', 'skipped', 'hot'] as const;
 export type TerminalAutomationStatus = (typeof TERMINAL_AUTOMATION_STATUSES)[number];
-export const RUNNING_AUTOMATION_STATUSES = ['pending', 'starting', 'in_progress', 'paused', 'scheduled'] as const;
+const RUNNING_AUTOMATION_STATUSES = ['pending', 'starting', 'in_progress', 'paused', 'scheduled'] as const;
 
 export function isTerminalAutomationStatus(status: string): status is TerminalAutomationStatus {
   return (TERMINAL_AUTOMATION_STATUSES as readonly string[]).includes(status);

@@ -167,7 +167,7 @@ describe('EpilotHttp', () => {
 
     expect(error.name).toBe(ErrorNames.epilotPermanent);
     expect(error).toBeInstanceOf(EpilotPermanentError);
-    expect((error as EpilotPermanentError).status).toBe(status);
+    expect(error).toHaveProperty('status', status);
     expect(error.message).toBe(`getExecution (GET /v1/automation/executions/run-1) answered ${status}${detail}`);
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);

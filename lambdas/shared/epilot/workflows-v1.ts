@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from 'zod';
 import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../domain/workflow-engine';
 import type { EpilotHttp } from './http';
 
@@ -85,14 +85,11 @@ export class WorkflowsV1Engine implements WorkflowEngine {
   }
 }
 
-export function findStep(flow: ReadonlyArray<z.output<typeof flowItemSchema>>, taskId: string): Step | undefined {
+function findStep(flow: ReadonlyArray<z.output<typeof flowItemSchema>>, taskId: string): Step | undefined {
   for (const item of flow) {
-    if ('steps' in item && Array.isArray(item.steps)) {
-      const step = item.steps.find((candidate) => candidate.id === taskId);
-      if (step) return step;
-    } else if (item.id === taskId) {
-      return item as Step;
-    }
+    const steps: Step[] = 'steps' in item && Array.isArray(item.steps) ? (item.steps as Step[]) : [item as Step];
+    const step = steps.find((candidate) => candidate.id === taskId);
+    if (step) return step;
   }
   return undefined;
 }

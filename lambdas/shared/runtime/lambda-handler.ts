@@ -21,7 +21,7 @@ import { type AllDeps, depsFor, type FunctionDefinition, type FunctionHandler, t
  */
 export function bindHandler<N extends Need, E, R>(definition: FunctionDefinition<N, E, R>, all: AllDeps): FunctionHandler<E, R> {
   const deps = depsFor(definition.needs, all);
-  return middy(definition.create(deps)).use(injectLambdaContext(all.logger)) as unknown as FunctionHandler<E, R>;
+  return middy(definition.create(deps)).use(injectLambdaContext(all.logger));
 }
 
 /**
@@ -55,7 +55,7 @@ let dynamoDb: DynamoDBClient | undefined;
 const dynamoDbClient = () => (dynamoDb ??= new DynamoDBClient({}));
 
 /** What the needs of one function name, built from its environment; the rest stays unbuilt (and unimported work). */
-export function lambdaDeps(needs: readonly Need[], settings: Settings, env: Record<string, string | undefined>, logger: Logger): AllDeps {
+function lambdaDeps(needs: readonly Need[], settings: Settings, env: Record<string, string | undefined>, logger: Logger): AllDeps {
   const built: Partial<AllDeps> = { logger, clock: systemClock };
   for (const need of needs) {
     switch (need) {

@@ -7,7 +7,7 @@ const SECRET_CACHE_MS = 5 * 60_000;
  * A secret from Secrets Manager: the plain value, or the `field` of a JSON secret. It is cached per container for a
  * few minutes so a rotated secret is picked up without a redeploy; neither the value nor the JSON is ever logged.
  */
-export function secretsManagerValue(secretName: string, field: string, client = new SecretsManagerClient({})): () => Promise<string> {
+function secretsManagerValue(secretName: string, field: string, client = new SecretsManagerClient({})): () => Promise<string> {
   let cached: { value: string; until: number } | undefined;
   return async () => {
     if (cached && cached.until > Date.now()) return cached.value;

@@ -34,7 +34,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     receive: (request) => runner.receiveWebhook(request),
     ...(options.maxDeliveriesInFlight ? { maxInFlight: options.maxDeliveriesInFlight } : {}),
     onDelivery: ({ webhookId, response, durationMs }) => {
-      let summary = '';
+      let summary: string;
       try {
         const body = JSON.parse(response.body) as {
           status?: string;
@@ -92,7 +92,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
 }
 
 /** The line `serve` prints when a task execution ends. */
-export function taskEndLine(event: TaskProgressEvent): string | undefined {
+function taskEndLine(event: TaskProgressEvent): string | undefined {
   if (!['Succeeded', 'Failed', 'Aborted'].includes(event.stateName)) return undefined;
   return `task execution ${event.executionName} ${event.stateName.toLowerCase()} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
 }
