@@ -35,7 +35,10 @@ export function unsupportedFeatures(definition: AslDefinition): string[] {
     if (!TOP_LEVEL_FIELDS.has(field)) problems.push(`top level: field ${field}`);
   }
   if (definition['QueryLanguage'] !== undefined && definition['QueryLanguage'] !== 'JSONPath') {
-    problems.push(`top level: QueryLanguage ${JSON.stringify(definition['QueryLanguage'])} (only JSONPath runs locally)`);
+    const language = definition['QueryLanguage'];
+    problems.push(
+      `top level: QueryLanguage ${typeof language === 'string' ? language : JSON.stringify(language)} (only JSONPath runs locally)`,
+    );
   }
   for (const [name, state] of Object.entries(definition.States)) problems.push(...stateProblems(state).map((p) => `${name}: ${p}`));
   return problems;
