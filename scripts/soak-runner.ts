@@ -52,7 +52,11 @@ async function main(): Promise<number> {
           return `${summary.taskId}:${summary.outcome}:${summary.reason ?? ''}`.slice(0, 300);
         }),
       });
-      if (report.sweepStatus === 'SUCCEEDED' && candidates === 0) {
+      // Done when a sweep had no work left and no record is unfinished. Entity search may keep showing a finished
+      // task for a while (each such execution skips it), and a record an execution died with stays open until its
+      // lease runs out and a later sweep resumes it.
+      const noWork = report.tasks.every((task) => summarizeTask(task).outcome === 'skipped');
+      if (report.sweepStatus === 'SUCCEEDED' && noWork && (await openRecords(runner)) === 0) {
         say({ event: 'done' });
         return 0;
       }
@@ -75,3 +79,8 @@ main().then(
     process.exitCode = 1;
   },
 );
+
+/** Task records not yet DONE, whatever their lease. */
+async function openRecords(runner: LocalRunner): Promise<number> {
+  return (await runner.records.abandoned(Number.MAX_SAFE_INTEGER, 1)).length;
+}
