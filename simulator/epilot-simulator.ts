@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EpilotApiName } from '../lambdas/shared/config/settings';
 import { cancelRun, runToApi, StartExecutionBodySchema } from './automation-runs';
 import { FaultInjector, OPERATIONS, type FaultOptions, type FaultPlan, type OperationName, type ScriptedFault } from './faults';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Fault injection. Random faults are drawn per request from the injected `random`, in a fixed order and only

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LuceneSyntaxError, matchesLucene, parseLucene, requiredRoots, type LuceneQuery } from './lucene';
 import type { EntityRecord, SimulatorStore } from './store';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The organisation a simulator starts with (or has added at runtime): entities, automation flows, v1 workflow

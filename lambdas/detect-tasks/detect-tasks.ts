@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { detectAutomationTasks, type TaskCandidate } from '../shared/domain/detection';
 import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runtime/runner-deps';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../shared/clock';
 import type { DeliveryStore } from '../shared/records/delivery-records';
 import { detectAutomationTasks } from '../shared/domain/detection';

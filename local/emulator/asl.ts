@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The slice of the Amazon States Language (JSONPath flavour) the local tooling reads. States stay loose objects:

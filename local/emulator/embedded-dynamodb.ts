@@ -9,7 +9,7 @@ import {
   DynamoDBClient,
   paginateListTables,
 } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOCAL_REGION } from './local-account';
 import { type CloudFormationTemplate, findByLogicalId, resolveCfnValue } from './synthesized-definitions';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AslDefinition } from './asl';
 import { MAX_TIMER_MS } from './rewrites';
 

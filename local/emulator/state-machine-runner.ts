@@ -1,7 +1,7 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type AslDefinition, type JsonValue, parseAslDefinition } from './asl';
 import { assertExecutionName, assertValidDefinition, bindingProblems, unsupportedFeatures } from './checks';
 import {

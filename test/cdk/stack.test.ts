@@ -3,7 +3,7 @@ import { ErrorNames } from '../../lambdas/shared/errors';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { SweepStates, TaskStates } from '../../lambdas/state-names';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AslState } from '../../local/emulator/asl';
 import { createLocalApp, findStateMachineDefinition, stateMachineDefinitions } from '../../local/emulator/synthesized-definitions';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Every setting of the runner, declared once. From this one table come the CDK context keys (the setting's name:

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EpilotHttp } from './http';
 
 /** Statuses after which an automation run never changes again (epilot's ExecutionStatus enum). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EpilotHttp } from './http';
 
 /** A workflow summary as entity search returns it: only the current task, and possibly stale. */

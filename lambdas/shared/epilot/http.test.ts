@@ -1,5 +1,5 @@
 import nock from 'nock';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { ErrorNames, EpilotPermanentError } from '../errors';
 import { rejectionOf, strictNock } from '../../../test/support/handler-test-kit';

@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Clock } from '../clock';
 import { EpilotPermanentError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
 import type { EpilotApiName, EpilotEndpoints } from '../config/settings';

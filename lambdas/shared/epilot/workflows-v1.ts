@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../domain/workflow-engine';
 import type { EpilotHttp } from './http';
 

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { systemClock } from '../clock';
 import { endpointsOf, runnerSettings, settingsFromEnvironment, type Settings } from '../config/settings';
 import { AutomationApi } from '../epilot/automation-api';
