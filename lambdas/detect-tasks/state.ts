@@ -1,4 +1,8 @@
 import { defineFunction } from '../shared/runtime/function-definition';
+import { epilotNeed } from '../shared/runtime/needs/epilot';
+import { openRecordQueryNeed } from '../shared/runtime/needs/records';
+import { settingsNeed } from '../shared/runtime/needs/settings';
+import { taskExecutionsNeed } from '../shared/runtime/needs/task-executions';
 import { createDetectTasksHandler } from './detect-tasks';
 
 export const detectTasks = defineFunction({
@@ -6,7 +10,7 @@ export const detectTasks = defineFunction({
   folder: 'detect-tasks',
   stateName: 'Detect tasks',
   description: 'Searches one page of entities and starts a task execution per automation task found',
-  needs: ['epilot', 'openRecordQuery', 'taskExecutions', 'settings'],
+  needs: [epilotNeed, openRecordQueryNeed, taskExecutionsNeed, settingsNeed],
   create: createDetectTasksHandler,
   sizing: () => ({ timeoutSeconds: 300 }),
 });

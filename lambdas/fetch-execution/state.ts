@@ -1,4 +1,5 @@
 import { defineFunction } from '../shared/runtime/function-definition';
+import { epilotNeed } from '../shared/runtime/needs/epilot';
 import { createFetchExecutionHandler } from './fetch-execution';
 
 export const fetchExecution = defineFunction({
@@ -6,6 +7,6 @@ export const fetchExecution = defineFunction({
   folder: 'fetch-execution',
   stateName: 'Fetch execution',
   description: 'Reads the workflow execution and picks out the task',
-  needs: ['epilot'],
+  needs: [epilotNeed],
   create: createFetchExecutionHandler,
 });

@@ -1,4 +1,5 @@
 import { defineFunction } from '../shared/runtime/function-definition';
+import { settingsNeed } from '../shared/runtime/needs/settings';
 import { createMapStatusHandler } from './map-status';
 
 export const mapStatus = defineFunction({
@@ -6,6 +7,6 @@ export const mapStatus = defineFunction({
   folder: 'map-status',
   stateName: 'Map status',
   description: 'Maps the automation result to the step status',
-  needs: ['settings'],
+  needs: [settingsNeed],
   create: createMapStatusHandler,
 });

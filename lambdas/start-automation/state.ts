@@ -1,4 +1,7 @@
 import { defineFunction } from '../shared/runtime/function-definition';
+import { epilotNeed } from '../shared/runtime/needs/epilot';
+import { taskRecordsNeed } from '../shared/runtime/needs/records';
+import { settingsNeed } from '../shared/runtime/needs/settings';
 import { createStartAutomationHandler } from './start-automation';
 
 export const startAutomation = defineFunction({
@@ -6,6 +9,6 @@ export const startAutomation = defineFunction({
   folder: 'start-automation',
   stateName: 'Start automation',
   description: 'Starts the automation run, or finds the one already started',
-  needs: ['taskRecords', 'epilot', 'settings'],
+  needs: [taskRecordsNeed, epilotNeed, settingsNeed],
   create: createStartAutomationHandler,
 });

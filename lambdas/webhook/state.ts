@@ -1,4 +1,8 @@
 import { defineFunction } from '../shared/runtime/function-definition';
+import { epilotNeed } from '../shared/runtime/needs/epilot';
+import { deliveryRecordsNeed, taskRecordsNeed } from '../shared/runtime/needs/records';
+import { taskExecutionsNeed } from '../shared/runtime/needs/task-executions';
+import { webhookSecretNeed } from '../shared/runtime/needs/webhook-secret';
 import { createWebhookHandler } from './webhook';
 
 export const webhookReceiver = defineFunction({
@@ -7,7 +11,7 @@ export const webhookReceiver = defineFunction({
   folder: 'webhook',
   stateName: undefined,
   description: 'Receives signed epilot webhooks and starts a task execution per automation task of the entity',
-  needs: ['webhookSecret', 'deliveryRecords', 'epilot', 'taskRecords', 'taskExecutions'],
+  needs: [webhookSecretNeed, deliveryRecordsNeed, epilotNeed, taskRecordsNeed, taskExecutionsNeed],
   create: createWebhookHandler,
   sizing: (settings) => ({
     timeoutSeconds: 29,

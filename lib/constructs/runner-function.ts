@@ -9,7 +9,14 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { type Settings, settingsEnvironment, settingsIn } from '../../lambdas/shared/config/settings';
 import { SERVICE_NAME } from '../../lambdas/shared/logger';
-import { type FunctionDefinition, type Need, NEEDS, settingGroupsOf } from '../../lambdas/shared/runtime/function-definition';
+import {
+  type FunctionDefinition,
+  type Need,
+  type NeedHandle,
+  NEEDS,
+  needNames,
+  settingGroupsOf,
+} from '../../lambdas/shared/runtime/function-definition';
 import { grantStartingTaskExecutions } from './grants';
 import type { TaskTable } from './task-table';
 
@@ -26,7 +33,7 @@ export interface NeedBindings {
 
 /** The parts of a registry entry the infrastructure reads. */
 export type FunctionShape = Pick<FunctionDefinition, 'id' | 'folder' | 'description' | 'stateName' | 'sizing'> & {
-  needs: readonly Need[];
+  needs: ReadonlyArray<NeedHandle<Need>>;
 };
 
 /**
@@ -91,7 +98,7 @@ export class RunnerFunction extends NodejsFunction {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        ...settingsEnvironment(bindings.settings, settingsIn(settingGroupsOf(definition.needs))),
+        ...settingsEnvironment(bindings.settings, settingsIn(settingGroupsOf(needNames(definition)))),
       },
       bundling: {
         minify: true,
@@ -102,7 +109,7 @@ export class RunnerFunction extends NodejsFunction {
         externalModules: ['@aws-sdk/*'],
       },
     });
-    for (const need of new Set(definition.needs)) BINDERS[need](this, bindings);
+    for (const need of new Set(needNames(definition))) BINDERS[need](this, bindings);
   }
 }
 

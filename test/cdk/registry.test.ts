@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { envName, settingsIn } from '../../lambdas/shared/config/settings';
-import { resourcesOf, settingGroupsOf } from '../../lambdas/shared/runtime/function-definition';
+import { needNames, resourcesOf, settingGroupsOf } from '../../lambdas/shared/runtime/function-definition';
 import { ALL_FUNCTIONS } from '../../lambdas/states';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
@@ -54,18 +54,18 @@ describe('functions created from the registry', () => {
         (name) => !ALWAYS.includes(name),
       );
       // Optional settings left unset (the per-API URLs here) have no variable.
-      const expected = settingsIn(settingGroupsOf(definition.needs))
+      const expected = settingsIn(settingGroupsOf(needNames(definition)))
         .filter((name) => settings[name] !== undefined)
         .map(envName);
 
-      expect(variables.sort()).toEqual([...expected, ...resourcesOf(definition.needs)].sort());
+      expect(variables.sort()).toEqual([...expected, ...resourcesOf(needNames(definition))].sort());
     },
   );
 
   it.each(ALL_FUNCTIONS.map((definition) => [definition.id, definition] as const))(
     'grants %s only the actions its needs imply',
     (_id, definition) => {
-      const needs = new Set<string>(definition.needs);
+      const needs = new Set<string>(needNames(definition));
       const expected = [
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',

@@ -49,6 +49,27 @@ export interface FunctionSizing {
   reservedConcurrency?: number;
 }
 
+/** What building a need's clients may read: the settings and the environment (resource variables). */
+export interface ProvideContext {
+  settings: Settings;
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * A need as a function names it in its state.ts. Each need's clients are built by its own module under `needs/`,
+ * so a Lambda bundles only the client code of the needs it has (find-task carries no HTTP client).
+ */
+export interface NeedHandle<N extends Need> {
+  name: N;
+  provide: (context: ProvideContext) => Partial<AllDeps>;
+}
+
+/** A need's builder; it must build every dependency the need stands for. */
+export const defineNeed = <N extends Need>(name: N, provide: (context: ProvideContext) => Pick<AllDeps, DepsOfNeed<N>>): NeedHandle<N> => ({
+  name,
+  provide,
+});
+
 export interface FunctionDefinition<N extends Need = Need, E = never, R = unknown> {
   /** The construct id of the function (`ClaimTask`). */
   id: string;
@@ -57,7 +78,7 @@ export interface FunctionDefinition<N extends Need = Need, E = never, R = unknow
   /** The Task state it backs, as the console shows it; the webhook receiver backs none. */
   stateName: string | undefined;
   description: string;
-  needs: readonly N[];
+  needs: ReadonlyArray<NeedHandle<N>>;
   create: (deps: DepsOf<N>) => (event: E) => Promise<R>;
   sizing?: (settings: Settings) => FunctionSizing;
 }
@@ -65,6 +86,9 @@ export interface FunctionDefinition<N extends Need = Need, E = never, R = unknow
 export const defineFunction = <N extends Need, E = unknown, R = unknown>(
   definition: FunctionDefinition<N, E, R>,
 ): FunctionDefinition<N, E, R> => definition;
+
+export const needNames = <N extends Need>(definition: { needs: ReadonlyArray<NeedHandle<N>> }): N[] =>
+  definition.needs.map((need) => need.name);
 
 /** The setting groups a function's environment carries. */
 export function settingGroupsOf(needs: readonly Need[]): SettingGroup[] {
