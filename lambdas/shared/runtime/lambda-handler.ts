@@ -11,7 +11,7 @@ import { type AllDeps, depsFor, type FunctionDefinition, type FunctionHandler, t
  */
 export function bindHandler<N extends Need, E, R>(definition: FunctionDefinition<N, E, R>, all: AllDeps): FunctionHandler<E, R> {
   const deps = depsFor(needNames(definition), all);
-  return middy(definition.create(deps)).use(injectLambdaContext(all.logger)) as unknown as FunctionHandler<E, R>;
+  return middy(definition.create(deps)).use(injectLambdaContext(all.logger));
 }
 
 /**
