@@ -257,6 +257,18 @@ describe('start-automation handler', () => {
     expect(result.run).toMatchObject({ executionId: 'run-late', adopted: true });
   });
 
+  it('throws StartOutcomeUnknownError, not a step-failing InvalidEpilotDataError, when the run list itself is unusable', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+    const timeline = recordTimeline();
+    epilot().get('/v1/automation/executions').query(LIST_QUERY).reply(200, { results: 'not a list' });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(error.message).toContain('run list is unusable');
+    expect(timeline).toEqual([]);
+  });
+
   it('keeps the recorded run and succeeds when the IN_PROGRESS step patch is refused', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
     const timeline = recordTimeline();

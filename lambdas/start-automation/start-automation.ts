@@ -5,7 +5,7 @@ import type { AutomationRun } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
 import type { Logger } from '../shared/logger';
 import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
-import { describeError, StartOutcomeUnknownError } from '../shared/errors';
+import { describeError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
 /** Runs created this long before the recorded start attempt still count as ours (clock skew between systems). */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -48,12 +48,13 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
       return withRun(state, record, { id: record.automationExecutionId, status: record.automationStatus }, true);
     }
     if (record.startAttemptedAt !== undefined) {
-      const { runs, unreadable } = await deps.automations.findRunsForTask({
-        entityId,
-        flowId,
-        ...task,
-        createdSince: record.startAttemptedAt - CLOCK_SKEW_MS,
-      });
+      const { runs, unreadable } = await deps.automations
+        .findRunsForTask({ entityId, flowId, ...task, createdSince: record.startAttemptedAt - CLOCK_SKEW_MS })
+        .catch((error: unknown) => {
+          // A run list it cannot read says nothing about the run: not a reason to fail the step (and orphan the run).
+          if (error instanceof InvalidEpilotDataError) throw new StartOutcomeUnknownError(`The run list is unusable: ${error.message}`);
+          throw error;
+        });
       if (unreadable > 0) logger.warn('Skipped unreadable runs in the run list', { entityId, unreadable });
       const now = deps.clock.now();
       const decision = decideStart({
