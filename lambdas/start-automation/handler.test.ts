@@ -166,12 +166,12 @@ describe('start-automation handler', () => {
       .query(LIST_QUERY)
       .reply(200, {
         results: [
-          // Round 1 finished two minutes ago: within the clock-skew allowance, but not the run of this round.
+          // Round 1 ran 15 s before this round's attempt: within the 30 s clock-skew allowance, but not this round's run.
           {
             id: 'round-1-run',
             execution_status: 'success',
             flow_id: 'flow-1',
-            created_at: new Date(now - 120_000).toISOString(),
+            created_at: new Date(now - 25_000).toISOString(),
             workflow_context: context,
           },
           {
@@ -205,6 +205,31 @@ describe('start-automation handler', () => {
     // The window counts from the attempt: startAttemptedAt stays, only the lease moves on (CLAIM_LEASE_MS 120 s).
     expect(waiting).toMatchObject({ ExpressionAttributeValues: { ':expected': 3 }, Item: { status: 'CLAIMED', startAttemptedAt } });
     expect(waiting?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + 120_000);
+  });
+
+  it('does not adopt an earlier round’s run created two minutes before this round’s attempt; waits instead', async () => {
+    const now = Date.now();
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000 }) });
+    const timeline = recordTimeline();
+    epilot()
+      .get('/v1/automation/executions')
+      .query(LIST_QUERY)
+      .reply(200, {
+        results: [
+          {
+            id: 'round-1-run',
+            execution_status: 'success',
+            flow_id: 'flow-1',
+            created_at: new Date(now - 130_000).toISOString(),
+            workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
+          },
+        ],
+      });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(timeline).toEqual(['record startAttemptedAt']);
   });
 
   it('after startSettleMs has passed since an unanswered start with no run listed, starts again', async () => {

@@ -7,8 +7,11 @@ import type { Logger } from '../shared/logger';
 import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
 import { describeError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
-/** Runs created this long before the recorded start attempt still count as ours (clock skew between systems). */
-const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Runs created this long before the recorded start attempt still count as ours (clock skew between epilot and the
+ * runner, both NTP-synced on AWS). Kept short: an earlier round's run of the same task must not pass for this one's.
+ */
+const CLOCK_SKEW_MS = 30_000;
 
 /**
  * What to do about a record that names no run yet. `start`: no start was attempted. After an attempt (whose
