@@ -231,7 +231,10 @@ export async function runScenario(scenario: Scenario, design: Design, memory: Re
     if (!context?.workflow_exec_task_id || !seedFlow) continue;
     const terminalAt =
       run.cancelledAt ?? (seedFlow.outcome === 'hot' ? run.createdAt : run.createdAt + seedFlow.pendingMs + seedFlow.durationMs);
-    const patch = simulator.getStepPatches(context.workflow_exec_id, context.workflow_exec_task_id)[0];
+    // The final patch, not the IN_PROGRESS note of the run that comes right after its start.
+    const patch = simulator
+      .getStepPatches(context.workflow_exec_id, context.workflow_exec_task_id)
+      .find((candidate) => candidate.body.status !== undefined && candidate.body.status !== 'IN_PROGRESS');
     if (patch) {
       latencies.push(patch.at - terminalAt);
       (latenciesByFlow[run.flowId.replace(/-\d+$/, '')] ??= []).push(patch.at - terminalAt);

@@ -84,6 +84,7 @@ export interface EpilotSimulator {
   getStep(executionId: string, stepId: string): StepView | undefined;
   /** Every PATCH applied to a step, oldest first (empty for unknown ids). */
   getStepPatches(executionId: string, stepId: string): readonly StepPatchRecord[];
+  /** PATCHes that set a final status (COMPLETED, SKIPPED, FAILED); the runner's IN_PROGRESS note of its run is not counted. */
   stepPatchCount(executionId: string, stepId: string): number;
   /** The entity as the search would serve it (with computed `workflows`). */
   getEntity(id: string): EntityRecord | undefined;
@@ -142,7 +143,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
   const traffic: RecordedExchange[] = [];
   const counts = new Map<string, number>();
   const expectedAuthorization = `Bearer ${options.token}`;
-  const routes = buildRoutes(store, search);
+  const routes = buildRoutes(store, search, faults);
   const sockets = new Set<Socket>();
   const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let stopped = false;
@@ -244,6 +245,10 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
     }
     if (plan.loseResponse === 'reset') {
       drop();
+      return;
+    }
+    if (plan.loseResponse === 'emptyBody') {
+      finish(result.status, undefined, result.headers);
       return;
     }
     if (plan.loseResponse === 'badGateway') {
@@ -364,9 +369,10 @@ const ListQuerySchema = z.object({
   entity_id: z.string().min(1).optional(),
   size: z.coerce.number().int().min(0).optional(),
   from: z.coerce.number().int().min(0).optional(),
+  include_flows: z.enum(['true', 'false']).optional(),
 });
 
-function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
+function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultInjector): Route[] {
   const segment = '([^/]+)';
   const entityError = (status: number, message: string): HandlerResult => ({ status, body: errorBody('entity', status, message) });
   const workflowError = (status: number, message: string): HandlerResult => ({ status, body: errorBody('workflow', status, message) });
@@ -440,8 +446,20 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch): Route[] {
       handle({ query, now }) {
         const parsed = ListQuerySchema.safeParse(query);
         if (!parsed.success) return automationError(400, `Invalid query: ${describeZodError(parsed.error, 'query')}`);
-        const { total, results } = store.listRuns(parsed.data.entity_id, parsed.data.from ?? 0, parsed.data.size ?? 25);
-        return { status: 200, body: { total, results: results.map((run) => runToApi(run, now)) } };
+        const { runListLagMs, flowRunsNeedIncludeFlows, malformedRunInList } = faults.runList();
+        const includeFlows = parsed.data.include_flows === 'true';
+        const from = parsed.data.from ?? 0;
+        const { total, results } = store.listRuns(
+          parsed.data.entity_id,
+          from,
+          parsed.data.size ?? 25,
+          (run) =>
+            (runListLagMs === undefined || now - run.createdAt >= runListLagMs) &&
+            (!flowRunsNeedIncludeFlows || includeFlows || run.workflowContext === undefined),
+        );
+        const listed: unknown[] = results.map((run) => runToApi(run, now));
+        if (malformedRunInList && from === 0) listed.push({ id: 'malformed-unrelated-run', flow_id: 'flow-unrelated' });
+        return { status: 200, body: { total, results: listed } };
       },
     },
     {

@@ -37,6 +37,14 @@ export const FaultOptionsSchema = z.strictObject({
   lostStartResponseRate: rate.optional(),
   /** How a lost response shows: the socket is destroyed (default), or a 502 arrives instead of the 201. */
   lostResponseAs: z.enum(['reset', 'badGateway']).optional(),
+  // How epilot's run list may hide a run that exists (the exactly-once review, #1 and #6). A start that hangs past
+  // the client's timeout and creates its run afterwards is the scripted `{delayMs}` fault on startExecution.
+  /** A newly created run is left out of the run list (getExecutions) for this many (simulated) ms. */
+  runListLagMs: z.int().min(0).optional(),
+  /** Runs started with a workflow_context are listed only with `include_flows=true` (epilot's default: false). */
+  flowRunsNeedIncludeFlows: z.boolean().optional(),
+  /** The first page of every run list also carries one unrelated run that breaks the schema (no execution_status). */
+  malformedRunInList: z.boolean().optional(),
 });
 export type FaultOptions = z.infer<typeof FaultOptionsSchema>;
 
@@ -46,6 +54,8 @@ export type ScriptedFaultKind =
   | 'reset'
   /** The call IS processed (state changes), then the response is lost. */
   | 'lostResponse'
+  /** The call IS processed (a start creates its run), then answered with its status and an empty body. */
+  | 'processedEmptyBody'
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { delayMs: number };
 
@@ -60,7 +70,7 @@ export interface ScriptedFault {
 export interface FaultPlan {
   delayMs: number;
   before: { kind: 'proceed' } | { kind: 'reset' } | { kind: 'respond'; status: number; body: unknown; headers?: Record<string, string> };
-  loseResponse: false | 'reset' | 'badGateway';
+  loseResponse: false | 'reset' | 'badGateway' | 'emptyBody';
   /** Short name for the traffic record, e.g. `scripted:reset` or `random:429`. */
   label: string | undefined;
 }
@@ -90,6 +100,12 @@ export class FaultInjector {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new Error(`scriptFault: times must be a positive integer, got ${String(fault.times)}`);
     this.scripted.push({ operation: fault.operation, remaining: times, fault: fault.fault });
+  }
+
+  /** The run-list faults in force (they shape the listing itself, not one request's fate). */
+  runList(): Pick<FaultOptions, 'runListLagMs' | 'flowRunsNeedIncludeFlows' | 'malformedRunInList'> {
+    const { runListLagMs, flowRunsNeedIncludeFlows, malformedRunInList } = this.options;
+    return { runListLagMs, flowRunsNeedIncludeFlows, malformedRunInList };
   }
 
   clearScripted(): void {
@@ -138,6 +154,7 @@ export class FaultInjector {
       return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
     if (fault === 'tooManyRequests') return { ...base, before: this.tooManyRequests(errorBody), label: 'scripted:429' };
     if (fault === 'reset') return { ...base, before: { kind: 'reset' }, label: 'scripted:reset' };
+    if (fault === 'processedEmptyBody') return { ...base, loseResponse: 'emptyBody', label: 'scripted:processedEmptyBody' };
     if (fault === 'lostResponse') return { ...base, loseResponse: this.options.lostResponseAs ?? 'reset', label: 'scripted:lostResponse' };
     if ('delayMs' in fault) return { ...base, delayMs: fault.delayMs, label: `scripted:delay${fault.delayMs}` };
     const body = fault.body === undefined ? errorBody(fault.status, `Simulated ${fault.status}`) : fault.body;

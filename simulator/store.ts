@@ -159,9 +159,14 @@ export class SimulatorStore {
     this.runsInOrder.push(run);
   }
 
-  /** Newest first, like the real listing. */
-  listRuns(entityId: string | undefined, from: number, size: number): { total: number; results: RunState[] } {
-    const all = entityId === undefined ? this.runsInOrder : (this.runsByEntity.get(entityId) ?? []);
+  /** Newest first, like the real listing; `visible` leaves out runs the listing does not show (yet). */
+  listRuns(
+    entityId: string | undefined,
+    from: number,
+    size: number,
+    visible: (run: RunState) => boolean = () => true,
+  ): { total: number; results: RunState[] } {
+    const all = (entityId === undefined ? this.runsInOrder : (this.runsByEntity.get(entityId) ?? [])).filter(visible);
     const results: RunState[] = [];
     for (let i = all.length - 1 - from; i >= 0 && results.length < size; i--) {
       const run = all[i];

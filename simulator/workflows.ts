@@ -206,8 +206,12 @@ export class WorkflowExecutionState {
     return step ? { ...this.stepView(step), id: step.id, status: step.status } : undefined;
   }
 
+  /** Patches that set a final status: the runner's result. Its IN_PROGRESS note of a started run is not one. */
   patchCount(stepId: string): number {
-    return this.steps.get(stepId)?.patches.length ?? 0;
+    return (
+      this.steps.get(stepId)?.patches.filter((patch) => patch.body.status !== undefined && FINAL_STEP_STATUSES.has(patch.body.status))
+        .length ?? 0
+    );
   }
 
   patches(stepId: string): readonly StepPatchRecord[] {

@@ -10,6 +10,7 @@ export const ErrorNames = {
   invalidStateInput: 'InvalidStateInputError',
   recordConflict: 'RecordConflictError',
   ownershipLost: 'OwnershipLostError',
+  startOutcomeUnknown: 'StartOutcomeUnknownError',
 } as const;
 
 /** epilot answered 5xx or 429, timed out, or the connection failed: trying again later may work. */
@@ -46,6 +47,14 @@ export class RecordConflictError extends Error {
 /** Another execution has taken this task over (our lease expired): stop without touching epilot. */
 export class OwnershipLostError extends Error {
   override readonly name = ErrorNames.ownershipLost;
+}
+
+/**
+ * A start got no definite answer (timeout, reset, 5xx, an empty or unusable 2xx), and no run of it is visible yet:
+ * epilot may still create one. Retried by Step Functions until the start-settle window has passed; never a FAILED step.
+ */
+export class StartOutcomeUnknownError extends Error {
+  override readonly name = ErrorNames.startOutcomeUnknown;
 }
 
 /** The message of anything thrown, for logs and failure reasons. */

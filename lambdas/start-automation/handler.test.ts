@@ -13,6 +13,7 @@ import {
   taskRecord,
 } from '../../test/support/handler-test-kit';
 import type { TaskState } from '../shared/domain/task-state';
+import type nock from 'nock';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();
@@ -29,6 +30,23 @@ const startBody = {
   flow_id: 'flow-1',
   workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
 };
+
+const LIST_QUERY = { entity_id: 'entity-1', include_flows: 'true', from: '0', size: '100' };
+/** startSettleMs default: 180 s. */
+const START_SETTLE_MS = 180_000;
+
+/** The IN_PROGRESS patch that makes the step remember its run. */
+function expectStepMarkedRunning(runId: string, timeline?: string[], status = 200) {
+  return epilot()
+    .patch('/v1/workflows/executions/wf-1/steps/task-1', {
+      status: 'IN_PROGRESS',
+      automationConfig: { flowId: 'flow-1', executionId: runId },
+    })
+    .reply(status, () => {
+      timeline?.push(`PATCH step IN_PROGRESS ${runId}`);
+      return status < 300 ? { id: 'task-1', status: 'IN_PROGRESS' } : { message: 'Bad request' };
+    });
+}
 
 /** Records the order of the writes and epilot calls. */
 function recordTimeline() {
@@ -52,9 +70,10 @@ function putInputs(): PutCommandInput[] {
 }
 
 describe('start-automation handler', () => {
-  it('notes the start attempt, then starts the run, then records the run id', async () => {
+  it('notes the start attempt, then starts the run, then records the run id, then patches the step IN_PROGRESS with the run', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ version: 2 }) });
     const timeline = recordTimeline();
+    expectStepMarkedRunning('run-1', timeline);
     epilot()
       .post('/v1/automation/executions', startBody)
       .reply(201, () => {
@@ -65,7 +84,7 @@ describe('start-automation handler', () => {
 
     const result = await handler(taskEvent(claimed), lambdaContext());
 
-    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-1']);
+    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-1', 'PATCH step IN_PROGRESS run-1']);
     const [attempt, started] = putInputs();
     expect(attempt).toMatchObject({ ExpressionAttributeValues: { ':expected': 2 }, Item: { status: 'CLAIMED', version: 3 } });
     expect(attempt?.Item?.startAttemptedAt).toBeGreaterThanOrEqual(before);
@@ -109,10 +128,11 @@ describe('start-automation handler', () => {
   it('after an earlier start attempt, adopts the run it finds by entity_id instead of starting one', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
     const timeline = recordTimeline();
+    expectStepMarkedRunning('run-lost', timeline);
     const context = (taskId: string) => ({ workflow_exec_id: 'wf-1', workflow_exec_task_id: taskId, workflow_role: 'run_task_automation' });
     epilot()
       .get('/v1/automation/executions')
-      .query({ entity_id: 'entity-1', size: '100' })
+      .query(LIST_QUERY)
       .reply(200, {
         total: 3,
         results: [
@@ -130,7 +150,7 @@ describe('start-automation handler', () => {
 
     const result = await handler(taskEvent(claimed), lambdaContext());
 
-    expect(timeline).toEqual(['record run run-lost']);
+    expect(timeline).toEqual(['record run run-lost', 'PATCH step IN_PROGRESS run-lost']);
     expect(putInputs()[0]?.Item).toMatchObject({ status: 'STARTED', automationExecutionId: 'run-lost', automationStatus: 'in_progress' });
     expect(result.run).toMatchObject({ executionId: 'run-lost', status: 'in_progress', adopted: true });
   });
@@ -139,18 +159,19 @@ describe('start-automation handler', () => {
     const now = Date.now();
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000 }) });
     recordTimeline();
+    expectStepMarkedRunning('round-2-run');
     const context = { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' };
     epilot()
       .get('/v1/automation/executions')
-      .query({ entity_id: 'entity-1', size: '100' })
+      .query(LIST_QUERY)
       .reply(200, {
         results: [
-          // Round 1 finished two minutes ago: within the clock-skew allowance, but not the run of this round.
+          // Round 1 ran 15 s before this round's attempt: within the 30 s clock-skew allowance, but not this round's run.
           {
             id: 'round-1-run',
             execution_status: 'success',
             flow_id: 'flow-1',
-            created_at: new Date(now - 120_000).toISOString(),
+            created_at: new Date(now - 25_000).toISOString(),
             workflow_context: context,
           },
           {
@@ -168,21 +189,121 @@ describe('start-automation handler', () => {
     expect(result.run).toMatchObject({ executionId: 'round-2-run', adopted: true });
   });
 
-  it('after an earlier start attempt that created no run, starts one', async () => {
-    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+  it('within startSettleMs of an unanswered start with no run listed, throws StartOutcomeUnknownError, renews the lease and does not start', async () => {
+    const startAttemptedAt = Date.now() - 30_000;
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ version: 3, startAttemptedAt }) });
     const timeline = recordTimeline();
-    epilot().get('/v1/automation/executions').query({ entity_id: 'entity-1', size: '100' }).reply(200, { results: [] });
+    epilot().get('/v1/automation/executions').query(LIST_QUERY).reply(200, { total: 0, results: [] });
+    const before = Date.now();
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(error.name).toBe('StartOutcomeUnknownError');
+    expect(timeline).toEqual(['record startAttemptedAt']);
+    const [waiting] = putInputs();
+    // The window counts from the attempt: startAttemptedAt stays, only the lease moves on (CLAIM_LEASE_MS 120 s).
+    expect(waiting).toMatchObject({ ExpressionAttributeValues: { ':expected': 3 }, Item: { status: 'CLAIMED', startAttemptedAt } });
+    expect(waiting?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + 120_000);
+  });
+
+  it('does not adopt an earlier round’s run created two minutes before this round’s attempt; waits instead', async () => {
+    const now = Date.now();
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000 }) });
+    const timeline = recordTimeline();
+    epilot()
+      .get('/v1/automation/executions')
+      .query(LIST_QUERY)
+      .reply(200, {
+        results: [
+          {
+            id: 'round-1-run',
+            execution_status: 'success',
+            flow_id: 'flow-1',
+            created_at: new Date(now - 130_000).toISOString(),
+            workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
+          },
+        ],
+      });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(timeline).toEqual(['record startAttemptedAt']);
+  });
+
+  it('after startSettleMs has passed since an unanswered start with no run listed, starts again', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - START_SETTLE_MS - 1000 }) });
+    const timeline = recordTimeline();
+    epilot().get('/v1/automation/executions').query(LIST_QUERY).reply(200, { results: [] });
     epilot()
       .post('/v1/automation/executions', startBody)
       .reply(201, () => {
         timeline.push('POST start');
         return { id: 'run-2', execution_status: 'starting' };
       });
+    expectStepMarkedRunning('run-2', timeline);
 
     const result = await handler(taskEvent(claimed), lambdaContext());
 
-    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-2']);
+    expect(timeline).toEqual(['record startAttemptedAt', 'POST start', 'record run run-2', 'PATCH step IN_PROGRESS run-2']);
     expect(result.run).toMatchObject({ executionId: 'run-2', adopted: false });
+  });
+
+  it('reads every page of the run list and adopts a matching run on page 2 despite an unreadable run on page 1', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+    const timeline = recordTimeline();
+    const context = { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' };
+    const unrelated = Array.from({ length: 99 }, (_, i) => ({ id: `other-${i}`, execution_status: 'success', flow_id: 'flow-9' }));
+    epilot()
+      .get('/v1/automation/executions')
+      .query(LIST_QUERY)
+      .reply(200, { total: 101, results: [{ id: 'odd-run', flow_id: 'flow-9' }, ...unrelated] });
+    epilot()
+      .get('/v1/automation/executions')
+      .query({ ...LIST_QUERY, from: '100' })
+      .reply(200, {
+        total: 101,
+        results: [
+          {
+            id: 'run-late',
+            execution_status: 'pending',
+            flow_id: 'flow-1',
+            created_at: new Date().toISOString(),
+            workflow_context: context,
+          },
+        ],
+      });
+    expectStepMarkedRunning('run-late', timeline);
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record run run-late', 'PATCH step IN_PROGRESS run-late']);
+    expect(result.run).toMatchObject({ executionId: 'run-late', adopted: true });
+  });
+
+  it('throws StartOutcomeUnknownError, not a step-failing InvalidEpilotDataError, when the run list itself is unusable', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - 30_000 }) });
+    const timeline = recordTimeline();
+    epilot().get('/v1/automation/executions').query(LIST_QUERY).reply(200, { results: 'not a list' });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(error.message).toContain('run list is unusable');
+    expect(timeline).toEqual([]);
+  });
+
+  it('keeps the recorded run and succeeds when the IN_PROGRESS step patch is refused', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    const timeline = recordTimeline();
+    epilot().post('/v1/automation/executions', startBody).reply(201, { id: 'run-1', execution_status: 'pending' });
+    expectStepMarkedRunning('run-1', timeline, 400);
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record startAttemptedAt', 'record run run-1', 'PATCH step IN_PROGRESS run-1']);
+    expect(result.run).toMatchObject({ executionId: 'run-1', adopted: false });
   });
 
   it('does nothing when the state already carries a run', async () => {
@@ -212,17 +333,24 @@ describe('start-automation handler', () => {
     expect(error.name).toBe(ErrorNames.recordConflict);
   });
 
-  it('does not repeat a start that failed with a 5xx (no idempotency key), and keeps the attempt noted', async () => {
-    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
-    const timeline = recordTimeline();
-    epilot().post('/v1/automation/executions').once().reply(503, { status: 503, error: 'Service Unavailable' });
+  it.each([
+    ['a 503', (scope: nock.Interceptor) => scope.reply(503, { status: 503, error: 'Service Unavailable' })],
+    ['a 201 with an empty body', (scope: nock.Interceptor) => scope.reply(201, '')],
+    ['a 201 with an unusable body', (scope: nock.Interceptor) => scope.reply(201, { ok: true })],
+  ])(
+    'after %s from the start, throws StartOutcomeUnknownError without repeating the start, and keeps the attempt noted',
+    async (_, answer) => {
+      aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+      const timeline = recordTimeline();
+      answer(epilot().post('/v1/automation/executions').once());
 
-    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+      const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
 
-    expect(error.name).toBe(ErrorNames.epilotTransient);
-    expect(error.message).toContain('startExecution');
-    expect(timeline).toEqual(['record startAttemptedAt']);
-  });
+      expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+      expect(error.message).toContain('startExecution');
+      expect(timeline).toEqual(['record startAttemptedAt']);
+    },
+  );
 
   it('fails with EpilotPermanentError when epilot refuses the start', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });

@@ -3,17 +3,43 @@ import { ownedRecord } from '../shared/records/owned-record';
 import { expectField, type TaskState } from '../shared/domain/task-state';
 import type { AutomationRun } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
-import { deadlineOf, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
+import type { Logger } from '../shared/logger';
+import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
+import { describeError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
-/** Runs created this long before the recorded start attempt still count as ours (clock skew between systems). */
-const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Runs created this long before the recorded start attempt still count as ours (clock skew between epilot and the
+ * runner, both NTP-synced on AWS). Kept short: an earlier round's run of the same task must not pass for this one's.
+ */
+const CLOCK_SKEW_MS = 30_000;
+
+/**
+ * What to do about a record that names no run yet. `start`: no start was attempted. After an attempt (whose
+ * outcome is unknown, or it would have named a run): `adopt` the run it created if the list shows it; else `wait`
+ * while the attempt could still create a run (it may be in flight, or the list may lag); else `startAgain`.
+ */
+export type StartDecision = { action: 'start' } | { action: 'adopt'; run: AutomationRun } | { action: 'wait' } | { action: 'startAgain' };
+
+export function decideStart(input: {
+  startAttemptedAt: number | undefined;
+  now: number;
+  startSettleMs: number;
+  /** Matching runs of this task created since the attempt, newest first. */
+  found: readonly AutomationRun[];
+}): StartDecision {
+  if (input.startAttemptedAt === undefined) return { action: 'start' };
+  const [newest] = input.found;
+  if (newest) return { action: 'adopt', run: newest };
+  return input.now - input.startAttemptedAt < input.startSettleMs ? { action: 'wait' } : { action: 'startAgain' };
+}
 
 /**
  * Starts the automation run, or adopts one. epilot's start call has no idempotency key, so the record notes the
- * attempt before the request goes out; whoever finds that note without a run id (a retry after a lost response,
- * or an execution taking over after a crash) first looks for the run this task already started.
+ * attempt before the request goes out; whoever finds that note without a run id (a retry after a start without a
+ * definite answer, or an execution taking over after a crash) first looks for the run this task already started,
+ * and starts again only once `startSettleMs` has passed since the attempt.
  */
-function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings'>): TaskStep {
+function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
     if (state.run?.executionId) return state;
     const flowId = expectField(state.flowId, 'flowId');
@@ -25,23 +51,60 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'clo
       return withRun(state, record, { id: record.automationExecutionId, status: record.automationStatus }, true);
     }
     if (record.startAttemptedAt !== undefined) {
-      const earlier = await deps.automations.findRunsForTask({ entityId, flowId, ...task });
-      const since = record.startAttemptedAt - CLOCK_SKEW_MS;
-      const found = earlier.find((run) => run.createdAt === undefined || Date.parse(run.createdAt) >= since);
-      if (found) {
-        logger.warn('Adopting the run an earlier start attempt created', { automationExecutionId: found.id });
-        return recordStartedRun(state, record, found, true);
+      const { runs, unreadable } = await deps.automations
+        .findRunsForTask({ entityId, flowId, ...task, createdSince: record.startAttemptedAt - CLOCK_SKEW_MS })
+        .catch((error: unknown) => {
+          // A run list it cannot read says nothing about the run: not a reason to fail the step (and orphan the run).
+          if (error instanceof InvalidEpilotDataError) throw new StartOutcomeUnknownError(`The run list is unusable: ${error.message}`);
+          throw error;
+        });
+      if (unreadable > 0) logger.warn('Skipped unreadable runs in the run list', { entityId, unreadable });
+      const now = deps.clock.now();
+      const decision = decideStart({
+        startAttemptedAt: record.startAttemptedAt,
+        now,
+        startSettleMs: deps.settings.startSettleMs,
+        found: runs,
+      });
+      const ids = { flowId, entityId, startAttemptedAt: new Date(record.startAttemptedAt).toISOString() };
+      if (decision.action === 'adopt') {
+        logger.warn('Adopting the run an earlier start attempt created', { ...ids, automationExecutionId: decision.run.id });
+        return recordStartedRun(state, record, decision.run, true, logger);
       }
-      logger.info('No run from the earlier start attempt exists; starting one');
+      if (decision.action === 'wait') {
+        await deps.records.replace(record, keepWaitingForStart(record, now, deps.settings));
+        throw new StartOutcomeUnknownError(
+          `No run of the start attempt at ${ids.startAttemptedAt} is visible yet; not starting again before ` +
+            `${new Date(record.startAttemptedAt + deps.settings.startSettleMs).toISOString()} (startSettleMs)`,
+        );
+      }
+      logger.warn('No run of the earlier start attempt appeared within startSettleMs; starting again', {
+        ...ids,
+        startSettleMs: deps.settings.startSettleMs,
+      });
     }
     record = await deps.records.replace(record, noteStartAttempt(record, deps.clock.now(), deps.settings));
+    // A start without a definite answer throws StartOutcomeUnknownError; the noted attempt makes the retry look first.
     const run = await deps.automations.startRun({ entityId, flowId, ...task });
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
-    return recordStartedRun(state, record, run, false);
+    return recordStartedRun(state, record, run, false, logger);
   };
 
-  async function recordStartedRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean) {
+  async function recordStartedRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean, logger: Logger) {
+    // The record names the run first: from here on nothing starts a second one, whatever the step patch does.
     const written = await deps.records.replace(record, recordRun(record, run, deps.clock.now(), deps.settings));
+    // The step remembers its run too, so a runner without these records (another state dir, a new stack) adopts it.
+    try {
+      await deps.workflows.markTaskRunning(state.workflowExecutionId, state.taskId, {
+        flowId: expectField(state.flowId, 'flowId'),
+        runId: run.id,
+      });
+    } catch (error) {
+      logger.warn('Could not note the run on the step; the task record still names it', {
+        automationExecutionId: run.id,
+        error: describeError(error),
+      });
+    }
     return withRun(state, written, run, adopted);
   }
 
@@ -63,5 +126,6 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'clo
   }
 }
 
-export const createStartAutomationHandler = (deps: Pick<RunnerDeps, 'records' | 'automations' | 'clock' | 'settings' | 'logger'>) =>
-  taskStateHandler(deps.logger, startAutomation(deps));
+export const createStartAutomationHandler = (
+  deps: Pick<RunnerDeps, 'records' | 'automations' | 'workflows' | 'clock' | 'settings' | 'logger'>,
+) => taskStateHandler(deps.logger, startAutomation(deps));

@@ -33,7 +33,20 @@ export class TaskStateMachine extends Construct {
     const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution).addRetry(TRANSIENT_RETRY);
     const findTask = invoke(TASK_FUNCTIONS.findTask);
     const claimTask = invoke(TASK_FUNCTIONS.claimTask).addRetry(RECORD_CONFLICT_RETRY);
-    const startAutomation = invoke(TASK_FUNCTIONS.startAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
+    // A start without a definite answer: come back and look for its run until startSettleMs has passed (the
+    // Lambda then starts again). Evenly spaced, no jitter, so the attempts together surely outlast the window.
+    const settleIntervalSeconds = Math.min(30, Math.max(1, Math.round(settings.startSettleMs / 10_000)));
+    const startOutcomeUnknownRetry: sfn.RetryProps = {
+      errors: [ErrorNames.startOutcomeUnknown],
+      interval: Duration.seconds(settleIntervalSeconds),
+      backoffRate: 1,
+      // Twice the window: a start made again after it may go unanswered too.
+      maxAttempts: 2 * Math.ceil(settings.startSettleMs / 1000 / settleIntervalSeconds) + 2,
+    };
+    const startAutomation = invoke(TASK_FUNCTIONS.startAutomation)
+      .addRetry(startOutcomeUnknownRetry)
+      .addRetry(TRANSIENT_RETRY)
+      .addRetry(RECORD_CONFLICT_RETRY);
     const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(TRANSIENT_RETRY);
     const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
     const mapStatus = invoke(TASK_FUNCTIONS.mapStatus);
@@ -56,6 +69,7 @@ export class TaskStateMachine extends Construct {
     // After a start, nothing may end the execution without a patch: unrecoverable errors become a FAILED result.
     const failTheStep = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
     startAutomation.addCatch(handedOver, ownershipLost);
+    // StartOutcomeUnknownError is not caught here: the run may exist, so it must never become a FAILED step.
     startAutomation.addCatch(mapStatus, {
       errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
       resultPath: '$.error',

@@ -259,6 +259,15 @@ describe('task state machine', () => {
     expect(catchFor(start, 'States.ALL')).toBeUndefined();
   });
 
+  it('retries Start automation on StartOutcomeUnknownError, evenly, for longer than startSettleMs (default 180 s), and never catches it', () => {
+    const start = taskState(TaskStates.startAutomation);
+    const retry = retryFor(start, ErrorNames.startOutcomeUnknown);
+    const waited = z.object({ IntervalSeconds: z.number(), MaxAttempts: z.number(), BackoffRate: z.number() }).parse(retry);
+    expect(waited.BackoffRate).toBe(1);
+    expect(waited.IntervalSeconds * waited.MaxAttempts).toBeGreaterThan(180);
+    expect(catchFor(start, ErrorNames.startOutcomeUnknown)).toBeUndefined();
+  });
+
   it('after a start, every failure still ends in a patch, cancelling a run it can no longer follow', () => {
     expect(catchFor(taskState(TaskStates.getAutomationStatus), 'States.ALL')).toMatchObject({
       Next: TaskStates.cancelAutomation,

@@ -172,6 +172,8 @@ describe('single task executions against a faulty epilot', () => {
   it('after a crash between start and record, the next execution adopts the run instead of starting one', async () => {
     const task = { workflowExecutionId: 'wf-crash', taskId: 'crash-task' };
     const now = pipeline.simulator.now();
+    // The crashed execution noted its attempt just before epilot created the run (the seed's run, at load time).
+    const runCreatedAt = runsFor(pipeline, 'wf-crash', 'crash-task')[0]?.createdAt ?? now;
     await pipeline.runner.records.replace(undefined, {
       ...task,
       status: 'CLAIMED',
@@ -181,8 +183,8 @@ describe('single task executions against a faulty epilot', () => {
       round: 1,
       flowId: 'flow-send-offer',
       entityId: ENTITY,
-      startAttemptedAt: now - 2000,
-      createdAt: now - 3000,
+      startAttemptedAt: runCreatedAt - 1000,
+      createdAt: runCreatedAt - 2000,
       updatedAt: now - 2000,
     });
     const before = pipeline.simulator.callCounts();

@@ -21,6 +21,7 @@ describe('settings from the environment', () => {
       automationTimeoutMs: 300_000,
       claimLeaseMs: 120_000,
       doneSettleMs: 600_000,
+      startSettleMs: 180_000,
       httpTimeoutMs: 10_000,
       searchQuery: '*',
       searchPageSize: 1000,
@@ -42,6 +43,7 @@ describe('settings from the environment', () => {
       automationTimeoutMs: 60_000,
       claimLeaseMs: 30_000,
       doneSettleMs: 0,
+      startSettleMs: 60_000,
       httpTimeoutMs: 5000,
       searchQuery: '_schema:opportunity',
       searchPageSize: 50,
@@ -68,6 +70,7 @@ describe('settings from the environment', () => {
         'POLL_WINDOW_MS',
         'SEARCH_PAGE_SIZE',
         'SEARCH_QUERY',
+        'START_SETTLE_MS',
       ].sort(),
     );
   });
@@ -87,6 +90,7 @@ describe('settings from the environment', () => {
     ['AUTOMATION_TIMEOUT_MS', '999'],
     ['CLAIM_LEASE_MS', 'forever'],
     ['DONE_SETTLE_MS', '-5'],
+    ['START_SETTLE_MS', '999'],
     ['HTTP_TIMEOUT_MS', '999999999'],
     ['SEARCH_PAGE_SIZE', '1001'],
     ['SEARCH_PAGE_SIZE', '0'],
@@ -110,6 +114,16 @@ describe('settings that cannot work together', () => {
     expect(() => parseSettings({ pollIntervalMs: 10_000, automationTimeoutMs: 5000 })).toThrow(
       'setting pollIntervalMs: must not be longer than automationTimeoutMs (5000)',
     );
+  });
+
+  it('refuses a start-settle window not longer than the HTTP timeout, naming both', () => {
+    expect(() => parseSettings({ startSettleMs: 10_000, httpTimeoutMs: 10_000 })).toThrow(
+      'setting startSettleMs: must be longer than httpTimeoutMs (10000)',
+    );
+    expect(() => settingsFromEnvironment({ START_SETTLE_MS: '5000', HTTP_TIMEOUT_MS: '8000' })).toThrow(
+      'environment variable START_SETTLE_MS: must be longer than HTTP_TIMEOUT_MS (8000)',
+    );
+    expect(parseSettings({ startSettleMs: 10_001, httpTimeoutMs: 10_000 }).startSettleMs).toBe(10_001);
   });
 
   it('refuses a poll window whose status call cannot fit in a Lambda invocation, naming the options', () => {

@@ -77,6 +77,12 @@ const SETTINGS = {
     int(0, 86_400_000, 600_000),
     'milliseconds a sweep leaves a finished task alone (a reopened task is picked up after this)',
   ),
+  // epilot's start has no idempotency key: a start without an answer may still create its run this long afterwards.
+  startSettleMs: spec(
+    'runner',
+    int(1000, 86_400_000, 180_000),
+    'milliseconds after a start without a definite answer before the runner starts again (it looks for the run meanwhile)',
+  ),
   httpTimeoutMs: spec('epilot', int(100, 120_000, 10_000), 'upper bound in milliseconds of every HTTP call to epilot'),
   searchQuery: spec('runner', z.string().min(1).default('*'), 'Lucene query of the sweep’s entity search'),
   searchPageSize: spec('runner', int(1, 1000, 1000), 'entities per search page (epilot allows at most 1,000)'),
@@ -153,6 +159,12 @@ function conflicts(settings: Settings): Array<{ name: SettingName; message: (nam
     found.push({
       name: 'pollIntervalMs',
       message: (nameOf) => `must not be longer than ${nameOf('automationTimeoutMs')} (${settings.automationTimeoutMs})`,
+    });
+  }
+  if (settings.startSettleMs <= settings.httpTimeoutMs) {
+    found.push({
+      name: 'startSettleMs',
+      message: (nameOf) => `must be longer than ${nameOf('httpTimeoutMs')} (${settings.httpTimeoutMs}): a start may still be in flight`,
     });
   }
   if (pollCallSeconds(settings) > MAX_FUNCTION_SECONDS) {

@@ -3,6 +3,7 @@ import {
   claim,
   close,
   heldByAnotherExecution,
+  keepWaitingForStart,
   noteStartAttempt,
   planTaskExecution,
   recordResult,
@@ -307,6 +308,19 @@ describe('noteStartAttempt', () => {
       status: 'CLAIMED',
       owner: ME,
       startAttemptedAt: NOW,
+      leaseUntil: NOW + LEASE_MS,
+    });
+  });
+});
+
+describe('keepWaitingForStart', () => {
+  it('renews the claim lease from now and keeps startAttemptedAt, so the start-settle window still counts from the attempt', () => {
+    const record = aRecord({ status: 'CLAIMED', owner: ME, startAttemptedAt: NOW - 30_000, leaseUntil: NOW + 5_000 });
+
+    expect(keepWaitingForStart(record, NOW, LEASES)).toMatchObject({
+      status: 'CLAIMED',
+      owner: ME,
+      startAttemptedAt: NOW - 30_000,
       leaseUntil: NOW + LEASE_MS,
     });
   });

@@ -152,6 +152,14 @@ export function noteStartAttempt(record: TaskRecord, now: number, leases: Leases
   return { ...record, startAttemptedAt: now, leaseUntil: claimLease(now, leases) };
 }
 
+/**
+ * The earlier start's outcome is still unknown and its run not yet visible: keep the claim while waiting, but keep
+ * `startAttemptedAt`, since the start-settle window counts from the attempt, not from the waiting.
+ */
+export function keepWaitingForStart(record: TaskRecord, now: number, leases: Leases): TaskRecordFields {
+  return { ...record, leaseUntil: claimLease(now, leases) };
+}
+
 /** The run id goes to the record at once: from here on nothing may start a second run for this task. */
 export function recordRun(
   record: TaskRecord,

@@ -42,6 +42,11 @@ export interface TaskResultPatch {
 export interface WorkflowEngine {
   /** Reads the execution fresh and picks out one task; `found: false` when the execution does not exist. */
   loadTask(workflowExecutionId: string, taskId: string): Promise<ExecutionView>;
+  /**
+   * Marks the task in progress with the run started for it, so the step itself remembers the run (a runner without
+   * this stack's records adopts it instead of starting another). Safe to repeat with the same values.
+   */
+  markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void>;
   /** Writes the task's final status and automation result. Safe to repeat with the same values. */
   completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void>;
 }

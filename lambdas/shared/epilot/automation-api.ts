@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EpilotPermanentError, StartOutcomeUnknownError, describeError } from '../errors';
 import type { EpilotHttp } from './http';
 
 /** Statuses after which an automation run never changes again (epilot's ExecutionStatus enum). */
@@ -29,7 +30,12 @@ const automationExecutionSchema = z.looseObject({
     .optional(),
 });
 
-const executionListSchema = z.looseObject({ results: z.array(automationExecutionSchema) });
+// Items are parsed one by one (below): one odd run of another flow must not hide the run this task is looking for.
+const executionListSchema = z.looseObject({ total: z.number().optional(), results: z.array(z.unknown()) });
+
+/** Runs per page of the run list, and a bound on the pages read (an entity with more runs is not normal). */
+const LIST_PAGE_SIZE = 100;
+const LIST_MAX_PAGES = 50;
 
 export interface AutomationRun {
   id: string;
@@ -54,27 +60,41 @@ export class AutomationApi {
 
   /**
    * Starts a run. Not retried here: epilot has no idempotency key, so a repeated start after a lost response could
-   * start a second run. Callers recover by looking for the run first (`findRunsForTask`).
+   * start a second run. Only a definite 4xx is a refusal (EpilotPermanentError); anything else (timeout, reset, 5xx,
+   * 3xx, an empty or unusable 2xx, an unknown socket error) may have created the run, so it is a
+   * StartOutcomeUnknownError and the caller looks for the run (`findRunsForTask`) before it may start again.
    */
   async startRun(request: StartAutomationRequest): Promise<AutomationRun> {
-    const body = await this.http.send({
-      api: 'automation',
-      operation: 'startExecution',
-      method: 'POST',
-      path: '/v1/automation/executions',
-      idempotent: false,
-      body: {
-        entity_id: request.entityId,
-        flow_id: request.flowId,
-        workflow_context: {
-          workflow_exec_id: request.workflowExecutionId,
-          workflow_exec_task_id: request.taskId,
-          workflow_role: 'run_task_automation',
+    let body: unknown;
+    try {
+      body = await this.http.sendAllowingEmpty({
+        api: 'automation',
+        operation: 'startExecution',
+        method: 'POST',
+        path: '/v1/automation/executions',
+        idempotent: false,
+        body: {
+          entity_id: request.entityId,
+          flow_id: request.flowId,
+          workflow_context: {
+            workflow_exec_id: request.workflowExecutionId,
+            workflow_exec_task_id: request.taskId,
+            workflow_role: 'run_task_automation',
+          },
         },
-      },
-      schema: automationExecutionSchema,
-    });
-    return toRun(body);
+        schema: z.unknown(),
+      });
+    } catch (error) {
+      if (isRefusal(error)) throw error;
+      throw new StartOutcomeUnknownError(`startExecution gave no definite answer (${describeError(error)}); the run may exist`);
+    }
+    const parsed = automationExecutionSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new StartOutcomeUnknownError(
+        `startExecution answered 2xx with ${body === undefined ? 'an empty body' : 'an unusable body'}; the run may exist`,
+      );
+    }
+    return toRun(parsed.data);
   }
 
   async get(executionId: string): Promise<AutomationRun> {
@@ -89,26 +109,51 @@ export class AutomationApi {
     return toRun(body);
   }
 
-  /** Runs this task started earlier, newest first, matched by flow and the workflow context sent at start. */
-  async findRunsForTask(query: { entityId: string; flowId: string; workflowExecutionId: string; taskId: string }) {
-    const body = await this.http.send({
-      api: 'automation',
-      operation: 'getExecutions',
-      method: 'GET',
-      path: '/v1/automation/executions',
-      query: { entity_id: query.entityId, size: 100 },
-      idempotent: true,
-      schema: executionListSchema,
-    });
-    return (
-      body.results
-        .map(toRun)
+  /**
+   * Runs this task started since `createdSince` (epoch ms), newest first, matched by flow and the workflow context
+   * sent at start. Reads every page with `include_flows=true` (epilot leaves flow automation runs out by default),
+   * and drops list items it cannot read instead of failing the lookup; `unreadable` counts them for the log.
+   */
+  async findRunsForTask(query: {
+    entityId: string;
+    flowId: string;
+    workflowExecutionId: string;
+    taskId: string;
+    createdSince: number;
+  }): Promise<{ runs: AutomationRun[]; unreadable: number }> {
+    const runs: AutomationRun[] = [];
+    let unreadable = 0;
+    for (let page = 0; page < LIST_MAX_PAGES; page++) {
+      const body = await this.http.send({
+        api: 'automation',
+        operation: 'getExecutions',
+        method: 'GET',
+        path: '/v1/automation/executions',
+        query: { entity_id: query.entityId, include_flows: 'true', from: page * LIST_PAGE_SIZE, size: LIST_PAGE_SIZE },
+        idempotent: true,
+        schema: executionListSchema,
+      });
+      for (const item of body.results) {
+        const parsed = automationExecutionSchema.safeParse(item);
+        if (parsed.success) runs.push(toRun(parsed.data));
+        else unreadable++;
+      }
+      const read = (page + 1) * LIST_PAGE_SIZE;
+      if (body.results.length < LIST_PAGE_SIZE || (body.total !== undefined && read >= body.total)) break;
+    }
+    return {
+      runs: runs
         .filter(
-          (run) => run.flowId === query.flowId && run.workflowExecutionId === query.workflowExecutionId && run.taskId === query.taskId,
+          (run) =>
+            run.flowId === query.flowId &&
+            run.workflowExecutionId === query.workflowExecutionId &&
+            run.taskId === query.taskId &&
+            (run.createdAt === undefined || createdTime(run) >= query.createdSince),
         )
         // epilot's list order is not specified; an earlier round's run must not come before this round's.
-        .sort((a, b) => createdTime(b) - createdTime(a))
-    );
+        .sort((a, b) => createdTime(b) - createdTime(a)),
+      unreadable,
+    };
   }
 
   async cancel(executionId: string): Promise<void> {
@@ -121,6 +166,11 @@ export class AutomationApi {
       schema: z.unknown(),
     });
   }
+}
+
+/** A definite refusal: epilot answered 4xx (429 is transient and never reaches here as a refusal). */
+function isRefusal(error: unknown): boolean {
+  return error instanceof EpilotPermanentError && error.status >= 400 && error.status < 500;
 }
 
 /** For sorting newest first; a run without a readable creation time sorts last. */

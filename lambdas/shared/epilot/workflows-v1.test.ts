@@ -318,3 +318,18 @@ describe('WorkflowsV1Engine.completeTask', () => {
     });
   });
 });
+
+describe('WorkflowsV1Engine.markTaskRunning', () => {
+  it('patches the step IN_PROGRESS with the flow and the run id (updateStep, camelCase automationConfig)', async () => {
+    const scope = nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } })
+      .patch('/v1/workflows/executions/wf-1/steps/task-1', {
+        status: 'IN_PROGRESS',
+        automationConfig: { flowId: 'flow-1', executionId: 'run-1' },
+      })
+      .reply(200, '{}');
+
+    await newEngine().markTaskRunning('wf-1', 'task-1', { flowId: 'flow-1', runId: 'run-1' });
+
+    expect(scope.isDone()).toBe(true);
+  });
+});

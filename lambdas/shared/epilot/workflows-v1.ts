@@ -60,6 +60,19 @@ export class WorkflowsV1Engine implements WorkflowEngine {
     };
   }
 
+  async markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void> {
+    await this.http.sendAllowingEmpty({
+      api: 'workflow',
+      operation: 'updateStep',
+      method: 'PATCH',
+      path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}/steps/${encodeURIComponent(taskId)}`,
+      // The same status and run again change nothing, so transient failures may be retried in place.
+      idempotent: true,
+      body: { status: 'IN_PROGRESS', automationConfig: { flowId: run.flowId, executionId: run.runId } },
+      schema: z.unknown(),
+    });
+  }
+
   async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void> {
     await this.http.sendAllowingEmpty({
       api: 'workflow',
