@@ -350,12 +350,40 @@ describe('detect-tasks handler', () => {
 
   it('fails with EpilotTransientError when the search keeps being rate limited', async () => {
     epilot().post('/v1/entity:search').times(3).reply(429, { status: 429, error: 'Too Many Requests' }, { 'Retry-After': '0' });
+    givenRecords({});
 
     const error = await rejectionOf(handler({ execution: SWEEP_EXECUTION }, lambdaContext()));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
     expect(error.message).toContain('searchEntities');
     expect(aws.sfn.calls()).toHaveLength(0);
+  });
+
+  it('resumes abandoned records on the first page even when the entity search keeps failing', async () => {
+    epilot().post('/v1/entity:search').times(3).reply(429, { status: 429, error: 'Too Many Requests' }, { 'Retry-After': '0' });
+    const abandoned = { workflowExecutionId: 'wf9', taskId: 'task9', entityId: 'e9', attempt: 1, leaseUntil: Date.now() - 1 };
+    givenRecords({ 'TASK#wf9/task9': abandoned }, [abandoned]);
+    givenStepFunctions();
+
+    const error = await rejectionOf(handler({ execution: SWEEP_EXECUTION }, lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf9-task9-2']);
+  });
+
+  it('skips one malformed abandoned record and still resumes the others on the page', async () => {
+    searchReplies({ hits: 0, results: [] });
+    const good = { workflowExecutionId: 'wf8', taskId: 'task8', entityId: 'e8', attempt: 1, leaseUntil: Date.now() - 1 };
+    givenRecords({ 'TASK#wf8/task8': good }, [good]);
+    // A record this code cannot read (a status from a newer version, most fields missing) ahead of a good one.
+    const unreadable = { pk: 'TASK#wf7', sk: 'task7', status: 'SOMETHING NEW', open: 'OPEN', leaseUntil: 1 };
+    aws.ddb.on(QueryCommand).resolves({ Items: [unreadable, taskRecord(good)] });
+    givenStepFunctions();
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf8-task8-2']);
+    expect(result).toMatchObject({ resumed: 1, started: 1, failedToStart: 0, done: true });
   });
 
   it('fails with InvalidStateInputError for a malformed sweep state', async () => {

@@ -78,8 +78,16 @@ export class TaskRecords {
     return Item === undefined ? undefined : taskRecordSchema.parse(Item);
   }
 
-  /** Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. */
-  async abandoned(now: number, limit: number): Promise<TaskRecord[]> {
+  /**
+   * Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. Items are
+   * read one by one: one that does not parse (a rollback after a schema change, a hand edit) is reported to
+   * `onUnreadable` and skipped, so it cannot stop every other record from being resumed.
+   */
+  async abandoned(
+    now: number,
+    limit: number,
+    onUnreadable: (key: { pk: unknown; sk: unknown }, problem: string) => void = () => undefined,
+  ): Promise<TaskRecord[]> {
     const { Items } = await this.documents.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -90,7 +98,15 @@ export class TaskRecords {
         Limit: limit,
       }),
     );
-    return (Items ?? []).map((item) => taskRecordSchema.parse(item));
+    return (Items ?? []).flatMap((item) => {
+      const parsed = taskRecordSchema.safeParse(item);
+      if (parsed.success) return [parsed.data];
+      onUnreadable(
+        { pk: item.pk, sk: item.sk },
+        parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+      );
+      return [];
+    });
   }
 
   /**
