@@ -4,6 +4,9 @@ import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runtime/runner-deps';
 import { parseStateInput } from '../shared/domain/task-state';
 import { type StartedTask, startTaskExecution } from '../shared/domain/task-starter';
+import { noteResume } from '../shared/domain/task-lifecycle';
+import { RecordConflictError } from '../shared/errors';
+import type { TaskRecord } from '../shared/records/task-records';
 
 /**
  * The sweep's state data: a cursor and counters, never the candidates themselves, so a sweep over any number of
@@ -35,10 +38,12 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
   const resumed = state.page === 0 ? await abandonedTasks(deps) : [];
   const startedTasks: StartedTask[] = [];
   let failedToStart = 0;
-  const start = async (candidates: TaskCandidate[]) => {
-    for (const candidate of candidates) {
+  const start = async (candidates: Array<TaskCandidate & { record?: TaskRecord }>) => {
+    for (const { record, ...candidate } of candidates) {
       try {
-        startedTasks.push(await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs }));
+        const started = await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs });
+        startedTasks.push(started);
+        if (record !== undefined && started.outcome === 'started') await backOff(record, deps);
       } catch (error) {
         // One task that cannot be started must not stop the sweep; the next sweep tries it again.
         failedToStart += 1;
@@ -94,13 +99,32 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
 /** How many abandoned records one sweep resumes; the rest wait for the next sweep. */
 const RESUME_LIMIT = 100;
 
-async function abandonedTasks(deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>): Promise<TaskCandidate[]> {
+async function abandonedTasks(
+  deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>,
+): Promise<Array<TaskCandidate & { record: TaskRecord }>> {
   const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT, (key, problem) => {
     deps.logger.error('Skipped an unreadable task record; it is not resumed until fixed', { ...key, problem });
   });
   return records.flatMap((record) =>
-    record.entityId ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId }] : [],
+    record.entityId ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId, record }] : [],
   );
+}
+
+/** After a resume started: the record backs off, unless its new execution has written it already (then it is alive). */
+async function backOff(record: TaskRecord, deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>): Promise<void> {
+  try {
+    await deps.records.replace(record, noteResume(record, deps.clock.now()));
+  } catch (error) {
+    // The execution is started either way; without the note the record is only tried again sooner.
+    if (!(error instanceof RecordConflictError)) {
+      deps.logger.error('Could not note the resume of a record', { taskId: record.taskId, error: describeError(error) });
+      return;
+    }
+    deps.logger.debug('Resumed record changed meanwhile; no backoff noted', {
+      workflowExecutionId: record.workflowExecutionId,
+      taskId: record.taskId,
+    });
+  }
 }
 
 export const createDetectTasksHandler = (deps: DetectDeps) => async (event: unknown) => {

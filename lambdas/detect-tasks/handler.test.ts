@@ -5,7 +5,14 @@ import {
   type StartExecutionCommandInput,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { type GetCommandInput, GetCommand, type QueryCommandInput, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type GetCommandInput,
+  GetCommand,
+  type PutCommandInput,
+  PutCommand,
+  type QueryCommandInput,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ErrorNames } from '../shared/errors';
 import {
   DONE_SETTLE_MS,
@@ -62,6 +69,11 @@ function givenRecords(records: Record<string, Partial<TaskRecord>>, abandoned: A
     const key = `${String(input.Key?.pk)}/${String(input.Key?.sk)}`;
     const overrides = records[key];
     return overrides ? { Item: taskRecord(overrides) } : {};
+  });
+  // Only a sweep's note of a resume writes: conditional on the version read.
+  aws.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+    expect(input).toMatchObject({ TableName: TABLE_NAME, ConditionExpression: '#version = :expected' });
+    return {};
   });
 }
 
@@ -384,6 +396,25 @@ describe('detect-tasks handler', () => {
 
     expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf8-task8-2']);
     expect(result).toMatchObject({ resumed: 1, started: 1, failedToStart: 0, done: true });
+  });
+
+  it('notes each resume on the record so a record resumed repeatedly backs off for twice as long each time', async () => {
+    searchReplies({ hits: 0, results: [] });
+    const now = Date.now();
+    const poison = { workflowExecutionId: 'wf6', taskId: 'task6', entityId: 'e6', attempt: 3, leaseUntil: now - 1, resumeCount: 2 };
+    givenRecords({ 'TASK#wf6/task6': poison }, [poison]);
+    givenStepFunctions();
+
+    await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    const query = aws.ddb.commandCalls(QueryCommand)[0]?.args[0].input;
+    expect(query?.FilterExpression).toBe('attribute_not_exists(resumeAfter) OR resumeAfter < :now');
+    const noted = aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
+    expect(noted).toHaveLength(1);
+    expect(noted[0]).toMatchObject({ pk: 'TASK#wf6', sk: 'task6', resumeCount: 3, leaseUntil: now - 1 });
+    // Third resume: 4 × the one-minute base.
+    expect(Number(noted[0]?.resumeAfter) - now).toBeGreaterThanOrEqual(4 * 60_000);
+    expect(Number(noted[0]?.resumeAfter) - now).toBeLessThan(4 * 60_000 + 5000);
   });
 
   it('fails with InvalidStateInputError for a malformed sweep state', async () => {
