@@ -4,6 +4,9 @@ import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runtime/runner-deps';
 import { parseStateInput } from '../shared/domain/task-state';
 import { type StartedTask, startTaskExecution } from '../shared/domain/task-starter';
+import { noteResume } from '../shared/domain/task-lifecycle';
+import { RecordConflictError } from '../shared/errors';
+import type { TaskRecord } from '../shared/records/task-records';
 
 /**
  * The sweep's state data: a cursor and counters, never the candidates themselves, so a sweep over any number of
@@ -29,31 +32,53 @@ const sweepEventSchema = z.object({ state: sweepStateSchema.optional(), executio
 type DetectDeps = Pick<RunnerDeps, 'entities' | 'records' | 'starter' | 'clock' | 'settings' | 'logger'>;
 
 async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<SweepState & { startedTasks: StartedTask[] }> {
-  const page = await deps.entities.searchPage({
-    q: deps.settings.searchQuery,
-    size: deps.settings.searchPageSize,
-    after: state.cursor,
-    seen: state.seen,
-  });
   // The first page also resumes what dead executions left behind: entity search may no longer show such a task
   // (its workflow moved on, or a person finished the step), but its record still waits to be finished or closed.
+  // This runs before the search and needs none of it, so an entity search outage does not stop resuming.
   const resumed = state.page === 0 ? await abandonedTasks(deps) : [];
-  const candidates = [...resumed, ...page.entities.flatMap(detectAutomationTasks)];
   const startedTasks: StartedTask[] = [];
   let failedToStart = 0;
-  for (const candidate of candidates) {
-    try {
-      startedTasks.push(await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs }));
-    } catch (error) {
-      // One task that cannot be started must not stop the sweep; the next sweep tries it again.
-      failedToStart += 1;
-      deps.logger.error('Could not start a task execution', {
-        workflowExecutionId: candidate.workflowExecutionId,
-        taskId: candidate.taskId,
+  const start = async (candidates: Array<TaskCandidate & { record?: TaskRecord }>) => {
+    for (const { record, ...candidate } of candidates) {
+      try {
+        const started = await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs });
+        startedTasks.push(started);
+        if (record !== undefined && started.outcome === 'started') await backOff(record, deps);
+      } catch (error) {
+        // One task that cannot be started must not stop the sweep; the next sweep tries it again.
+        failedToStart += 1;
+        deps.logger.error('Could not start a task execution', {
+          workflowExecutionId: candidate.workflowExecutionId,
+          taskId: candidate.taskId,
+          error: describeError(error),
+        });
+      }
+    }
+  };
+  await start(resumed);
+  let page: Awaited<ReturnType<DetectDeps['entities']['searchPage']>>;
+  try {
+    page = await deps.entities.searchPage({
+      q: deps.settings.searchQuery,
+      size: deps.settings.searchPageSize,
+      after: state.cursor,
+      seen: state.seen,
+    });
+  } catch (error) {
+    // The sweep fails (its alarm and retry), but what was resumed before the search stays resumed and is logged.
+    if (resumed.length > 0) {
+      deps.logger.error('Entity search failed after resuming abandoned tasks', {
+        resumed: resumed.length,
+        started: startedTasks.length,
+        failedToStart,
         error: describeError(error),
       });
     }
+    throw error;
   }
+  const detected = page.entities.flatMap(detectAutomationTasks);
+  await start(detected);
+  const candidates = [...resumed, ...detected];
   const count = (outcome: StartedTask['outcome']) => startedTasks.filter((task) => task.outcome === outcome).length;
   const next: SweepState = {
     page: state.page + 1,
@@ -74,11 +99,32 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
 /** How many abandoned records one sweep resumes; the rest wait for the next sweep. */
 const RESUME_LIMIT = 100;
 
-async function abandonedTasks(deps: Pick<DetectDeps, 'records' | 'clock'>): Promise<TaskCandidate[]> {
-  const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT);
+async function abandonedTasks(
+  deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>,
+): Promise<Array<TaskCandidate & { record: TaskRecord }>> {
+  const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT, (key, problem) => {
+    deps.logger.error('Skipped an unreadable task record; it is not resumed until fixed', { ...key, problem });
+  });
   return records.flatMap((record) =>
-    record.entityId ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId }] : [],
+    record.entityId ? [{ workflowExecutionId: record.workflowExecutionId, taskId: record.taskId, entityId: record.entityId, record }] : [],
   );
+}
+
+/** After a resume started: the record backs off, unless its new execution has written it already (then it is alive). */
+async function backOff(record: TaskRecord, deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>): Promise<void> {
+  try {
+    await deps.records.replace(record, noteResume(record, deps.clock.now()));
+  } catch (error) {
+    // The execution is started either way; without the note the record is only tried again sooner.
+    if (!(error instanceof RecordConflictError)) {
+      deps.logger.error('Could not note the resume of a record', { taskId: record.taskId, error: describeError(error) });
+      return;
+    }
+    deps.logger.debug('Resumed record changed meanwhile; no backoff noted', {
+      workflowExecutionId: record.workflowExecutionId,
+      taskId: record.taskId,
+    });
+  }
 }
 
 export const createDetectTasksHandler = (deps: DetectDeps) => async (event: unknown) => {

@@ -5,7 +5,14 @@ import {
   type StartExecutionCommandInput,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { type GetCommandInput, GetCommand, type QueryCommandInput, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type GetCommandInput,
+  GetCommand,
+  type PutCommandInput,
+  PutCommand,
+  type QueryCommandInput,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ErrorNames } from '../shared/errors';
 import {
   DONE_SETTLE_MS,
@@ -62,6 +69,11 @@ function givenRecords(records: Record<string, Partial<TaskRecord>>, abandoned: A
     const key = `${String(input.Key?.pk)}/${String(input.Key?.sk)}`;
     const overrides = records[key];
     return overrides ? { Item: taskRecord(overrides) } : {};
+  });
+  // Only a sweep's note of a resume writes: conditional on the version read.
+  aws.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+    expect(input).toMatchObject({ TableName: TABLE_NAME, ConditionExpression: '#version = :expected' });
+    return {};
   });
 }
 
@@ -350,12 +362,59 @@ describe('detect-tasks handler', () => {
 
   it('fails with EpilotTransientError when the search keeps being rate limited', async () => {
     epilot().post('/v1/entity:search').times(3).reply(429, { status: 429, error: 'Too Many Requests' }, { 'Retry-After': '0' });
+    givenRecords({});
 
     const error = await rejectionOf(handler({ execution: SWEEP_EXECUTION }, lambdaContext()));
 
     expect(error.name).toBe(ErrorNames.epilotTransient);
     expect(error.message).toContain('searchEntities');
     expect(aws.sfn.calls()).toHaveLength(0);
+  });
+
+  it('resumes abandoned records on the first page even when the entity search keeps failing', async () => {
+    epilot().post('/v1/entity:search').times(3).reply(429, { status: 429, error: 'Too Many Requests' }, { 'Retry-After': '0' });
+    const abandoned = { workflowExecutionId: 'wf9', taskId: 'task9', entityId: 'e9', attempt: 1, leaseUntil: Date.now() - 1 };
+    givenRecords({ 'TASK#wf9/task9': abandoned }, [abandoned]);
+    givenStepFunctions();
+
+    const error = await rejectionOf(handler({ execution: SWEEP_EXECUTION }, lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf9-task9-2']);
+  });
+
+  it('skips one malformed abandoned record and still resumes the others on the page', async () => {
+    searchReplies({ hits: 0, results: [] });
+    const good = { workflowExecutionId: 'wf8', taskId: 'task8', entityId: 'e8', attempt: 1, leaseUntil: Date.now() - 1 };
+    givenRecords({ 'TASK#wf8/task8': good }, [good]);
+    // A record this code cannot read (a status from a newer version, most fields missing) ahead of a good one.
+    const unreadable = { pk: 'TASK#wf7', sk: 'task7', status: 'SOMETHING NEW', open: 'OPEN', leaseUntil: 1 };
+    aws.ddb.on(QueryCommand).resolves({ Items: [unreadable, taskRecord(good)] });
+    givenStepFunctions();
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(startedExecutions().map((execution) => execution.name)).toEqual(['wf8-task8-2']);
+    expect(result).toMatchObject({ resumed: 1, started: 1, failedToStart: 0, done: true });
+  });
+
+  it('notes each resume on the record so a record resumed repeatedly backs off for twice as long each time', async () => {
+    searchReplies({ hits: 0, results: [] });
+    const now = Date.now();
+    const poison = { workflowExecutionId: 'wf6', taskId: 'task6', entityId: 'e6', attempt: 3, leaseUntil: now - 1, resumeCount: 2 };
+    givenRecords({ 'TASK#wf6/task6': poison }, [poison]);
+    givenStepFunctions();
+
+    await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    const query = aws.ddb.commandCalls(QueryCommand)[0]?.args[0].input;
+    expect(query?.FilterExpression).toBe('attribute_not_exists(resumeAfter) OR resumeAfter < :now');
+    const noted = aws.ddb.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
+    expect(noted).toHaveLength(1);
+    expect(noted[0]).toMatchObject({ pk: 'TASK#wf6', sk: 'task6', resumeCount: 3, leaseUntil: now - 1 });
+    // Third resume: 4 × the one-minute base.
+    expect(Number(noted[0]?.resumeAfter) - now).toBeGreaterThanOrEqual(4 * 60_000);
+    expect(Number(noted[0]?.resumeAfter) - now).toBeLessThan(4 * 60_000 + 5000);
   });
 
   it('fails with InvalidStateInputError for a malformed sweep state', async () => {

@@ -43,12 +43,13 @@ function functionUrlEvent(body: string, options: { id?: string; secret?: string;
   };
 }
 
-/** DynamoDB: no task records; delivery records conditionally put, the ids in `seen` refused as duplicates. */
+/** DynamoDB: no task records; delivery records conditionally put, the ids in `seen` refused and read back as done. */
 function givenTable(seen: string[] = []) {
   const puts: PutCommandInput[] = [];
-  aws.ddb.on(GetCommand).callsFake((input) => {
+  aws.ddb.on(GetCommand).callsFake((input: { TableName?: string; Key?: Record<string, unknown> }) => {
     expect(input.TableName).toBe(TABLE_NAME);
-    return {};
+    const id = seen.find((candidate) => input.Key?.pk === `DELIVERY#${candidate}`);
+    return id === undefined ? {} : { Item: { pk: `DELIVERY#${id}`, sk: 'delivery', status: 'done', expiresAt: 4_102_444_800 } };
   });
   aws.ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
     expect(input.TableName).toBe(TABLE_NAME);
@@ -82,11 +83,22 @@ describe('webhook handler', () => {
 
     expect(result).toMatchObject({ statusCode: 202, headers: { 'content-type': 'application/json' } });
     expect(JSON.parse(String(result.body))).toEqual({ status: 'accepted', executions: [{ name: 'wf1-task1-1', outcome: 'started' }] });
-    expect(puts).toHaveLength(1);
+    const deliveryKey = { pk: `DELIVERY#${event.headers['webhook-id']}`, sk: 'delivery' };
+    expect(puts).toHaveLength(2);
     expect(puts[0]).toMatchObject({
-      Item: { pk: `DELIVERY#${event.headers['webhook-id']}`, sk: 'delivery', expiresAt: expect.any(Number) },
+      Item: { ...deliveryKey, status: 'processing', token: expect.any(String), expiresAt: expect.any(Number) },
       ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
     });
+    const claimedToken = puts[0]?.Item?.token as unknown;
+    expect(puts[1]).toMatchObject({
+      Item: { ...deliveryKey, status: 'done', token: claimedToken, expiresAt: expect.any(Number) },
+      ConditionExpression: '#token = :token',
+      ExpressionAttributeValues: { ':token': claimedToken },
+    });
+    // The processing lease is short (a dead receiver's retry must find it run out); done is remembered for a day.
+    expect(Number(puts[1]?.Item?.expiresAt) - Number(puts[0]?.Item?.expiresAt)).toBeGreaterThan(23 * 60 * 60);
+    const gets = aws.ddb.commandCalls(GetCommand).map((call) => call.args[0].input.Key);
+    expect(gets).toEqual([{ pk: 'TASK#wf1', sk: 'task1' }]);
     const starts = aws.sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
     expect(starts).toEqual([
       {
@@ -130,6 +142,10 @@ describe('webhook handler', () => {
 
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(String(result.body))).toMatchObject({ status: 'duplicate', webhookId: 'msg_seen' });
+    expect(aws.ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(aws.ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE_NAME, Key: { pk: 'DELIVERY#msg_seen', sk: 'delivery' }, ConsistentRead: true },
+    ]);
     expect(aws.sfn.calls()).toHaveLength(0);
   });
 

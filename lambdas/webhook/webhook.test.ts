@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { systemClock } from '../shared/clock';
-import { DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
+import { DELIVERY_PROCESSING_LEASE_SECONDS, DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
 import type { SearchedEntity } from '../shared/epilot/entity-api';
 import { createLogger } from '../shared/logger';
 import { TaskRecords } from '../shared/records/task-records';
@@ -177,8 +177,56 @@ describe('receiveWebhook', () => {
     const responses = await Promise.all(Array.from({ length: 20 }, () => receiveWebhook(request, h.deps)));
 
     expect(responses.filter((response) => response.statusCode === 202)).toHaveLength(1);
-    expect(responses.filter((response) => JSON.parse(response.body).status === 'duplicate')).toHaveLength(19);
+    // The others arrive while the first holds the processing lease (429: retry later) or after it finished (duplicate).
+    expect(responses.filter((response) => response.statusCode === 429 || response.statusCode === 200)).toHaveLength(19);
     expect(h.starts).toHaveLength(1);
+  });
+
+  it('processes a retry whose first receiver died after claiming the delivery, once the processing lease ran out', async () => {
+    const h = harness();
+    const id = `msg_${unique()}`;
+    const wf = `wf${unique()}`;
+    const request = signed(payload(entityWithAutomationTask('e1', wf, 'task1')), { id });
+    const deliveries = new DeliveryRecords(db.client, TABLE);
+    // The first receiver claimed the delivery and was killed before starting anything (no catch, no release).
+    const diedAt = Date.now() - (DELIVERY_PROCESSING_LEASE_SECONDS + 1) * 1000;
+    expect((await deliveries.claim(id, diedAt)).claimed).toBe(true);
+
+    const retried = await receiveWebhook(request, h.deps);
+
+    expect(retried.statusCode).toBe(202);
+    expect(h.starts.map((start) => start.name)).toEqual([`${wf}-task1-1`]);
+  });
+
+  it('answers 429 in progress (retryable for epilot) to a retry that arrives while another receiver holds the delivery', async () => {
+    const h = harness();
+    const id = `msg_${unique()}`;
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')), { id });
+    const deliveries = new DeliveryRecords(db.client, TABLE);
+    expect((await deliveries.claim(id, Date.now())).claimed).toBe(true);
+
+    const retried = await receiveWebhook(request, h.deps);
+
+    expect(retried.statusCode).toBe(429);
+    expect(JSON.parse(retried.body)).toMatchObject({ status: 'in progress', webhookId: id });
+    expect(h.starts).toEqual([]);
+  });
+
+  it('answers 200 duplicate to a delivery that was completed, even after its processing lease would have run out', async () => {
+    const h = harness();
+    const id = `msg_${unique()}`;
+    const request = signed(payload(entityWithAutomationTask('e1', `wf${unique()}`, 'task1')), { id });
+    const deliveries = new DeliveryRecords(db.client, TABLE);
+    const at = Date.now() - (DELIVERY_PROCESSING_LEASE_SECONDS + 1) * 1000;
+    const claim = await deliveries.claim(id, at);
+    if (!claim.claimed) throw new Error('expected the claim to win');
+    await deliveries.complete(id, claim.token, at);
+
+    const replayed = await receiveWebhook(request, h.deps);
+
+    expect(replayed.statusCode).toBe(200);
+    expect(JSON.parse(replayed.body)).toMatchObject({ status: 'duplicate', webhookId: id });
+    expect(h.starts).toEqual([]);
   });
 
   it('processes a delivery id again once its record has expired', async () => {

@@ -58,7 +58,8 @@ const reply = (statusCode: number, body: Record<string, unknown>): WebhookRespon
 
 /**
  * One webhook delivery from epilot: authenticated (Standard Webhooks signature) before its body is looked at,
- * deduplicated by `webhook-id`, detected with the same rule as the sweep and started like the sweep starts.
+ * deduplicated by `webhook-id` once its executions have started (a retry while another receiver holds the delivery's
+ * processing lease is answered 429, one after that lease ran out does the work), detected with the same rule as the sweep and started like the sweep starts.
  * 202 when task executions were started (or found running), 200 when there was nothing to do or it was a replay.
  */
 export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
@@ -114,20 +115,28 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
   const { body } = parsed;
 
   const claim = await deps.deliveries.claim(deliveryId, deps.clock.now());
-  if (!claim.claimed) {
+  if (!claim.claimed && claim.state === 'done') {
     logger.info('Webhook delivery seen before; nothing started', { webhookId: deliveryId, entityId: body.entity._id });
     return reply(200, { status: 'duplicate', webhookId: deliveryId });
+  }
+  if (!claim.claimed) {
+    // Another receiver holds the delivery's processing lease. 429 is retryable for epilot (as are 5xx), and its next
+    // retry comes after the lease has run out, so a receiver that died meanwhile does not lose the delivery.
+    logger.info('Webhook delivery in progress elsewhere; asked to retry later', { webhookId: deliveryId, entityId: body.entity._id });
+    return reply(429, { status: 'in progress', webhookId: deliveryId, message: 'this delivery is being processed; retry later' });
   }
 
   try {
     const entity = await entityWithWorkflows(body.entity, deps);
     if (!entity) {
       logger.info('Webhook entity not found by search; nothing started', { webhookId: deliveryId, entityId: body.entity._id });
+      await deps.deliveries.complete(deliveryId, claim.token, deps.clock.now());
       return reply(200, { status: 'nothing to do', reason: 'entity not found' });
     }
     const candidates = detectAutomationTasks(entity);
     if (candidates.length === 0) {
       logger.info('Webhook entity has no automation task waiting', { webhookId: deliveryId, entityId: entity._id });
+      await deps.deliveries.complete(deliveryId, claim.token, deps.clock.now());
       return reply(200, { status: 'nothing to do' });
     }
     const executions: WebhookExecution[] = [];
@@ -141,6 +150,8 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
       });
       executions.push({ name: started.name, outcome: started.outcome });
     }
+    // Only now is the delivery seen: a receiver that dies before this line leaves a lease a retry can take over.
+    await deps.deliveries.complete(deliveryId, claim.token, deps.clock.now());
     logger.info('Webhook delivery processed', { webhookId: deliveryId, entityId: entity._id, executions });
     return reply(202, { status: 'accepted', executions });
   } catch (error) {

@@ -115,8 +115,10 @@ describe('alarms', () => {
     expect(JSON.stringify(notRunning?.Properties.Dimensions)).toContain('SweepStateMachine');
   });
 
-  it('leave out "sweep not running" when the sweep has no schedule', () => {
-    const unscheduled = Template.fromStack(build({ sweepRateMinutes: '0' }).stack);
+  it('leave out "sweep not running" when the sweep has no schedule (settings given directly, as the local runner does)', () => {
+    // Deployments refuse sweepRateMinutes 0 (deploymentSettings); a stack built from settings directly may have it.
+    const settings = { ...deploymentSettings({ epilotTokenSecretName: 'my/epilot-token' }), sweepRateMinutes: 0 };
+    const unscheduled = Template.fromStack(new EpilotTaskRunnerStack(createLocalApp(), 'EpilotTaskRunner', { settings }));
     const started = Object.values(unscheduled.findResources('AWS::CloudWatch::Alarm')).filter(
       (alarm) => alarm.Properties.MetricName === 'ExecutionsStarted',
     );

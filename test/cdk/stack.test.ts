@@ -190,8 +190,10 @@ describe('state machines', () => {
     });
   });
 
-  it('a sweep rate of 0 leaves out the schedule', () => {
-    expect(synth({ sweepRateMinutes: '0' }).template.findResources('AWS::Events::Rule')).toEqual({});
+  it('a deployment refuses a sweep rate of 0, saying the sweep is what resumes dead executions', () => {
+    expect(() => deploymentSettings({ sweepRateMinutes: '0' })).toThrow(
+      /sweepRateMinutes: must be at least 1; the scheduled sweep is what resumes the tasks of executions that died/,
+    );
   });
 });
 

@@ -133,6 +133,38 @@ describe('settings that cannot work together', () => {
   });
 });
 
+describe('settings that cannot work together: leases and history', () => {
+  it('refuses a claim lease not longer than one start call with its retries (3 × httpTimeoutMs), naming both', () => {
+    expect(() => parseSettings({ claimLeaseMs: 30_000, httpTimeoutMs: 10_000 })).toThrow(
+      'setting claimLeaseMs: must be longer than one start call with its retries (3 × httpTimeoutMs = 30000)',
+    );
+    expect(parseSettings({ claimLeaseMs: 30_001, httpTimeoutMs: 10_000 }).claimLeaseMs).toBe(30_001);
+  });
+
+  it('refuses a poll window of 0 with an automation timeout that would reach 25,000 history events, naming the options', () => {
+    // 24 h / 1 s per loop × 5 events = 432,000 events.
+    expect(() =>
+      parseSettings(
+        { pollWindowMs: 0, pollIntervalMs: 1000, automationTimeoutMs: 86_400_000 },
+        'option',
+        (name) => `--${optionName(name)}`,
+      ),
+    ).toThrow(/option --poll-window-ms: polling a run for --automation-timeout-ms \(86400000\).*over the 25000 limit/);
+  });
+
+  it('accepts a poll window of 0 while the automation timeout stays under 25,000 history events', () => {
+    // 5 min / 1 s per loop × 5 events = 1,500 events.
+    expect(parseSettings({ pollWindowMs: 0, pollIntervalMs: 1000, automationTimeoutMs: 300_000 }).pollWindowMs).toBe(0);
+  });
+
+  it('accepts the defaults and the end-to-end fixtures (automationTimeoutMs 8000, claimLeaseMs 10000, httpTimeoutMs 2000)', () => {
+    expect(() => parseSettings({})).not.toThrow();
+    expect(() =>
+      parseSettings({ automationTimeoutMs: 8000, claimLeaseMs: 10_000, pollIntervalMs: 1000, httpTimeoutMs: 2000 }),
+    ).not.toThrow();
+  });
+});
+
 describe('setting names', () => {
   it.each([
     ['pollIntervalMs', 'POLL_INTERVAL_MS', 'poll-interval-ms'],

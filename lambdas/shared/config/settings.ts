@@ -175,8 +175,34 @@ function conflicts(settings: Settings): Array<{ name: SettingName; message: (nam
         `must fit in Lambda's ${MAX_FUNCTION_SECONDS} s`,
     });
   }
+  // The Start Lambda renews the claim just before epilot's start call, which may take 3 tries of httpTimeoutMs: a
+  // claim that runs out meanwhile lets another execution take the task over and start a second run.
+  if (settings.claimLeaseMs <= 3 * settings.httpTimeoutMs) {
+    found.push({
+      name: 'claimLeaseMs',
+      message: (nameOf) =>
+        `must be longer than one start call with its retries (3 × ${nameOf('httpTimeoutMs')} = ${3 * settings.httpTimeoutMs})`,
+    });
+  }
+  // Each status loop adds about HISTORY_EVENTS_PER_POLL_LOOP events; a run that outgrows the history fails its
+  // execution and leaves the record STARTED, unpolled, until its lease (past the deadline) runs out.
+  const pollLoops = settings.automationTimeoutMs / Math.max(settings.pollWindowMs, settings.pollIntervalMs);
+  if (pollLoops * HISTORY_EVENTS_PER_POLL_LOOP > MAX_HISTORY_EVENTS) {
+    found.push({
+      name: 'pollWindowMs',
+      message: (nameOf) =>
+        `polling a run for ${nameOf('automationTimeoutMs')} (${settings.automationTimeoutMs}) in loops of ` +
+        `${nameOf('pollWindowMs')} (or ${nameOf('pollIntervalMs')} when longer) takes about ` +
+        `${Math.ceil(pollLoops * HISTORY_EVENTS_PER_POLL_LOOP)} Step Functions history events, over the ${MAX_HISTORY_EVENTS} limit`,
+    });
+  }
   return found;
 }
+
+/** Step Functions' hard limit on one execution's history. */
+const MAX_HISTORY_EVENTS = 25_000;
+/** Task (scheduled, started, succeeded, state entered/exited) plus Choice and Wait: about 5 events per status loop. */
+const HISTORY_EVENTS_PER_POLL_LOOP = 5;
 
 /** How long one "Get automation status" invocation may take: the window, one more interval, a slow last call. */
 export function pollCallSeconds(settings: Pick<Settings, 'pollWindowMs' | 'pollIntervalMs' | 'httpTimeoutMs'>): number {

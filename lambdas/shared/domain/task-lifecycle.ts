@@ -253,3 +253,18 @@ export async function recordDecidedResult(
   const written = await deps.records.replace(record, recordResult(record, result, deps.clock.now(), deps.settings));
   return { record: written, result };
 }
+
+/** The first resume of a record waits nothing extra; each next one twice as long, up to a day. */
+const RESUME_BACKOFF_BASE_MS = 60_000;
+const RESUME_BACKOFF_MAX_MS = 24 * 60 * 60_000;
+
+/**
+ * Noted by a sweep after it started an execution to resume an abandoned record. Only `resumeCount` and
+ * `resumeAfter` change (never the lease or owner, so the resumed execution claims as before): a record whose
+ * executions keep failing before their claim is left out of the next sweeps for a growing time.
+ */
+export function noteResume(record: TaskRecord, now: number): TaskRecordFields {
+  const resumeCount = (record.resumeCount ?? 0) + 1;
+  const backoff = Math.min(RESUME_BACKOFF_BASE_MS * 2 ** (resumeCount - 1), RESUME_BACKOFF_MAX_MS);
+  return { ...record, resumeCount, resumeAfter: now + backoff };
+}

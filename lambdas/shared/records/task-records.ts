@@ -41,6 +41,9 @@ export const taskRecordSchema = z.object({
   createdAt: z.number(),
   updatedAt: z.number(),
   finishedAt: z.number().optional(),
+  /** How often a sweep resumed this record, and not before when the next may: a record whose executions keep dying backs off. */
+  resumeCount: z.number().int().nonnegative().optional(),
+  resumeAfter: z.number().optional(),
 });
 export type TaskRecord = z.output<typeof taskRecordSchema>;
 /** A record as a writer decides it; the store derives the key and stamps `version` and `updatedAt`. */
@@ -60,6 +63,9 @@ export const OPEN_RECORDS_INDEX = 'OpenRecords';
 export const OPEN_INDEX_KEY = 'open';
 const OPEN_INDEX_VALUE = 'OPEN';
 
+/** How many index pages one look for abandoned records reads at most (backing-off records are skipped by a filter). */
+const ABANDONED_MAX_PAGES = 5;
+
 export class TaskRecords {
   private readonly documents: DynamoDBDocumentClient;
 
@@ -78,19 +84,46 @@ export class TaskRecords {
     return Item === undefined ? undefined : taskRecordSchema.parse(Item);
   }
 
-  /** Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. */
-  async abandoned(now: number, limit: number): Promise<TaskRecord[]> {
-    const { Items } = await this.documents.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: OPEN_RECORDS_INDEX,
-        KeyConditionExpression: '#open = :open AND leaseUntil < :now',
-        ExpressionAttributeNames: { '#open': OPEN_INDEX_KEY },
-        ExpressionAttributeValues: { ':open': OPEN_INDEX_VALUE, ':now': now },
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []).map((item) => taskRecordSchema.parse(item));
+  /**
+   * Unfinished records whose lease has run out: their execution died, and nobody has taken them over yet. Items are
+   * read one by one: one that does not parse (a rollback after a schema change, a hand edit) is reported to
+   * `onUnreadable` and skipped, so it cannot stop every other record from being resumed.
+   */
+  async abandoned(
+    now: number,
+    limit: number,
+    onUnreadable: (key: { pk: unknown; sk: unknown }, problem: string) => void = () => undefined,
+  ): Promise<TaskRecord[]> {
+    const records: TaskRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // The filter applies after `Limit`, so a page of backing-off records is read past, a bounded number of pages.
+    for (let page = 0; page < ABANDONED_MAX_PAGES && records.length < limit; page += 1) {
+      const { Items, LastEvaluatedKey } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: OPEN_RECORDS_INDEX,
+          KeyConditionExpression: '#open = :open AND leaseUntil < :now',
+          // A record backing off (see `noteResume`) is left out, so records that keep failing cannot fill every page.
+          FilterExpression: 'attribute_not_exists(resumeAfter) OR resumeAfter < :now',
+          ExpressionAttributeNames: { '#open': OPEN_INDEX_KEY },
+          ExpressionAttributeValues: { ':open': OPEN_INDEX_VALUE, ':now': now },
+          Limit: limit,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of Items ?? []) {
+        const parsed = taskRecordSchema.safeParse(item);
+        if (parsed.success) records.push(parsed.data);
+        else
+          onUnreadable(
+            { pk: item.pk, sk: item.sk },
+            parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+          );
+      }
+      startKey = LastEvaluatedKey;
+      if (startKey === undefined) break;
+    }
+    return records.slice(0, limit);
   }
 
   /**
