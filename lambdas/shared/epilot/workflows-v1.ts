@@ -61,38 +61,36 @@ export class WorkflowsV1Engine implements WorkflowEngine {
   }
 
   async markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void> {
-    await this.http.sendAllowingEmpty({
-      api: 'workflow',
-      operation: 'updateStep',
-      method: 'PATCH',
-      path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}/steps/${encodeURIComponent(taskId)}`,
-      // The same status and run again change nothing, so transient failures may be retried in place.
-      idempotent: true,
-      body: { status: 'IN_PROGRESS', automationConfig: { flowId: run.flowId, executionId: run.runId } },
-      schema: z.unknown(),
+    await this.updateStep(workflowExecutionId, taskId, {
+      status: 'IN_PROGRESS',
+      automationConfig: { flowId: run.flowId, executionId: run.runId },
     });
   }
 
   async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void> {
+    await this.updateStep(workflowExecutionId, taskId, {
+      status: patch.status,
+      automationConfig: {
+        flowId: patch.flowId,
+        ...(patch.runId ? { executionId: patch.runId } : {}),
+        ...(patch.runStatus ? { executionStatus: patch.runStatus } : {}),
+      },
+      // The definition has no failure field; the guide's `error` object is sent only where a user opts in.
+      ...(this.options.sendErrorObject && patch.status === 'FAILED' && patch.reason
+        ? { error: { message: patch.reason, code: 'AUTOMATION_FAILED' } }
+        : {}),
+    });
+  }
+
+  private async updateStep(workflowExecutionId: string, taskId: string, body: Record<string, unknown>): Promise<void> {
     await this.http.sendAllowingEmpty({
       api: 'workflow',
       operation: 'updateStep',
       method: 'PATCH',
       path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}/steps/${encodeURIComponent(taskId)}`,
-      // Repeating the same final status is harmless, so transient failures may be retried in place.
+      // The same status (and run) again changes nothing, so transient failures may be retried in place.
       idempotent: true,
-      body: {
-        status: patch.status,
-        automationConfig: {
-          flowId: patch.flowId,
-          ...(patch.runId ? { executionId: patch.runId } : {}),
-          ...(patch.runStatus ? { executionStatus: patch.runStatus } : {}),
-        },
-        // The definition has no failure field; the guide's `error` object is sent only where a user opts in.
-        ...(this.options.sendErrorObject && patch.status === 'FAILED' && patch.reason
-          ? { error: { message: patch.reason, code: 'AUTOMATION_FAILED' } }
-          : {}),
-      },
+      body,
       schema: z.unknown(),
     });
   }
