@@ -4,7 +4,6 @@ import {
   envName,
   optionName,
   parseSettings,
-  required,
   runnerSettings,
   SETTING_NAMES,
   settingsEnvironment,
@@ -201,15 +200,5 @@ describe('endpointsOf', () => {
 describe('runnerSettings', () => {
   it('fails naming the setting', () => {
     expect(() => runnerSettings({ searchPageSize: 5000 })).toThrow(/setting searchPageSize/);
-  });
-});
-
-describe('required', () => {
-  it('returns a value that is set', () => {
-    expect(required('table', 'TASK_TABLE_NAME')).toBe('table');
-  });
-
-  it('fails naming the variable when the value is missing', () => {
-    expect(() => required(undefined, 'TASK_TABLE_NAME')).toThrow('Missing configuration: TASK_TABLE_NAME must be set');
   });
 });

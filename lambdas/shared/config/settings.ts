@@ -211,7 +211,12 @@ export function pollCallSeconds(settings: Pick<Settings, 'pollWindowMs' | 'pollI
 
 /** Runner settings with defaults for all but `input`: what tests and the local runner start from. */
 export function runnerSettings(input: Partial<RunnerSettings> = {}): RunnerSettings {
-  return pick(parseSettings(input), RUNNER_SETTING_NAMES);
+  return runnerSettingsOf(parseSettings(input));
+}
+
+/** The runner's part of settings already parsed (no second parse at a cold start). */
+export function runnerSettingsOf(settings: Settings): RunnerSettings {
+  return pick(settings, RUNNER_SETTING_NAMES);
 }
 
 const RUNNER_SETTING_NAMES = [...settingsIn(['runner']), 'httpTimeoutMs'] as Array<keyof RunnerSettings>;
@@ -243,10 +248,4 @@ export function endpointsOf(
 
 function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>;
-}
-
-/** A required piece of configuration, or an error that names the variable. */
-export function required<T>(value: T | undefined, variable: string): T {
-  if (value === undefined) throw new Error(`Missing configuration: ${variable} must be set`);
-  return value;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { endpointsOf, type RunnerSettings, runnerSettings } from '../../../lambdas/shared/config/settings';
+import { endpointsOf, type RunnerSettings, runnerSettingsOf } from '../../../lambdas/shared/config/settings';
 import { startEpilotSimulator } from '../../../simulator/epilot-simulator';
 import { loadSeedFile } from '../../../simulator/seed';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
@@ -35,7 +35,7 @@ export function addDemoCommand(program: Command): void {
     const runner = await startRunner(options, {
       endpoints: endpointsOf({ ...settings, epilotApiUrl: simulator.url }),
       token,
-      settings: runnerSettings(settings),
+      settings: runnerSettingsOf(settings),
       clock,
       ...(progress ? { onTaskEvent: progress.update } : {}),
     });

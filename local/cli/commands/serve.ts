@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { endpointsOf, runnerSettings, type Settings } from '../../../lambdas/shared/config/settings';
+import { endpointsOf, runnerSettingsOf, type Settings } from '../../../lambdas/shared/config/settings';
 import { describeError } from '../../../lambdas/shared/errors';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
 import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
@@ -126,7 +126,7 @@ export function addServeCommand(program: Command): void {
     const runner = await startRunner(options, {
       endpoints: endpointsOf(settings),
       token,
-      settings: runnerSettings(settings),
+      settings: runnerSettingsOf(settings),
       clock: localClock(options),
       webhookSecret: secret,
       onTaskEvent: (event) => {

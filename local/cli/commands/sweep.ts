@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { endpointsOf, runnerSettings } from '../../../lambdas/shared/config/settings';
+import { endpointsOf, runnerSettingsOf } from '../../../lambdas/shared/config/settings';
 import { EntityApi } from '../../../lambdas/shared/epilot/entity-api';
 import { EpilotHttp } from '../../../lambdas/shared/epilot/http';
 import { WorkflowsV1Engine } from '../../../lambdas/shared/epilot/workflows-v1';
@@ -42,7 +42,7 @@ export function addSweepCommand(program: Command): void {
     const runner = await startRunner(options, {
       endpoints,
       token,
-      settings: runnerSettings(settings),
+      settings: runnerSettingsOf(settings),
       clock,
       ...(progress ? { onTaskEvent: progress.update } : {}),
     });

@@ -1,4 +1,4 @@
-import { runnerSettings } from '../../config/settings';
+import { runnerSettingsOf } from '../../config/settings';
 import { defineNeed } from '../function-definition';
 
-export const settingsNeed = defineNeed('settings', ({ settings }) => ({ settings: runnerSettings(settings) }));
+export const settingsNeed = defineNeed('settings', ({ settings }) => ({ settings: runnerSettingsOf(settings) }));
