@@ -19,7 +19,6 @@ export const TaskStates = {
   automationFinished: 'Automation finished?',
   waitForAutomation: 'Wait for automation',
   cancelAutomation: stateName(TASK_FUNCTIONS.cancelAutomation),
-  mapStatus: stateName(TASK_FUNCTIONS.mapStatus),
   patchStep: stateName(TASK_FUNCTIONS.patchStep),
   nothingToDo: 'Nothing to do',
   handedOver: 'Handed over to another execution',

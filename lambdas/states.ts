@@ -4,7 +4,6 @@ import { detectTasks } from './detect-tasks/state';
 import { fetchExecution } from './fetch-execution/state';
 import { findTask } from './find-task/state';
 import { getAutomationStatus } from './get-automation-status/state';
-import { mapStatus } from './map-status/state';
 import { patchStep } from './patch-step/state';
 import { startAutomation } from './start-automation/state';
 import { webhookReceiver } from './webhook/state';
@@ -21,7 +20,6 @@ export const TASK_FUNCTIONS = {
   startAutomation,
   getAutomationStatus,
   cancelAutomation,
-  mapStatus,
   patchStep,
 } as const;
 

@@ -10,7 +10,7 @@ import { expectField } from '../shared/domain/task-state';
  * unseen once the step is failed. The FAILED result goes to the record first: an execution that takes the task
  * over after a crash right after the cancel patches that result, instead of taking the cancelled run for a person
  * skipping the task. A run epilot refuses to cancel (already finished, unknown) does not stop the patch. The state
- * carries the recorded result on, so Map status does not decide it again.
+ * carries the recorded result on, so Patch step does not decide it again.
  */
 function cancelAutomation(deps: Pick<RunnerDeps, 'automations' | 'records' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {

@@ -175,7 +175,43 @@ describe('patch-step handler', () => {
     expect(timeline).toEqual(['record PATCHING']);
   });
 
-  it('fails with InvalidStateInputError without a result', async () => {
+  it('decides COMPLETED for a finished successful run that carries no result, and patches it', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
+    recordTimeline();
+    epilot()
+      .patch(STEP_PATH, { status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'success' } })
+      .reply(200, { id: 'task-1', status: 'COMPLETED' });
+    const event = taskEvent({
+      entityId: 'entity-1',
+      flowId: 'flow-1',
+      run: { executionId: 'run-1', status: 'success', adopted: false, polls: 3, finished: true, timedOut: false },
+    });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result.result).toEqual(completed);
+    expect(putInputs().map((input) => input.Item?.['status'])).toEqual(['PATCHING', 'DONE']);
+  });
+
+  it('fails the step of a run that timed out with the configured timeout (AUTOMATION_TIMEOUT_MS=5000) when no result was recorded', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
+    recordTimeline();
+    const reason = 'automation did not finish within 5 s; the run was cancelled';
+    epilot()
+      .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'cancelled' } })
+      .reply(200, { id: 'task-1', status: 'FAILED' });
+    const event = taskEvent({
+      entityId: 'entity-1',
+      flowId: 'flow-1',
+      run: { executionId: 'run-1', status: 'cancelled', adopted: false, polls: 3, finished: false, timedOut: true },
+    });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result.result).toEqual({ stepStatus: 'FAILED', automationStatus: 'cancelled', reason });
+  });
+
+  it('fails with InvalidStateInputError, touching nothing, without a result, a run or an error', async () => {
     const error = await rejectionOf(handler(taskEvent({ flowId: 'flow-1' }), lambdaContext()));
 
     expect(error.name).toBe(ErrorNames.invalidStateInput);

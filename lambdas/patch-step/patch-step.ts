@@ -1,16 +1,21 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
-import { recordDecidedResult } from '../shared/domain/task-lifecycle';
-import { close } from '../shared/domain/task-lifecycle';
-import { expectField } from '../shared/domain/task-state';
+import { close, recordDecidedResult } from '../shared/domain/task-lifecycle';
+import { decideResult } from '../shared/domain/task-result';
+import { expectField, type TaskState } from '../shared/domain/task-state';
+import { InvalidStateInputError } from '../shared/errors';
 
 /**
- * Writes the result to the workflow step. The record holds the result (PATCHING) before the call, so if the patch
- * fails for good, the execution that takes the task over next patches the same result instead of re-deciding it.
+ * Decides the step result (unless Cancel automation or an earlier execution already recorded one: that one stands)
+ * and writes it to the workflow step. Deciding here rather than in a state of its own saves a Lambda invocation and
+ * two transitions between a run's end and its patch. The record holds the result (PATCHING) before the call, so if
+ * the patch fails for good, the execution that takes the task over next patches the same result instead of
+ * re-deciding it.
  */
 function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
-    const computed = expectField(state.result, 'result');
+    // Without a run or an error there is nothing to decide from: a malformed input, not a FAILED step.
+    const computed = state.result ?? decideResult(expectRunOrError(state), deps.settings.automationTimeoutMs);
     const flowId = expectField(state.flowId, 'flowId');
     const task = { workflowExecutionId: state.workflowExecutionId, taskId: state.taskId };
     const owned = await ownedRecord(deps.records, task, execution);
@@ -29,6 +34,13 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     logger.info('Patched workflow step', { stepStatus: result.stepStatus, automationExecutionId: runId, reason: result.reason });
     return { ...state, result };
   };
+}
+
+function expectRunOrError(state: TaskState): TaskState {
+  if (state.run === undefined && state.error === undefined) {
+    throw new InvalidStateInputError('Patch step needs a result, a run or an error');
+  }
+  return state;
 }
 
 export const createPatchStepHandler = (deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings' | 'logger'>) =>

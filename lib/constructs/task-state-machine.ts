@@ -49,7 +49,6 @@ export class TaskStateMachine extends Construct {
       .addRetry(RECORD_CONFLICT_RETRY);
     const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(TRANSIENT_RETRY);
     const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
-    const mapStatus = invoke(TASK_FUNCTIONS.mapStatus);
     const patchStep = invoke(TASK_FUNCTIONS.patchStep).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
 
     const nothingToDo = new sfn.Succeed(this, TaskStates.nothingToDo, { stateName: TaskStates.nothingToDo });
@@ -70,7 +69,7 @@ export class TaskStateMachine extends Construct {
     const failTheStep = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
     startAutomation.addCatch(handedOver, ownershipLost);
     // StartOutcomeUnknownError is not caught here: the run may exist, so it must never become a FAILED step.
-    startAutomation.addCatch(mapStatus, {
+    startAutomation.addCatch(patchStep, {
       errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
       resultPath: '$.error',
     });
@@ -78,18 +77,17 @@ export class TaskStateMachine extends Construct {
     getAutomationStatus.addCatch(cancelAutomation, failTheStep);
     // A run that cannot be cancelled still gets its step failed for the timeout.
     cancelAutomation.addCatch(handedOver, ownershipLost);
-    cancelAutomation.addCatch(mapStatus, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });
+    cancelAutomation.addCatch(patchStep, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });
     patchStep.addCatch(handedOver, ownershipLost);
     patchStep.addCatch(stepNotPatched, failTheStep);
 
     const pollLoop = getAutomationStatus.next(
       new sfn.Choice(this, TaskStates.automationFinished, { stateName: TaskStates.automationFinished })
-        .when(sfn.Condition.booleanEquals('$.run.finished', true), mapStatus)
+        .when(sfn.Condition.booleanEquals('$.run.finished', true), patchStep)
         .when(sfn.Condition.booleanEquals('$.run.timedOut', true), cancelAutomation)
         .otherwise(waitForAutomation.next(getAutomationStatus)),
     );
-    cancelAutomation.next(mapStatus);
-    mapStatus.next(patchStep);
+    cancelAutomation.next(patchStep);
 
     const definition = fetchExecution
       .next(findTask)

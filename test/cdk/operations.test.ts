@@ -4,6 +4,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
+import { SWEEP_FUNCTIONS, TASK_FUNCTIONS } from '../../lambdas/states';
 import { createLocalApp } from '../../local/emulator/synthesized-definitions';
 
 function build(context: Record<string, unknown> = {}, env?: { account: string; region: string }) {
@@ -125,14 +126,15 @@ describe('alarms', () => {
     expect(started).toHaveLength(0);
   });
 
-  it('sum the errors and the throttles of every runner function', () => {
+  it('sum the errors and the throttles of every task and sweep function', () => {
+    const last = Object.keys(TASK_FUNCTIONS).length + Object.keys(SWEEP_FUNCTIONS).length - 1;
     for (const metricName of ['Errors', 'Throttles']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         AlarmActions: [topicRef],
         Metrics: Match.arrayWith([
-          Match.objectLike({ Expression: Match.stringLikeRegexp('m0 \\+ m1 \\+ .*m8') }),
+          Match.objectLike({ Expression: Match.stringLikeRegexp(`^m0 \\+ m1 \\+ .*m${last}$`) }),
           Match.objectLike({
             MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: metricName, Namespace: 'AWS/Lambda' }) }),
           }),

@@ -119,7 +119,7 @@ describe('open-records index', () => {
 describe('functions', () => {
   it('all run Node.js 22 on ARM64 with X-Ray and a log group with retention', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(10); // 9 states + the webhook receiver
+    expect(Object.keys(functions)).toHaveLength(9); // 8 states + the webhook receiver
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
@@ -150,7 +150,6 @@ describe('functions', () => {
     ['TaskStartAutomation', [...RECORDS, ...SECRET, ...XRAY]],
     ['TaskGetAutomationStatus', [...SECRET, ...XRAY]],
     ['TaskCancelAutomation', [...RECORDS, ...SECRET, ...XRAY]],
-    ['TaskMapStatus', XRAY],
     ['TaskPatchStep', [...RECORDS, ...SECRET, ...XRAY]],
     ['SweepDetectTasks', [...RECORDS, 'dynamodb:Query', ...SECRET, 'states:DescribeExecution', 'states:StartExecution', ...XRAY]],
     ['WebhookFunction', [...RECORDS, ...SECRET, 'states:DescribeExecution', 'states:StartExecution', ...XRAY]],
@@ -206,8 +205,11 @@ describe('task state machine', () => {
     expect(taskState(TaskStates.startAutomation).Next).toBe(TaskStates.getAutomationStatus);
     expect(taskState(TaskStates.getAutomationStatus).Next).toBe(TaskStates.automationFinished);
     expect(taskState(TaskStates.waitForAutomation)).toMatchObject({ Type: 'Wait', Seconds: 2, Next: TaskStates.getAutomationStatus });
-    expect(taskState(TaskStates.cancelAutomation).Next).toBe(TaskStates.mapStatus);
-    expect(taskState(TaskStates.mapStatus).Next).toBe(TaskStates.patchStep);
+    expect(taskState(TaskStates.cancelAutomation).Next).toBe(TaskStates.patchStep);
+    expect(z.array(z.looseObject({})).parse(taskState(TaskStates.automationFinished)['Choices'])[0]).toMatchObject({
+      Variable: '$.run.finished',
+      Next: TaskStates.patchStep,
+    });
   });
 
   it('binds every Task state to a Lambda of the stack', () => {
@@ -219,7 +221,6 @@ describe('task state machine', () => {
         TaskStates.startAutomation,
         TaskStates.getAutomationStatus,
         TaskStates.cancelAutomation,
-        TaskStates.mapStatus,
         TaskStates.patchStep,
       ].sort(),
     );
@@ -253,8 +254,8 @@ describe('task state machine', () => {
 
   it('fails the step when a start is refused, and hands over when another execution took the task', () => {
     const start = taskState(TaskStates.startAutomation);
-    expect(catchFor(start, ErrorNames.epilotPermanent)).toMatchObject({ Next: TaskStates.mapStatus, ResultPath: '$.error' });
-    expect(catchFor(start, ErrorNames.invalidEpilotData)).toMatchObject({ Next: TaskStates.mapStatus });
+    expect(catchFor(start, ErrorNames.epilotPermanent)).toMatchObject({ Next: TaskStates.patchStep, ResultPath: '$.error' });
+    expect(catchFor(start, ErrorNames.invalidEpilotData)).toMatchObject({ Next: TaskStates.patchStep });
     expect(catchFor(start, ErrorNames.ownershipLost)).toMatchObject({ Next: TaskStates.handedOver });
     // A transient failure must not fail the step: the run may exist; a later execution adopts it.
     expect(catchFor(start, ErrorNames.epilotTransient)).toBeUndefined();
@@ -276,7 +277,7 @@ describe('task state machine', () => {
       ResultPath: '$.error',
     });
     expect(catchFor(taskState(TaskStates.cancelAutomation), 'States.ALL')).toMatchObject({
-      Next: TaskStates.mapStatus,
+      Next: TaskStates.patchStep,
       ResultPath: '$.cancelError',
     });
   });
