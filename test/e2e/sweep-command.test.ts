@@ -117,14 +117,20 @@ describe('epilot-task-runner sweep', () => {
     }
   });
 
-  it.each([
+  // Side by side, each with its own simulator and state dir (concurrent tests start before beforeAll hooks run).
+  it.concurrent.each([
     ['a missing token', [], {}, /no epilot API token/],
     ['a wrong token', ['--token', 'wrong'], {}, /rejected the API token \(401\)/],
     ['an unreachable API', ['--token', TOKEN, '--epilot-api-url', 'http://127.0.0.1:9'], {}, /unreachable/],
     ['a bad option value', ['--token', TOKEN, '--poll-interval-ms', 'soon'], {}, /option --poll-interval-ms: must be a whole number/],
   ])('fails with one clear line for %s', async (_case, extra, env, message) => {
-    const args = ['sweep', '--epilot-api-url', simulator.url, '--state-dir', stateDir, ...extra];
-    const result = await cli(args, { EPILOT_API_TOKEN: '', ...env });
+    const ownSimulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    const ownStateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-failing-'));
+    const args = ['sweep', '--epilot-api-url', ownSimulator.url, '--state-dir', ownStateDir, ...extra];
+    const result = await cli(args, { EPILOT_API_TOKEN: '', ...env }).finally(async () => {
+      await ownSimulator.stop();
+      fs.rmSync(ownStateDir, { recursive: true, force: true });
+    });
     expect(result.code).not.toBe(0);
     expect(
       result.stderr

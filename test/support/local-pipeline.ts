@@ -46,7 +46,9 @@ export async function startPipeline(
   const runner = await LocalRunner.create({
     endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token,
-    settings: runnerSettings({ automationTimeoutMs: 8000, ...options.settings }),
+    // On the scaled clock the default 3-minute start-settle window is 18 s of real waiting after every start whose
+    // answer a fault lost; 30 s keeps what it proves (longer than the HTTP timeout) at a sixth of the wait.
+    settings: runnerSettings({ automationTimeoutMs: 8000, startSettleMs: 30_000, ...options.settings }),
     clock,
     timeScale: TIME_SCALE,
     logger: options.logger ?? createLogger({ logLevel: 'SILENT' }),
