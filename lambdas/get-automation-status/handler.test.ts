@@ -92,6 +92,18 @@ describe('get-automation-status handler', () => {
     expect(error.message).toContain('getExecution');
   });
 
+  it.each([401, 403])(
+    'fails with EpilotAuthError (retried by the state, never a cancel) when epilot refuses the token with %s',
+    async (status) => {
+      epilot().get(RUN_PATH).reply(status, { status, error: 'Unauthorized' });
+
+      const error = await rejectionOf(handler(polling(), lambdaContext()));
+
+      expect(error.name).toBe(ErrorNames.epilotAuth);
+      expect(error.message).toContain('getExecution');
+    },
+  );
+
   it('fails with InvalidEpilotDataError when the run has no status', async () => {
     epilot().get(RUN_PATH).reply(200, { id: 'run-1' });
 

@@ -6,6 +6,7 @@
 export const ErrorNames = {
   epilotTransient: 'EpilotTransientError',
   epilotPermanent: 'EpilotPermanentError',
+  epilotAuth: 'EpilotAuthError',
   invalidEpilotData: 'InvalidEpilotDataError',
   invalidStateInput: 'InvalidStateInputError',
   recordConflict: 'RecordConflictError',
@@ -21,6 +22,20 @@ export class EpilotTransientError extends Error {
 /** epilot refused the call (4xx other than 429): repeating it will fail the same way. */
 export class EpilotPermanentError extends Error {
   override readonly name = ErrorNames.epilotPermanent;
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * epilot refused our credentials (401/403): a token being rotated, expired, or a proxy. It says nothing about the
+ * run, so states retry it with backoff and never turn it into a step result.
+ */
+export class EpilotAuthError extends Error {
+  override readonly name = ErrorNames.epilotAuth;
   constructor(
     message: string,
     readonly status: number,

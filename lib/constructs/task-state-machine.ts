@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/shared/errors';
 import { TaskStates } from '../../lambdas/state-names';
 import { TASK_FUNCTIONS } from '../../lambdas/states';
-import { RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
+import { POLL_BAD_DATA_RETRY, POLL_RETRY, RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
@@ -47,7 +47,7 @@ export class TaskStateMachine extends Construct {
       .addRetry(startOutcomeUnknownRetry)
       .addRetry(TRANSIENT_RETRY)
       .addRetry(RECORD_CONFLICT_RETRY);
-    const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(TRANSIENT_RETRY);
+    const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(POLL_RETRY).addRetry(POLL_BAD_DATA_RETRY);
     const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
     const mapStatus = invoke(TASK_FUNCTIONS.mapStatus);
     const patchStep = invoke(TASK_FUNCTIONS.patchStep).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
@@ -74,8 +74,12 @@ export class TaskStateMachine extends Construct {
       errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
       resultPath: '$.error',
     });
-    // A run the runner can no longer follow is cancelled before its step is failed, so it cannot finish unseen.
-    getAutomationStatus.addCatch(cancelAutomation, failTheStep);
+    // Only errors about the run itself (epilot no longer knows it, or its data stays unusable after retries) cancel
+    // it and fail the step; trouble with polling is retried (POLL_RETRY) and never fails a healthy run.
+    getAutomationStatus.addCatch(cancelAutomation, {
+      errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData],
+      resultPath: '$.error',
+    });
     // A run that cannot be cancelled still gets its step failed for the timeout.
     cancelAutomation.addCatch(handedOver, ownershipLost);
     cancelAutomation.addCatch(mapStatus, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });

@@ -20,3 +20,36 @@ export const RECORD_CONFLICT_RETRY: sfn.RetryProps = {
   maxAttempts: 3,
   jitterStrategy: sfn.JitterType.FULL,
 };
+
+/**
+ * Get automation status: failures that say nothing about the run (epilot unavailable, our token refused while it is
+ * rotated, the poller's own Lambda timing out or being throttled) are waited out with long, capped, jittered
+ * backoff. They never reach the cancel Catch; once retries run out the execution fails without a result, the
+ * STARTED lease holds and the resume adopts the run.
+ */
+export const POLL_RETRY: sfn.RetryProps = {
+  errors: [
+    ErrorNames.epilotTransient,
+    ErrorNames.epilotAuth,
+    sfn.Errors.TIMEOUT,
+    'Sandbox.Timedout',
+    'Lambda.Unknown',
+    'Lambda.TooManyRequestsException',
+    'Lambda.ServiceException',
+    'Lambda.SdkClientException',
+  ],
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxAttempts: 10,
+  maxDelay: Duration.seconds(120),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/** Unusable status data may be one bad answer: poll a few more times before taking it as the run's state. */
+export const POLL_BAD_DATA_RETRY: sfn.RetryProps = {
+  errors: [ErrorNames.invalidEpilotData],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 3,
+  jitterStrategy: sfn.JitterType.FULL,
+};

@@ -225,27 +225,25 @@ describe('task state machine', () => {
     );
   });
 
-  it.each([
-    TaskStates.fetchExecution,
-    TaskStates.startAutomation,
-    TaskStates.getAutomationStatus,
-    TaskStates.cancelAutomation,
-    TaskStates.patchStep,
-  ])('%s retries transient epilot errors with capped, jittered backoff', (name) => {
-    expect(retryFor(taskState(name), ErrorNames.epilotTransient)).toMatchObject({
-      MaxAttempts: 5,
-      MaxDelaySeconds: 60,
-      JitterStrategy: 'FULL',
-    });
-  });
+  it.each([TaskStates.fetchExecution, TaskStates.startAutomation, TaskStates.cancelAutomation, TaskStates.patchStep])(
+    '%s retries transient epilot errors with capped, jittered backoff',
+    (name) => {
+      expect(retryFor(taskState(name), ErrorNames.epilotTransient)).toMatchObject({
+        MaxAttempts: 5,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      });
+    },
+  );
 
   it.each([TaskStates.claimTask, TaskStates.startAutomation, TaskStates.patchStep])('%s re-decides after a record conflict', (name) => {
     expect(retryFor(taskState(name), ErrorNames.recordConflict)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
   });
 
-  it('never retries a permanent error or bad data', () => {
+  it('never retries a permanent error or bad data (except Get automation status, which re-polls bad data a few times)', () => {
     for (const [name, state] of Object.entries(task.definition.States)) {
       for (const error of [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput]) {
+        if (name === TaskStates.getAutomationStatus && error === ErrorNames.invalidEpilotData) continue;
         expect({ name, retry: retryFor(state, error) }).toEqual({ name, retry: undefined });
       }
     }
@@ -270,11 +268,38 @@ describe('task state machine', () => {
     expect(catchFor(start, ErrorNames.startOutcomeUnknown)).toBeUndefined();
   });
 
-  it('after a start, every failure still ends in a patch, cancelling a run it can no longer follow', () => {
-    expect(catchFor(taskState(TaskStates.getAutomationStatus), 'States.ALL')).toMatchObject({
-      Next: TaskStates.cancelAutomation,
-      ResultPath: '$.error',
-    });
+  it.each([
+    ErrorNames.epilotTransient,
+    ErrorNames.epilotAuth,
+    'States.Timeout',
+    'Sandbox.Timedout',
+    'Lambda.Unknown',
+    'Lambda.TooManyRequestsException',
+  ])('Get automation status retries %s with capped full-jitter backoff and never sends it to Cancel', (error) => {
+    const poll = taskState(TaskStates.getAutomationStatus);
+    expect(retryFor(poll, error)).toMatchObject({ JitterStrategy: 'FULL', BackoffRate: 2, MaxAttempts: 10, MaxDelaySeconds: 120 });
+    expect(catchFor(poll, error)).toBeUndefined();
+  });
+
+  // CDK's own service-exception retrier (retryOnServiceExceptions) comes first for these and wins.
+  it.each(['Lambda.ServiceException', 'Lambda.SdkClientException'])(
+    'Get automation status retries %s and never sends it to Cancel',
+    (error) => {
+      const poll = taskState(TaskStates.getAutomationStatus);
+      expect(retryFor(poll, error)).toBeDefined();
+      expect(catchFor(poll, error)).toBeUndefined();
+    },
+  );
+
+  it('Get automation status cancels the run only for errors about the run: 404 (EpilotPermanentError) and bad data after retries', () => {
+    const poll = taskState(TaskStates.getAutomationStatus);
+    expect(catchFor(poll, 'States.ALL')).toBeUndefined();
+    expect(catchFor(poll, ErrorNames.epilotPermanent)).toMatchObject({ Next: TaskStates.cancelAutomation, ResultPath: '$.error' });
+    expect(catchFor(poll, ErrorNames.invalidEpilotData)).toMatchObject({ Next: TaskStates.cancelAutomation, ResultPath: '$.error' });
+    expect(retryFor(poll, ErrorNames.invalidEpilotData)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+  });
+
+  it('a run that cannot be cancelled still gets its step patched', () => {
     expect(catchFor(taskState(TaskStates.cancelAutomation), 'States.ALL')).toMatchObject({
       Next: TaskStates.mapStatus,
       ResultPath: '$.cancelError',

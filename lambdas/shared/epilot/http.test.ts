@@ -1,7 +1,7 @@
 import nock from 'nock';
 import * as z from 'zod';
 import type { Clock } from '../clock';
-import { ErrorNames, EpilotPermanentError } from '../errors';
+import { EpilotAuthError, ErrorNames, EpilotPermanentError } from '../errors';
 import { rejectionOf, strictNock } from '../../../test/support/handler-test-kit';
 import { EpilotHttp, type EpilotHttpOptions, fullJitterBackoff } from './http';
 
@@ -156,8 +156,6 @@ describe('EpilotHttp', () => {
 
   it.each([
     [400, { message: 'flowId is required' }, ': flowId is required'],
-    [401, { message: 'Unauthorized' }, ': Unauthorized'],
-    [403, { status: 403, error: 'Forbidden' }, ': Forbidden'],
     [404, 'not json', ''],
   ])('turns %s into an EpilotPermanentError naming the operation, without retrying', async (status, body, detail) => {
     nock(BASE).get(getRun.path).reply(status, body);
@@ -169,6 +167,31 @@ describe('EpilotHttp', () => {
     expect(error).toBeInstanceOf(EpilotPermanentError);
     expect(error).toHaveProperty('status', status);
     expect(error.message).toBe(`getExecution (GET /v1/automation/executions/run-1) answered ${status}${detail}`);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it.each([
+    [401, { message: 'Unauthorized' }, ': Unauthorized'],
+    [403, { status: 403, error: 'Forbidden' }, ': Forbidden'],
+  ])('turns %s into an EpilotAuthError naming the operation, drops the cached token, and does not retry', async (status, body, detail) => {
+    nock(BASE).get(getRun.path).reply(status, body);
+    let invalidated = 0;
+    const token = Object.assign(async () => TOKEN, {
+      invalidate: () => {
+        invalidated += 1;
+      },
+    });
+    const { http, sleeps, requests } = newHttp({ token });
+
+    const error = await rejectionOf(http.send(getRun));
+
+    expect(error.name).toBe(ErrorNames.epilotAuth);
+    expect(error).toBeInstanceOf(EpilotAuthError);
+    expect(error).toHaveProperty('status', status);
+    expect(error.message).toBe(`getExecution (GET /v1/automation/executions/run-1) answered ${status}${detail}`);
+    expect(error.message).not.toContain(TOKEN);
+    expect(invalidated).toBe(1);
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
@@ -269,7 +292,7 @@ describe('EpilotHttp', () => {
     ];
 
     expect(errors.map((error) => error.name)).toEqual([
-      ErrorNames.epilotPermanent,
+      ErrorNames.epilotAuth,
       ErrorNames.epilotTransient,
       ErrorNames.invalidEpilotData,
       ErrorNames.epilotTransient,

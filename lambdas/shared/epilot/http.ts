@@ -1,11 +1,14 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type * as z from 'zod';
 import type { Clock } from '../clock';
-import { EpilotPermanentError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
+import { EpilotAuthError, EpilotPermanentError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
 import type { EpilotApiName, EpilotEndpoints } from '../config/settings';
 
-/** Resolves the bearer token; on AWS it reads Secrets Manager once per container. */
-export type TokenProvider = () => Promise<string>;
+/**
+ * Resolves the bearer token; on AWS it reads Secrets Manager and caches it. `invalidate` drops the cache, so the
+ * next call after a 401/403 reads the (possibly rotated) secret again.
+ */
+export type TokenProvider = (() => Promise<string>) & { invalidate?: () => void };
 
 export interface EpilotHttpOptions {
   endpoints: EpilotEndpoints;
@@ -117,6 +120,11 @@ export class EpilotHttp {
     const text = typeof response.data === 'string' ? response.data : '';
     if (status === 429 || status >= 500) {
       throw new TransientFailure(`${what} answered ${status}${errorDetail(text, token)}`, retryAfterMs(response));
+    }
+    if (status === 401 || status === 403) {
+      // The token may just have been rotated: read it afresh next time. The message names the call, never the token.
+      this.options.token.invalidate?.();
+      throw new EpilotAuthError(`${what} answered ${status}${errorDetail(text, token)}`, status);
     }
     // Redirects are not followed (maxRedirects: 0); a 3xx must not pass for an empty success ("not found").
     if (status >= 300) {
