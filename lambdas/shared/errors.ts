@@ -7,6 +7,7 @@ export const ErrorNames = {
   epilotTransient: 'EpilotTransientError',
   epilotPermanent: 'EpilotPermanentError',
   epilotAuth: 'EpilotAuthError',
+  epilotRateLimited: 'EpilotRateLimitedError',
   invalidEpilotData: 'InvalidEpilotDataError',
   invalidStateInput: 'InvalidStateInputError',
   recordConflict: 'RecordConflictError',
@@ -17,6 +18,21 @@ export const ErrorNames = {
 /** epilot answered 5xx or 429, timed out, or the connection failed: trying again later may work. */
 export class EpilotTransientError extends Error {
   override readonly name = ErrorNames.epilotTransient;
+}
+
+/**
+ * epilot asked us to wait (`Retry-After` on a 429 or 5xx) and the call still failed after the client's own retries.
+ * A separate name so its Step Functions Retry can wait at least as long as any `Retry-After` the client honours
+ * (RATE_LIMITED_RETRY: no jitter, interval = the cap); a jittered transient retry could come sooner.
+ */
+export class EpilotRateLimitedError extends Error {
+  override readonly name = ErrorNames.epilotRateLimited;
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
 }
 
 /** epilot refused the call (4xx other than 429): repeating it will fail the same way. */
