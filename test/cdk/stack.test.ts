@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ErrorNames } from '../../lambdas/shared/errors';
+import { RETRY_AFTER_CAP_MS } from '../../lambdas/shared/epilot/http';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { SweepStates, TaskStates } from '../../lambdas/state-names';
@@ -257,6 +258,54 @@ describe('task state machine', () => {
     // A transient failure must not fail the step: the run may exist; a later execution adopts it.
     expect(catchFor(start, ErrorNames.epilotTransient)).toBeUndefined();
     expect(catchFor(start, 'States.ALL')).toBeUndefined();
+  });
+
+  it('fails the step when a start is refused with 401/403 (EpilotAuthError: nothing ran; the client already tried a fresh token), retrying it no further', () => {
+    const start = taskState(TaskStates.startAutomation);
+    expect(catchFor(start, ErrorNames.epilotAuth)).toMatchObject({ Next: TaskStates.mapStatus, ResultPath: '$.error' });
+    expect(retryFor(start, ErrorNames.epilotAuth)).toBeUndefined();
+  });
+
+  it.each([TaskStates.fetchExecution, TaskStates.cancelAutomation, TaskStates.patchStep])(
+    '%s retries EpilotAuthError (a token being rotated) with capped full-jitter backoff, never into a step result',
+    (name) => {
+      const state = taskState(name);
+      expect(retryFor(state, ErrorNames.epilotAuth)).toMatchObject({
+        IntervalSeconds: 5,
+        BackoffRate: 2,
+        MaxAttempts: 5,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      });
+      // Cancel and Patch step have a States.ALL catch; an auth error reaches it only after these retries.
+      expect(catchFor(state, ErrorNames.epilotAuth)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    TaskStates.fetchExecution,
+    TaskStates.startAutomation,
+    TaskStates.getAutomationStatus,
+    TaskStates.cancelAutomation,
+    TaskStates.patchStep,
+  ])('%s retries EpilotRateLimitedError unjittered, first after at least the longest Retry-After honoured (20 s), and never sooner later on', (name) => {
+    const state = taskState(name);
+    const retry = z
+      .object({ IntervalSeconds: z.number(), BackoffRate: z.number(), JitterStrategy: z.string(), MaxAttempts: z.number() })
+      .parse(retryFor(state, ErrorNames.epilotRateLimited));
+    expect(retry.JitterStrategy).toBe('NONE');
+    expect(retry.IntervalSeconds * 1000).toBeGreaterThanOrEqual(RETRY_AFTER_CAP_MS);
+    expect(retry.BackoffRate).toBeGreaterThanOrEqual(1);
+    expect(retry.MaxAttempts).toBeGreaterThan(1);
+    expect(catchFor(state, ErrorNames.epilotRateLimited)).toBeUndefined();
+  });
+
+  it('Detect tasks (sweep) retries rate limits unjittered for at least 20 s, transient and auth errors with backoff', () => {
+    const detect = sweep.definition.States[SweepStates.detectTasks];
+    if (!detect) throw new Error('no Detect tasks state');
+    expect(retryFor(detect, ErrorNames.epilotRateLimited)).toMatchObject({ IntervalSeconds: 20, JitterStrategy: 'NONE' });
+    expect(retryFor(detect, ErrorNames.epilotTransient)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+    expect(retryFor(detect, ErrorNames.epilotAuth)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
   });
 
   it('retries Start automation on StartOutcomeUnknownError, evenly, for longer than startSettleMs (default 180 s), and never catches it', () => {
