@@ -117,6 +117,9 @@ export class LocalRunner {
       token: async () => options.token,
       timeoutMs: options.settings.httpTimeoutMs,
       clock: options.clock,
+      // As the Lambdas log it (needs/epilot.ts).
+      onAuthRefused: ({ call, status, message }) =>
+        options.logger.error('epilot refused the API token; the secret is read again for the next call', { call, status, error: message }),
       onRequest: ({ api, operation }) => {
         const key = `${api}.${operation}`;
         this.epilotCalls[key] = (this.epilotCalls[key] ?? 0) + 1;

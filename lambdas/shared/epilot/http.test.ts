@@ -227,7 +227,7 @@ describe('EpilotHttp', () => {
       expect(invalidated).toBe(3);
       expect(requests).toHaveLength(3);
       expect(sleeps).toHaveLength(2);
-      expect(refusals).toEqual(Array(3).fill({ call: 'getExecution (GET /v1/automation/executions/run-1)', status }));
+      expect(refusals).toEqual(Array(3).fill({ call: 'getExecution (GET /v1/automation/executions/run-1)', status, message: error.message }));
       expect(JSON.stringify(refusals)).not.toContain(TOKEN);
     },
   );

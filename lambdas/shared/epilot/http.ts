@@ -20,10 +20,10 @@ export interface EpilotHttpOptions {
   /** Bodies larger than this are refused as bad data instead of filling a Lambda's memory. */
   maxResponseBytes?: number;
   /**
-   * Told of every 401/403 (the call's name, never the token), so it is logged as an error: a token refused for
-   * long is a misconfiguration someone must fix, even though each call is retried.
+   * Told of every 401/403 (the call's name and epilot's message, never the token), so it is logged as an error: a
+   * token refused for long is a misconfiguration someone must fix, even though each call is retried.
    */
-  onAuthRefused?: (refusal: { call: string; status: number }) => void;
+  onAuthRefused?: (refusal: { call: string; status: number; message: string }) => void;
   /** Sees every request the runner sends; the local runner counts calls with it. */
   onRequest?: (call: { api: EpilotApiName; operation: string; method: string; path: string }) => void;
 }
@@ -160,9 +160,10 @@ export class EpilotHttp {
     }
     if (status === 401 || status === 403) {
       // The token may just have been rotated: read it afresh next time. The message names the call, never the token.
+      const message = `${what} answered ${status}${errorDetail(text, token)}`;
       this.options.token.invalidate?.();
-      this.options.onAuthRefused?.({ call: what, status });
-      throw new EpilotAuthError(`${what} answered ${status}${errorDetail(text, token)}`, status);
+      this.options.onAuthRefused?.({ call: what, status, message });
+      throw new EpilotAuthError(message, status);
     }
     // Redirects are not followed (maxRedirects: 0); a 3xx must not pass for an empty success ("not found").
     if (status >= 300) {

@@ -15,7 +15,8 @@ export const epilotNeed = defineNeed('epilot', ({ settings }) => {
     token: secretsManagerToken(settings.epilotTokenSecretName),
     timeoutMs: settings.httpTimeoutMs,
     clock: systemClock,
-    onAuthRefused: (refusal) => authLog.error('epilot refused the API token; the secret is read again for the next call', refusal),
+    onAuthRefused: ({ call, status, message }) =>
+      authLog.error('epilot refused the API token; the secret is read again for the next call', { call, status, error: message }),
   });
   return { workflows: new WorkflowsV1Engine(http), automations: new AutomationApi(http), entities: new EntityApi(http) };
 });
