@@ -5,7 +5,7 @@ import type { Clock } from '../../lambdas/shared/clock';
 import { DeliveryRecords } from '../../lambdas/shared/records/delivery-records';
 import { AutomationApi } from '../../lambdas/shared/epilot/automation-api';
 import { EntityApi } from '../../lambdas/shared/epilot/entity-api';
-import { EpilotHttp } from '../../lambdas/shared/epilot/http';
+import { EpilotHttp, type TokenProvider } from '../../lambdas/shared/epilot/http';
 import { WorkflowsV1Engine } from '../../lambdas/shared/epilot/workflows-v1';
 import type { Logger } from '../../lambdas/shared/logger';
 import { type AllDeps, type FunctionDefinition, type Need, timeoutSecondsOf } from '../../lambdas/shared/runtime/function-definition';
@@ -29,6 +29,8 @@ import {
 export interface LocalRunnerOptions {
   endpoints: EpilotEndpoints;
   token: string;
+  /** Reads the token instead of `token` (a test watching it being read again after a 401). */
+  tokenProvider?: TokenProvider | undefined;
   settings: RunnerSettings;
   clock: Clock;
   logger: Logger;
@@ -116,7 +118,7 @@ export class LocalRunner {
   ) {
     const http = new EpilotHttp({
       endpoints: options.endpoints,
-      token: async () => options.token,
+      token: options.tokenProvider ?? (async () => options.token),
       timeoutMs: options.settings.httpTimeoutMs,
       clock: options.clock,
       // As the Lambdas log it (needs/epilot.ts).
