@@ -509,7 +509,7 @@ describe('epilot simulator', () => {
       expect(sim.callCounts()).toMatchObject({ 'workflow.getExecution': 4, 'entity.searchEntities': 1, 'workflow.updateStep': 1 });
     });
 
-    it('a burst of 401s answers the next N calls of any API 401 with that API\'s error body, changing nothing, then serves again', async () => {
+    it("a burst of 401s answers the next N calls of any API 401 with that API's error body, changing nothing, then serves again", async () => {
       sim.scriptFault({ operation: '*', times: 3, fault: 'unauthorized' });
       const refused = await call('GET', '/v1/workflows/executions/wf-a');
       expect(refused.status).toBe(401);

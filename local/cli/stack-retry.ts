@@ -1,4 +1,4 @@
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Clock } from '../../lambdas/shared/clock';
 import { RATE_LIMITED_RETRY, TRANSIENT_RETRY } from '../../lib/sfn/retries';
 import { type Retrier, stepFunctionsDelayMs } from '../emulator/retry-book';
@@ -42,6 +42,6 @@ function toAsl(props: sfn.RetryProps): Retrier {
     MaxAttempts: props.maxAttempts,
     BackoffRate: props.backoffRate,
     MaxDelaySeconds: props.maxDelay?.toSeconds(),
-    JitterStrategy: props.jitterStrategy === undefined ? undefined : props.jitterStrategy === 'FULL' ? 'FULL' : 'NONE',
+    JitterStrategy: props.jitterStrategy === undefined ? undefined : props.jitterStrategy === sfn.JitterType.FULL ? 'FULL' : 'NONE',
   };
 }

@@ -363,7 +363,6 @@ function bindStateless<N extends Need, E, R>(definition: FunctionDefinition<N, E
   return (event) => handler(event, context);
 }
 
-
 /** What a Lambda Function URL hands the receiver, as far as it reads it. */
 function functionUrlEvent(request: WebhookRequest & { method?: string }): APIGatewayProxyEventV2 {
   const method = request.method ?? 'POST';

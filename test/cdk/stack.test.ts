@@ -288,17 +288,20 @@ describe('task state machine', () => {
     TaskStates.getAutomationStatus,
     TaskStates.cancelAutomation,
     TaskStates.patchStep,
-  ])('%s retries EpilotRateLimitedError unjittered, first after at least the longest Retry-After honoured (20 s), and never sooner later on', (name) => {
-    const state = taskState(name);
-    const retry = z
-      .object({ IntervalSeconds: z.number(), BackoffRate: z.number(), JitterStrategy: z.string(), MaxAttempts: z.number() })
-      .parse(retryFor(state, ErrorNames.epilotRateLimited));
-    expect(retry.JitterStrategy).toBe('NONE');
-    expect(retry.IntervalSeconds * 1000).toBeGreaterThanOrEqual(RETRY_AFTER_CAP_MS);
-    expect(retry.BackoffRate).toBeGreaterThanOrEqual(1);
-    expect(retry.MaxAttempts).toBeGreaterThan(1);
-    expect(catchFor(state, ErrorNames.epilotRateLimited)).toBeUndefined();
-  });
+  ])(
+    '%s retries EpilotRateLimitedError unjittered, first after at least the longest Retry-After honoured (20 s), and never sooner later on',
+    (name) => {
+      const state = taskState(name);
+      const retry = z
+        .object({ IntervalSeconds: z.number(), BackoffRate: z.number(), JitterStrategy: z.string(), MaxAttempts: z.number() })
+        .parse(retryFor(state, ErrorNames.epilotRateLimited));
+      expect(retry.JitterStrategy).toBe('NONE');
+      expect(retry.IntervalSeconds * 1000).toBeGreaterThanOrEqual(RETRY_AFTER_CAP_MS);
+      expect(retry.BackoffRate).toBeGreaterThanOrEqual(1);
+      expect(retry.MaxAttempts).toBeGreaterThan(1);
+      expect(catchFor(state, ErrorNames.epilotRateLimited)).toBeUndefined();
+    },
+  );
 
   it('Detect tasks (sweep) retries rate limits unjittered for at least 20 s, transient and auth errors with backoff', () => {
     const detect = sweep.definition.States[SweepStates.detectTasks];

@@ -137,23 +137,26 @@ describe('epilot-task-runner sweep', () => {
   it.each([
     ['a 502', { status: 502 }, 'scripted:502'],
     ['a reset', 'reset', 'scripted:reset'],
-  ] as const)('a sweep whose first entity search gets %s succeeds (retried as the deployed sweep retries it)', async (_case, fault, label) => {
-    const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
-    const freshDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
-    try {
-      fresh.scriptFault({ operation: 'entity.searchEntities', times: 1, fault });
-      const args = [...sweepArgs().slice(0, 1), '--epilot-api-url', fresh.url, ...sweepArgs().slice(3)];
-      args[args.indexOf('--state-dir') + 1] = freshDir;
-      const result = await cli(args, { EPILOT_API_TOKEN: TOKEN });
-      expect(result.code).toBe(0);
-      const summary = JSON.parse(result.stdout) as SweepJson;
-      expect(summary.sweep).toMatchObject({ status: 'SUCCEEDED', started: 8 });
-      expect(fresh.traffic.filter((exchange) => exchange.fault === label)).toHaveLength(1);
-    } finally {
-      await fresh.stop();
-      fs.rmSync(freshDir, { recursive: true, force: true });
-    }
-  });
+  ] as const)(
+    'a sweep whose first entity search gets %s succeeds (retried as the deployed sweep retries it)',
+    async (_case, fault, label) => {
+      const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
+      const freshDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
+      try {
+        fresh.scriptFault({ operation: 'entity.searchEntities', times: 1, fault });
+        const args = [...sweepArgs().slice(0, 1), '--epilot-api-url', fresh.url, ...sweepArgs().slice(3)];
+        args[args.indexOf('--state-dir') + 1] = freshDir;
+        const result = await cli(args, { EPILOT_API_TOKEN: TOKEN });
+        expect(result.code).toBe(0);
+        const summary = JSON.parse(result.stdout) as SweepJson;
+        expect(summary.sweep).toMatchObject({ status: 'SUCCEEDED', started: 8 });
+        expect(fresh.traffic.filter((exchange) => exchange.fault === label)).toHaveLength(1);
+      } finally {
+        await fresh.stop();
+        fs.rmSync(freshDir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it.each([
     ['a missing token', [], {}, /no epilot API token/],

@@ -137,7 +137,7 @@ describe('EpilotHttp', () => {
     for (const sleep of sleeps) expect(sleep).toBeGreaterThanOrEqual(1000);
   });
 
-  it('makes no retry that could end after the call\'s notAfter', async () => {
+  it("makes no retry that could end after the call's notAfter", async () => {
     nock(BASE).get(getRun.path).reply(503, { message: 'Service Unavailable' });
     const { http, sleeps, requests } = newHttp({ timeoutMs: 1000 });
     const now = Date.parse('2024-05-01T12:00:00.000Z');
@@ -227,7 +227,9 @@ describe('EpilotHttp', () => {
       expect(invalidated).toBe(3);
       expect(requests).toHaveLength(3);
       expect(sleeps).toHaveLength(2);
-      expect(refusals).toEqual(Array(3).fill({ call: 'getExecution (GET /v1/automation/executions/run-1)', status, message: error.message }));
+      expect(refusals).toEqual(
+        Array(3).fill({ call: 'getExecution (GET /v1/automation/executions/run-1)', status, message: error.message }),
+      );
       expect(JSON.stringify(refusals)).not.toContain(TOKEN);
     },
   );
