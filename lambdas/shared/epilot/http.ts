@@ -203,7 +203,8 @@ class TransientFailure extends Error {
 
 function finalError(error: unknown): unknown {
   if (!(error instanceof TransientFailure)) return error;
-  return error.retryAfterMs === undefined
+  // `Retry-After: 0` asks for no wait: any retry honours it, so it stays an ordinary transient failure.
+  return error.retryAfterMs === undefined || error.retryAfterMs === 0
     ? new EpilotTransientError(error.message)
     : new EpilotRateLimitedError(`${error.message} (Retry-After ${error.retryAfterMs} ms)`, error.retryAfterMs);
 }
