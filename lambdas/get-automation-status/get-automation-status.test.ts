@@ -1,4 +1,4 @@
-import { EpilotRateLimitedError, EpilotTransientError } from '../shared/errors';
+import { EpilotPermanentError, EpilotRateLimitedError, EpilotTransientError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
 import type { AutomationApi } from '../shared/epilot/automation-api';
 import { createLogger } from '../shared/logger';
@@ -247,5 +247,33 @@ describe('getAutomationStatus within its Lambda timeout and Retry-After', () => 
     expect(error).toBeInstanceOf(EpilotRateLimitedError);
     expect(calls).toHaveLength(1);
     expect(elapsed()).toBe(0);
+  });
+
+  it('polls on after an unknown socket error or a redirect (EpilotPermanentError without a 4xx): it says nothing about the run', async () => {
+    const { run, calls } = scripted(
+      [
+        new EpilotPermanentError('getExecution failed: EPROTO: unexpected protocol failure', 0),
+        new EpilotPermanentError('getExecution answered 302', 302),
+        'success',
+      ],
+      { settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 }, remainingMs: 150_000 },
+    );
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true });
+    expect(calls).toHaveLength(3);
+  });
+
+  it('fails with the EpilotPermanentError of a 404 at once: the run is gone, which the Catch cancels and fails', async () => {
+    const { run, calls } = scripted([new EpilotPermanentError('getExecution answered 404', 404)], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 },
+      remainingMs: 150_000,
+    });
+
+    const error = await run().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(EpilotPermanentError);
+    expect(calls).toHaveLength(1);
   });
 });

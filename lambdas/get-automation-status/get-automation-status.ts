@@ -1,4 +1,4 @@
-import { describeError, EpilotRateLimitedError, EpilotTransientError } from '../shared/errors';
+import { describeError, EpilotPermanentError, EpilotRateLimitedError, EpilotTransientError } from '../shared/errors';
 import { pollCallSeconds } from '../shared/config/settings';
 import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
@@ -47,8 +47,8 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
         status = (await deps.automations.get(executionId, { notAfter: mustReturnAt })).status;
       } catch (error) {
         // epilot being briefly unavailable must not fail a run that is fine: keep polling until the deadline.
-        if (!(error instanceof EpilotTransientError || error instanceof EpilotRateLimitedError)) throw error;
-        failedCall = error;
+        failedCall = saysNothingAboutTheRun(error);
+        if (!failedCall) throw error;
         logger.warn('Status call failed; polling on', { error: describeError(error), polls });
       }
       const now = deps.clock.now();
@@ -78,6 +78,17 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
       await deps.clock.sleep(retryAfterMs > 0 ? pause : Math.min(pause, deadline - now));
     }
   };
+}
+
+/**
+ * The failure as one to poll on, or `undefined` when it is about the run itself and goes to the Catch (cancel and
+ * FAILED): a 4xx for the run (404: epilot no longer knows it). An unknown socket error or a redirect
+ * (EpilotPermanentError without a 4xx status) says nothing about the run, so it is polled on like a 5xx.
+ */
+function saysNothingAboutTheRun(error: unknown): EpilotTransientError | EpilotRateLimitedError | undefined {
+  if (error instanceof EpilotTransientError || error instanceof EpilotRateLimitedError) return error;
+  if (error instanceof EpilotPermanentError && (error.status < 400 || error.status >= 500)) return new EpilotTransientError(error.message);
+  return undefined;
 }
 
 export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>) =>
