@@ -79,6 +79,9 @@ export interface SweepReport {
   epilotCalls: Record<string, number>;
 }
 
+/** See where Lambda timeouts are enforced: the least real time a handler gets before Sandbox.Timedout. */
+const MIN_REAL_TIMEOUT_MS = 10_000;
+
 /**
  * Runs the synthesized state machines on this machine: the same definitions `cdk deploy` ships, every Task state
  * bound to the same handler code the Lambdas run, against an embedded DynamoDB and any epilot API.
@@ -155,13 +158,19 @@ export class LocalRunner {
           const handler = bindHandler(definition, this.deps);
           return [
             stateName,
-            (event: unknown) =>
-              invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
+            (event: unknown) => {
+              const fault = this.takeLambdaFault(stateName);
+              // Sped up, a 30 s timeout is 1.5-3 s of real time, which a busy laptop's event loop can eat on its
+              // own: real work gets at least MIN_REAL_TIMEOUT_MS, so only a handler that is really stuck times out.
+              // An injected hang does no work and times out exactly on schedule.
+              const scaledMs = this.realMs(timeoutSeconds * 1000);
+              return invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
                 functionName: definition.id,
                 timeoutSeconds,
-                realTimeoutMs: this.realMs(timeoutSeconds * 1000),
-                fault: this.takeLambdaFault(stateName),
-              }),
+                realTimeoutMs: fault === 'timeout' ? scaledMs : Math.max(scaledMs, Math.min(MIN_REAL_TIMEOUT_MS, timeoutSeconds * 1000)),
+                fault,
+              });
+            },
           ];
         }),
       );
