@@ -55,9 +55,9 @@ const RETRY_CAP_MS = 5_000;
  */
 export const RETRY_AFTER_CAP_MS = 20_000;
 /**
- * The longest `Retry-After` slept inside the Lambda before calling again. Two such sleeps fit the 10 s of slack in
- * every Lambda timeout (pollCallSeconds); a longer wait leaves the Lambda as EpilotRateLimitedError and Step
- * Functions waits it out, which costs no Lambda time.
+ * The longest `Retry-After` slept inside the Lambda before calling again (two such sleeps fit the 10 s of slack
+ * pollCallSeconds gives the poller). A longer wait leaves the Lambda as EpilotRateLimitedError and Step Functions
+ * waits it out, which costs no Lambda time and cannot run into the Lambda's timeout.
  */
 const IN_PROCESS_RETRY_AFTER_MAX_MS = 5_000;
 const TRANSIENT_NETWORK_CODES = new Set([
