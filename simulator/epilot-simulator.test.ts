@@ -509,6 +509,18 @@ describe('epilot simulator', () => {
       expect(sim.callCounts()).toMatchObject({ 'workflow.getExecution': 4, 'entity.searchEntities': 1, 'workflow.updateStep': 1 });
     });
 
+    it("a burst of 401s answers the next N calls of any API 401 with that API's error body, changing nothing, then serves again", async () => {
+      sim.scriptFault({ operation: '*', times: 3, fault: 'unauthorized' });
+      const refused = await call('GET', '/v1/workflows/executions/wf-a');
+      expect(refused.status).toBe(401);
+      expect(refused.json).toEqual({ message: 'Unauthorized' });
+      expect((await call('POST', '/v1/entity:search', { q: '*' })).status).toBe(401);
+      expect((await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' })).status).toBe(401);
+      expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(0);
+      expect((await call('GET', '/v1/workflows/executions/wf-a')).status).toBe(200);
+      expect(sim.traffic.filter((exchange) => exchange.fault === 'scripted:401')).toHaveLength(3);
+    });
+
     it('a scripted lost PATCH response applies the patch', async () => {
       sim.scriptFault({ operation: 'workflow.updateStep', fault: 'lostResponse' });
       await expect(call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' })).rejects.toThrow();

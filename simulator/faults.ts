@@ -56,6 +56,11 @@ export type ScriptedFaultKind =
   | 'lostResponse'
   /** The call IS processed (a start creates its run), then answered with its status and an empty body. */
   | 'processedEmptyBody'
+  /**
+   * A burst of 401s, as while the API token is being rotated: with `times: N` the next N matching calls (operation
+   * `'*'`: calls to any API) answer 401 with the API's error body, without being processed.
+   */
+  | 'unauthorized'
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { delayMs: number };
 
@@ -154,6 +159,8 @@ export class FaultInjector {
       return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
     if (fault === 'tooManyRequests') return { ...base, before: this.tooManyRequests(errorBody), label: 'scripted:429' };
     if (fault === 'reset') return { ...base, before: { kind: 'reset' }, label: 'scripted:reset' };
+    if (fault === 'unauthorized')
+      return { ...base, before: { kind: 'respond', status: 401, body: errorBody(401, 'Unauthorized') }, label: 'scripted:401' };
     if (fault === 'processedEmptyBody') return { ...base, loseResponse: 'emptyBody', label: 'scripted:processedEmptyBody' };
     if (fault === 'lostResponse') return { ...base, loseResponse: this.options.lostResponseAs ?? 'reset', label: 'scripted:lostResponse' };
     if ('delayMs' in fault) return { ...base, delayMs: fault.delayMs, label: `scripted:delay${fault.delayMs}` };

@@ -129,6 +129,15 @@ describe('cancel-automation handler', () => {
     expect(error.message).toContain('cancelExecution');
   });
 
+  it('fails with EpilotAuthError when epilot refuses the token on every attempt (the state retries it with backoff)', async () => {
+    epilot().delete(RUN_PATH).times(3).reply(401, { status: 401, error: 'Unauthorized' });
+
+    const error = await rejectionOf(handler(timedOut, lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.epilotAuth);
+    expect(error.message).toContain('cancelExecution');
+  });
+
   it('fails with InvalidStateInputError without a run', async () => {
     const error = await rejectionOf(handler(taskEvent({ flowId: 'flow-1' }), lambdaContext()));
 

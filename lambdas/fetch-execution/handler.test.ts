@@ -76,12 +76,12 @@ describe('fetch-execution handler', () => {
     expect(error.message).toContain('state.taskId');
   });
 
-  it('fails with EpilotPermanentError when epilot refuses the token', async () => {
-    epilot().get('/v1/workflows/executions/wf-1').reply(403, { message: 'Forbidden' });
+  it('fails with EpilotAuthError (retried by the state with backoff) when epilot refuses the token on every attempt', async () => {
+    epilot().get('/v1/workflows/executions/wf-1').times(3).reply(403, { message: 'Forbidden' });
 
     const error = await rejectionOf(handler(taskEvent(), lambdaContext()));
 
-    expect(error.name).toBe(ErrorNames.epilotPermanent);
+    expect(error.name).toBe(ErrorNames.epilotAuth);
     expect(error.message).toContain('getExecution');
   });
 });

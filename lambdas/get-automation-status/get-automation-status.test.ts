@@ -1,4 +1,4 @@
-import { EpilotTransientError } from '../shared/errors';
+import { EpilotPermanentError, EpilotRateLimitedError, EpilotTransientError } from '../shared/errors';
 import type { Clock } from '../shared/clock';
 import type { AutomationApi } from '../shared/epilot/automation-api';
 import { createLogger } from '../shared/logger';
@@ -140,5 +140,140 @@ describe('getAutomationStatus past the deadline (a task taken over after a crash
 
     expect(error).toBeInstanceOf(EpilotTransientError);
     expect((error as Error).name).toBe('EpilotTransientError');
+  });
+});
+
+describe('getAutomationStatus within its Lambda timeout and Retry-After', () => {
+  const start = Date.parse('2024-05-01T12:00:00.000Z');
+
+  /** Each call answers the next entry: a status, or an error to throw; then `in_progress`. */
+  function scripted(answers: Array<string | Error>, options: { settings: Parameters<typeof runnerSettings>[0]; remainingMs?: number }) {
+    let now = start;
+    const calls: Array<{ at: number; notAfter: number | undefined }> = [];
+    const clock: Clock = {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    };
+    const automations = {
+      get: async (_id: string, callOptions: { notAfter?: number } = {}) => {
+        calls.push({ at: now - start, notAfter: callOptions.notAfter === undefined ? undefined : callOptions.notAfter - start });
+        const answer = answers.shift() ?? 'in_progress';
+        if (answer instanceof Error) throw answer;
+        return { id: 'run-1', status: answer };
+      },
+    } as unknown as AutomationApi;
+    const settings = runnerSettings(options.settings);
+    const state: TaskState = {
+      workflowExecutionId: 'wf-1',
+      taskId: 'task-1',
+      trigger: 'sweep',
+      run: {
+        executionId: 'run-1',
+        status: 'in_progress',
+        adopted: false,
+        deadline: new Date(start + 3_600_000).toISOString(),
+        polls: 3,
+        finished: false,
+        timedOut: false,
+      },
+    };
+    const remaining = options.remainingMs;
+    const run = () =>
+      getAutomationStatus({ automations, clock, settings })(state, {
+        execution: 'execution-1',
+        logger: createLogger({ logLevel: 'SILENT' }),
+        remainingTimeMs: remaining === undefined ? undefined : () => remaining - (now - start),
+      });
+    return { run, calls, elapsed: () => now - start };
+  }
+
+  it('with 10 s of Lambda time left, makes no call that could end after 8 s (2 s kept back) and hands back', async () => {
+    const { run, calls, elapsed } = scripted([], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 120_000, httpTimeoutMs: 1000 },
+      remainingMs: 10_000,
+    });
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ finished: false, timedOut: false, polls: 3 + 8 });
+    expect(calls.map((call) => call.at)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000]);
+    expect(calls.every((call) => call.notAfter === 8000)).toBe(true);
+    expect(elapsed()).toBeLessThanOrEqual(8000);
+  });
+
+  it('without a Lambda context, keeps to the timeout the stack configures (pollCallSeconds)', async () => {
+    const { run, calls } = scripted([], { settings: { pollIntervalMs: 1000, pollWindowMs: 5000, httpTimeoutMs: 1000 } });
+
+    await run();
+
+    // pollCallSeconds = ceil((5000 + 1000 + 3 × 1000) / 1000) + 10 = 19 s; 2 s kept back.
+    expect(calls[0]?.notAfter).toBe(17_000);
+  });
+
+  it('after a 429 that asked for 3 s, calls again 3 s later, not one interval later', async () => {
+    const { run, calls } = scripted([new EpilotRateLimitedError('getExecution answered 429', 3000), 'success'], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 },
+      remainingMs: 150_000,
+    });
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true });
+    expect(calls.map((call) => call.at)).toEqual([0, 3000]);
+  });
+
+  it('at the end of its window, waits out a Retry-After before handing back, so the next call cannot come early', async () => {
+    const { run, elapsed } = scripted([new EpilotRateLimitedError('getExecution answered 429', 4000)], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 0 },
+      remainingMs: 60_000,
+    });
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ finished: false, timedOut: false });
+    expect(elapsed()).toBe(4000);
+  });
+
+  it('leaves as EpilotRateLimitedError when the Retry-After does not fit in the Lambda time left (Step Functions waits it out)', async () => {
+    const { run, calls, elapsed } = scripted([new EpilotRateLimitedError('getExecution answered 429', 20_000)], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 },
+      remainingMs: 10_000,
+    });
+
+    const error = await run().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(EpilotRateLimitedError);
+    expect(calls).toHaveLength(1);
+    expect(elapsed()).toBe(0);
+  });
+
+  it('polls on after an unknown socket error or a redirect (EpilotPermanentError without a 4xx): it says nothing about the run', async () => {
+    const { run, calls } = scripted(
+      [
+        new EpilotPermanentError('getExecution failed: EPROTO: unexpected protocol failure', 0),
+        new EpilotPermanentError('getExecution answered 302', 302),
+        'success',
+      ],
+      { settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 }, remainingMs: 150_000 },
+    );
+
+    const result = await run();
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true });
+    expect(calls).toHaveLength(3);
+  });
+
+  it('fails with the EpilotPermanentError of a 404 at once: the run is gone, which the Catch cancels and fails', async () => {
+    const { run, calls } = scripted([new EpilotPermanentError('getExecution answered 404', 404)], {
+      settings: { pollIntervalMs: 1000, pollWindowMs: 120_000 },
+      remainingMs: 150_000,
+    });
+
+    const error = await run().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(EpilotPermanentError);
+    expect(calls).toHaveLength(1);
   });
 });

@@ -1,3 +1,4 @@
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ErrorNames } from '../shared/errors';
 import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../../test/support/handler-test-kit';
 import type { TaskRun } from '../shared/domain/task-state';
@@ -90,6 +91,31 @@ describe('get-automation-status handler', () => {
 
     expect(error.name).toBe(ErrorNames.epilotPermanent);
     expect(error.message).toContain('getExecution');
+  });
+
+  it.each([401, 403])(
+    'fails with EpilotAuthError (retried by the state, never a cancel) when epilot refuses the token with %s on every attempt',
+    async (status) => {
+      epilot().get(RUN_PATH).times(3).reply(status, { status, error: 'Unauthorized' });
+
+      const error = await rejectionOf(handler(polling(), lambdaContext()));
+
+      expect(error.name).toBe(ErrorNames.epilotAuth);
+      expect(error.message).toContain('getExecution');
+    },
+  );
+
+  it('after a 401 reads the token from Secrets Manager again and polls on with it (a rotated token)', async () => {
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+    await handler(polling(), lambdaContext());
+    aws.secrets.resetHistory();
+    epilot().get(RUN_PATH).reply(401, { status: 401, error: 'Unauthorized' });
+    epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'success' });
+
+    const result = await handler(polling(), lambdaContext());
+
+    expect(result.run).toMatchObject({ status: 'success', finished: true });
+    expect(aws.secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
   it('fails with InvalidEpilotDataError when the run has no status', async () => {

@@ -6,6 +6,8 @@
 export const ErrorNames = {
   epilotTransient: 'EpilotTransientError',
   epilotPermanent: 'EpilotPermanentError',
+  epilotAuth: 'EpilotAuthError',
+  epilotRateLimited: 'EpilotRateLimitedError',
   invalidEpilotData: 'InvalidEpilotDataError',
   invalidStateInput: 'InvalidStateInputError',
   recordConflict: 'RecordConflictError',
@@ -18,9 +20,38 @@ export class EpilotTransientError extends Error {
   override readonly name = ErrorNames.epilotTransient;
 }
 
+/**
+ * epilot asked us to wait (`Retry-After` on a 429 or 5xx) and the call still failed after the client's own retries.
+ * A separate name so its Step Functions Retry can wait at least as long as any `Retry-After` the client honours
+ * (RATE_LIMITED_RETRY: no jitter, interval = the cap); a jittered transient retry could come sooner.
+ */
+export class EpilotRateLimitedError extends Error {
+  override readonly name = ErrorNames.epilotRateLimited;
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 /** epilot refused the call (4xx other than 429): repeating it will fail the same way. */
 export class EpilotPermanentError extends Error {
   override readonly name = ErrorNames.epilotPermanent;
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * epilot refused our credentials (401/403): a token being rotated, expired, or a proxy. It says nothing about the
+ * run, so states retry it with backoff and never turn it into a step result.
+ */
+export class EpilotAuthError extends Error {
+  override readonly name = ErrorNames.epilotAuth;
   constructor(
     message: string,
     readonly status: number,

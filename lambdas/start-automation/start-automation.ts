@@ -5,7 +5,7 @@ import type { AutomationRun } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
 import type { Logger } from '../shared/logger';
 import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
-import { describeError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
+import { describeError, EpilotAuthError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
 /**
  * Runs created this long before the recorded start attempt still count as ours (clock skew between epilot and the
@@ -56,6 +56,9 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
         .catch((error: unknown) => {
           // A run list it cannot read says nothing about the run: not a reason to fail the step (and orphan the run).
           if (error instanceof InvalidEpilotDataError) throw new StartOutcomeUnknownError(`The run list is unusable: ${error.message}`);
+          // Nor a refused token: Start automation's Catch fails the step on EpilotAuthError, right for a refused start
+          // (nothing ran) but not here, where the earlier attempt may have created a run.
+          if (error instanceof EpilotAuthError) throw new StartOutcomeUnknownError(`The run list was refused: ${error.message}`);
           throw error;
         });
       if (unreadable > 0) logger.warn('Skipped unreadable runs in the run list', { entityId, unreadable });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { systemClock } from '../shared/clock';
+import { EpilotAuthError } from '../shared/errors';
 import { DELIVERY_PROCESSING_LEASE_SECONDS, DeliveryRecords, deliveryRecordKey } from '../shared/records/delivery-records';
 import type { SearchedEntity } from '../shared/epilot/entity-api';
 import { createLogger } from '../shared/logger';
@@ -252,6 +253,26 @@ describe('receiveWebhook', () => {
     expect(failed.statusCode).toBe(500);
     expect(retried.statusCode).toBe(202);
     expect(h.starts).toHaveLength(1);
+  });
+
+  it('answers 500 when epilot refuses the token on the entity lookup (401), and processes epilot’s retry once the token works', async () => {
+    const wf = `wf${unique()}`;
+    const h = harness({ lookup: { e8: entityWithAutomationTask('e8', wf, 'task8') } });
+    let refusals = 1;
+    const entities: WebhookDeps['entities'] = {
+      findById: async (id) => {
+        if (refusals-- > 0) throw new EpilotAuthError('searchEntities (POST /v1/entity:search) answered 401: Unauthorized', 401);
+        return h.deps.entities.findById(id);
+      },
+    };
+    const request = signed(payload({ _id: 'e8', _schema: 'opportunity', _title: 'Deal' }));
+
+    const refused = await receiveWebhook(request, { ...h.deps, entities });
+    const retried = await receiveWebhook(request, { ...h.deps, entities });
+
+    expect(refused.statusCode).toBe(500);
+    expect(retried.statusCode).toBe(202);
+    expect(h.starts.map((start) => start.name)).toEqual([`${wf}-task8-1`]);
   });
 
   it.each([

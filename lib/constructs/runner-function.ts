@@ -16,6 +16,7 @@ import {
   NEEDS,
   needNames,
   settingGroupsOf,
+  timeoutSecondsOf,
 } from '../../lambdas/shared/runtime/function-definition';
 import { grantStartingTaskExecutions } from './grants';
 import type { TaskTable } from './task-table';
@@ -90,7 +91,7 @@ export class RunnerFunction extends NodejsFunction {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: sizing.memoryMb ?? 256,
-      timeout: Duration.seconds(sizing.timeoutSeconds ?? 30),
+      timeout: Duration.seconds(timeoutSecondsOf(definition, bindings.settings)),
       ...(sizing.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: sizing.reservedConcurrency }),
       tracing: lambda.Tracing.ACTIVE,
       logGroup,

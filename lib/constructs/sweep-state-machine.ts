@@ -5,7 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SweepStates } from '../../lambdas/state-names';
 import { SWEEP_FUNCTIONS } from '../../lambdas/states';
-import { TRANSIENT_RETRY } from '../sfn/retries';
+import { AUTH_RETRY, RATE_LIMITED_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
@@ -27,10 +27,10 @@ export class SweepStateMachine extends Construct {
     const { bindings } = props;
     this.detectFunction = new RunnerFunction(this, SWEEP_FUNCTIONS.detectTasks, bindings);
 
-    const detectTasks = invokeRegisteredFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks).addRetry({
-      ...TRANSIENT_RETRY,
-      maxAttempts: 3,
-    });
+    const detectTasks = invokeRegisteredFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks)
+      .addRetry(RATE_LIMITED_RETRY)
+      .addRetry({ ...TRANSIENT_RETRY, maxAttempts: 3 })
+      .addRetry({ ...AUTH_RETRY, maxAttempts: 3 });
     const definition = detectTasks.next(
       new sfn.Choice(this, SweepStates.morePages, { stateName: SweepStates.morePages })
         .when(

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/shared/errors';
 import { TaskStates } from '../../lambdas/state-names';
 import { TASK_FUNCTIONS } from '../../lambdas/states';
-import { RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
+import { AUTH_RETRY, POLL_BAD_DATA_RETRY, POLL_RETRY, RATE_LIMITED_RETRY, RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
@@ -30,7 +30,10 @@ export class TaskStateMachine extends Construct {
       return invokeRegisteredFunction(this, created, definition);
     };
 
-    const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution).addRetry(TRANSIENT_RETRY);
+    const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution)
+      .addRetry(RATE_LIMITED_RETRY)
+      .addRetry(TRANSIENT_RETRY)
+      .addRetry(AUTH_RETRY);
     const findTask = invoke(TASK_FUNCTIONS.findTask);
     const claimTask = invoke(TASK_FUNCTIONS.claimTask).addRetry(RECORD_CONFLICT_RETRY);
     // A start without a definite answer: come back and look for its run until startSettleMs has passed (the
@@ -45,11 +48,23 @@ export class TaskStateMachine extends Construct {
     };
     const startAutomation = invoke(TASK_FUNCTIONS.startAutomation)
       .addRetry(startOutcomeUnknownRetry)
+      .addRetry(RATE_LIMITED_RETRY)
       .addRetry(TRANSIENT_RETRY)
       .addRetry(RECORD_CONFLICT_RETRY);
-    const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus).addRetry(TRANSIENT_RETRY);
-    const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
-    const patchStep = invoke(TASK_FUNCTIONS.patchStep).addRetry(TRANSIENT_RETRY).addRetry(RECORD_CONFLICT_RETRY);
+    const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus)
+      .addRetry(RATE_LIMITED_RETRY)
+      .addRetry(POLL_RETRY)
+      .addRetry(POLL_BAD_DATA_RETRY);
+    const cancelAutomation = invoke(TASK_FUNCTIONS.cancelAutomation)
+      .addRetry(RATE_LIMITED_RETRY)
+      .addRetry(TRANSIENT_RETRY)
+      .addRetry(AUTH_RETRY)
+      .addRetry(RECORD_CONFLICT_RETRY);
+    const patchStep = invoke(TASK_FUNCTIONS.patchStep)
+      .addRetry(RATE_LIMITED_RETRY)
+      .addRetry(TRANSIENT_RETRY)
+      .addRetry(AUTH_RETRY)
+      .addRetry(RECORD_CONFLICT_RETRY);
 
     const nothingToDo = new sfn.Succeed(this, TaskStates.nothingToDo, { stateName: TaskStates.nothingToDo });
     const handedOver = new sfn.Succeed(this, TaskStates.handedOver, { stateName: TaskStates.handedOver });
@@ -69,12 +84,19 @@ export class TaskStateMachine extends Construct {
     const failTheStep = { errors: [sfn.Errors.ALL], resultPath: '$.error' };
     startAutomation.addCatch(handedOver, ownershipLost);
     // StartOutcomeUnknownError is not caught here: the run may exist, so it must never become a FAILED step.
+    // EpilotAuthError is: a start refused with 401/403 ran nothing, and the HTTP client has already tried it again
+    // with a freshly read token. It is not retried here: the noted attempt would make the retry wait out
+    // startSettleMs for a run that cannot exist, and a token that stays refused fails every other task too.
     startAutomation.addCatch(patchStep, {
-      errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
+      errors: [ErrorNames.epilotPermanent, ErrorNames.epilotAuth, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput],
       resultPath: '$.error',
     });
-    // A run the runner can no longer follow is cancelled before its step is failed, so it cannot finish unseen.
-    getAutomationStatus.addCatch(cancelAutomation, failTheStep);
+    // Only errors about the run itself (epilot no longer knows it, or its data stays unusable after retries) cancel
+    // it and fail the step; trouble with polling is retried (POLL_RETRY) and never fails a healthy run.
+    getAutomationStatus.addCatch(cancelAutomation, {
+      errors: [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData],
+      resultPath: '$.error',
+    });
     // A run that cannot be cancelled still gets its step failed for the timeout.
     cancelAutomation.addCatch(handedOver, ownershipLost);
     cancelAutomation.addCatch(patchStep, { errors: [sfn.Errors.ALL], resultPath: '$.cancelError' });

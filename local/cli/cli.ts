@@ -1,6 +1,12 @@
 import '../emulator/polyfills';
 import { Command } from 'commander';
-import { describeError, EpilotPermanentError, EpilotTransientError } from '../../lambdas/shared/errors';
+import {
+  describeError,
+  EpilotAuthError,
+  EpilotPermanentError,
+  EpilotRateLimitedError,
+  EpilotTransientError,
+} from '../../lambdas/shared/errors';
 import { addDemoCommand } from './commands/demo';
 import { addServeCommand } from './commands/serve';
 import { addSweepCommand } from './commands/sweep';
@@ -19,10 +25,21 @@ function buildProgram(): Command {
 }
 
 /** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
-function explainFailure(error: unknown): { message: string; exitCode: number } {
+export function explainFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
   const text = error instanceof Error ? error.message : String(error);
-  if (error instanceof SweepFailed || error instanceof EpilotPermanentError || error instanceof EpilotTransientError) {
+  if (error instanceof EpilotAuthError) {
+    // The message names the refused call (never the token); what to check depends on the status.
+    return error.status === 401
+      ? { message: `epilot rejected the API token (401): ${text}. Check --token / $EPILOT_API_TOKEN (or the secret)`, exitCode: 1 }
+      : { message: `the API token may not do this (403): ${text}. Check the token's permissions`, exitCode: 1 };
+  }
+  if (
+    error instanceof SweepFailed ||
+    error instanceof EpilotRateLimitedError ||
+    error instanceof EpilotPermanentError ||
+    error instanceof EpilotTransientError
+  ) {
     if (text.includes('answered 401')) return { message: `epilot rejected the API token (401): ${text}`, exitCode: 1 };
     if (text.includes('answered 403')) return { message: `the API token may not do this (403): ${text}`, exitCode: 1 };
     if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|timeout/i.test(text)) {

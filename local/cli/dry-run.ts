@@ -3,7 +3,9 @@ import { detectAutomationTasks } from '../../lambdas/shared/domain/detection';
 import type { EntityApi, SearchCursor } from '../../lambdas/shared/epilot/entity-api';
 import type { RunnerSettings } from '../../lambdas/shared/config/settings';
 import type { WorkflowEngine } from '../../lambdas/shared/domain/workflow-engine';
+import type { Clock } from '../../lambdas/shared/clock';
 import { formatTable } from './report';
+import { withStackRetries } from './stack-retry';
 
 /**
  * What a sweep would do, without doing any of it: the same search and detection, then a fresh read of each
@@ -13,6 +15,7 @@ export async function dryRunSweep(
   apis: { entities: EntityApi; workflows: WorkflowEngine },
   settings: RunnerSettings,
   output: { json: boolean; out: NodeJS.WritableStream },
+  clock: Clock,
 ): Promise<void> {
   const tasks: Array<{
     entityId: string;
@@ -26,12 +29,16 @@ export async function dryRunSweep(
   let seen = 0;
   let pages = 0;
   do {
-    const page = await apis.entities.searchPage({ q: settings.searchQuery, size: settings.searchPageSize, after: cursor, seen });
+    const after = cursor;
+    // Every call retried as the deployed states retry it: one 5xx must not end a dry run that a sweep would survive.
+    const page = await withStackRetries(clock, () =>
+      apis.entities.searchPage({ q: settings.searchQuery, size: settings.searchPageSize, after, seen }),
+    );
     pages += 1;
     seen += page.entities.length;
     cursor = page.next;
     for (const candidate of page.entities.flatMap(detectAutomationTasks)) {
-      const execution = await apis.workflows.loadTask(candidate.workflowExecutionId, candidate.taskId);
+      const execution = await withStackRetries(clock, () => apis.workflows.loadTask(candidate.workflowExecutionId, candidate.taskId));
       const decision = decideTask({ ...candidate, trigger: 'dry-run', execution });
       const existingRun = execution.task?.runId;
       tasks.push({

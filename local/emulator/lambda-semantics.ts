@@ -39,6 +39,49 @@ export function lambdaError(thrown: unknown): StatesError {
   return new StatesError(errorType, JSON.stringify({ errorType, errorMessage, trace }));
 }
 
+/**
+ * Lambda-level failures, as Step Functions' lambda:invoke integration reports them: the function is throttled
+ * (`Lambda.TooManyRequestsException`, the handler never runs), or killed at its configured timeout. For a timeout
+ * the Node.js runtime reports errorType `Sandbox.Timedout` ("Task timed out after N seconds"), and that is the error
+ * name Retry/Catch match; `States.Timeout` is only for a Task state's own TimeoutSeconds, which checks.ts refuses.
+ * Injected faults: `throttle` fails the invocation at once, `timeout` makes the handler hang until its timeout.
+ */
+export type LambdaFault = 'throttle' | 'timeout';
+
+export interface LambdaLimits {
+  functionName: string;
+  timeoutSeconds: number;
+  /** The timeout in real milliseconds (the local runner may run faster than real time). */
+  realTimeoutMs: number;
+  fault?: LambdaFault | undefined;
+}
+
+/**
+ * Runs one invocation within its limits. A handler that runs past its timeout is not stopped (JavaScript cannot
+ * stop it; AWS freezes the sandbox): its result is dropped and Step Functions sees Sandbox.Timedout.
+ */
+export async function invokeWithinLimits<T>(run: () => Promise<T>, limits: LambdaLimits): Promise<T> {
+  if (limits.fault === 'throttle') {
+    throw new StatesError(
+      'Lambda.TooManyRequestsException',
+      `Rate Exceeded. (Service: Lambda, Status Code: 429, function ${limits.functionName})`,
+    );
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const errorMessage = `${new Date().toISOString()} Task timed out after ${limits.timeoutSeconds.toFixed(2)} seconds`;
+      reject(new StatesError('Sandbox.Timedout', JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage })));
+    }, limits.realTimeoutMs);
+  });
+  const invocation = limits.fault === 'timeout' ? new Promise<never>(() => undefined) : run();
+  try {
+    return await Promise.race([invocation, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A JSON value as it would cross a Lambda or Step Functions boundary (undefined → null, Dates → strings, ...). */
 export function toJson(value: unknown, what: string): JsonValue {
   if (value === undefined) return null;

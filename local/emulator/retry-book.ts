@@ -19,7 +19,7 @@ const retrierSchema = z.object({
   MaxDelaySeconds: z.number().optional(),
   JitterStrategy: z.enum(['FULL', 'NONE']).optional(),
 });
-type Retrier = z.infer<typeof retrierSchema>;
+export type Retrier = z.infer<typeof retrierSchema>;
 
 export type RetryDelayMs = (stateName: string, attempt: number, defaultMs: number) => number;
 
@@ -151,7 +151,7 @@ function disagreement(state: string, what: string): Error {
 }
 
 /** IntervalSeconds × BackoffRate^(attempt-1), capped at MaxDelaySeconds, FULL jitter applied. */
-function stepFunctionsDelayMs(retrier: Retrier, attempt: number): number {
+export function stepFunctionsDelayMs(retrier: Retrier, attempt: number): number {
   const seconds = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
   const capped = retrier.MaxDelaySeconds === undefined ? seconds : Math.min(seconds, retrier.MaxDelaySeconds);
   return Math.round((retrier.JitterStrategy === 'FULL' ? Math.random() : 1) * capped * 1000);

@@ -5,10 +5,10 @@ import type { Clock } from '../../lambdas/shared/clock';
 import { DeliveryRecords } from '../../lambdas/shared/records/delivery-records';
 import { AutomationApi } from '../../lambdas/shared/epilot/automation-api';
 import { EntityApi } from '../../lambdas/shared/epilot/entity-api';
-import { EpilotHttp } from '../../lambdas/shared/epilot/http';
+import { EpilotHttp, type TokenProvider } from '../../lambdas/shared/epilot/http';
 import { WorkflowsV1Engine } from '../../lambdas/shared/epilot/workflows-v1';
 import type { Logger } from '../../lambdas/shared/logger';
-import type { AllDeps, FunctionDefinition, Need } from '../../lambdas/shared/runtime/function-definition';
+import { type AllDeps, type FunctionDefinition, type Need, timeoutSecondsOf } from '../../lambdas/shared/runtime/function-definition';
 import { bindHandler } from '../../lambdas/shared/runtime/lambda-handler';
 import { type EpilotEndpoints, parseSettings, type RunnerSettings } from '../../lambdas/shared/config/settings';
 import { TaskRecords } from '../../lambdas/shared/records/task-records';
@@ -17,6 +17,7 @@ import type { WebhookHttpHandler, WebhookRequest, WebhookResponse } from '../../
 import { SWEEP_FUNCTIONS, TASK_FUNCTIONS, WEBHOOK_FUNCTION } from '../../lambdas/states';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../emulator/embedded-dynamodb';
+import { invokeWithinLimits, type LambdaFault } from '../emulator/lambda-semantics';
 import { type LocalExecutionResult, runLocalExecution } from '../emulator/state-machine-runner';
 import {
   createLocalApp,
@@ -28,6 +29,8 @@ import {
 export interface LocalRunnerOptions {
   endpoints: EpilotEndpoints;
   token: string;
+  /** Reads the token instead of `token` (a test watching it being read again after a 401). */
+  tokenProvider?: TokenProvider | undefined;
   settings: RunnerSettings;
   clock: Clock;
   logger: Logger;
@@ -76,6 +79,9 @@ export interface SweepReport {
   epilotCalls: Record<string, number>;
 }
 
+/** See where Lambda timeouts are enforced: the least real time a handler gets before Sandbox.Timedout. */
+const MIN_REAL_TIMEOUT_MS = 10_000;
+
 /**
  * Runs the synthesized state machines on this machine: the same definitions `cdk deploy` ships, every Task state
  * bound to the same handler code the Lambdas run, against an embedded DynamoDB and any epilot API.
@@ -92,6 +98,7 @@ export class LocalRunner {
   private readonly webhookHandler: WebhookHttpHandler;
   private readonly taskHandlers: Record<string, (event: unknown) => Promise<TaskState>>;
   private readonly sweepHandlers: Record<string, (event: unknown) => Promise<unknown>>;
+  private readonly lambdaFaults: Array<{ stateName: string; fault: LambdaFault; remaining: number }> = [];
 
   static async create(options: LocalRunnerOptions): Promise<LocalRunner> {
     const app = createLocalApp();
@@ -114,9 +121,12 @@ export class LocalRunner {
   ) {
     const http = new EpilotHttp({
       endpoints: options.endpoints,
-      token: async () => options.token,
+      token: options.tokenProvider ?? (async () => options.token),
       timeoutMs: options.settings.httpTimeoutMs,
       clock: options.clock,
+      // As the Lambdas log it (needs/epilot.ts).
+      onAuthRefused: ({ call, status, message }) =>
+        options.logger.error('epilot refused the API token; the secret is read again for the next call', { call, status, error: message }),
       onRequest: ({ api, operation }) => {
         const key = `${api}.${operation}`;
         this.epilotCalls[key] = (this.epilotCalls[key] ?? 0) + 1;
@@ -138,9 +148,35 @@ export class LocalRunner {
       },
     };
     // Built once, like a Lambda's module, and wrapped the way the Lambda wraps it: every execution calls these.
-    this.taskHandlers = bindStates(Object.values(TASK_FUNCTIONS), this.deps) as Record<string, (event: unknown) => Promise<TaskState>>;
+    const settings = { ...parseSettings({}), ...options.settings };
+    const limited = (definitions: readonly FunctionDefinition[]) =>
+      Object.fromEntries(
+        definitions.map((definition) => {
+          const stateName = definition.stateName;
+          if (stateName === undefined) throw new Error(`${definition.id} backs no Task state`);
+          const timeoutSeconds = timeoutSecondsOf(definition, settings);
+          const handler = bindHandler(definition, this.deps);
+          return [
+            stateName,
+            (event: unknown) => {
+              const fault = this.takeLambdaFault(stateName);
+              // Sped up, a 30 s timeout is 1.5-3 s of real time, which a busy laptop's event loop can eat on its
+              // own: real work gets at least MIN_REAL_TIMEOUT_MS, so only a handler that is really stuck times out.
+              // An injected hang does no work and times out exactly on schedule.
+              const scaledMs = this.realMs(timeoutSeconds * 1000);
+              return invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
+                functionName: definition.id,
+                timeoutSeconds,
+                realTimeoutMs: fault === 'timeout' ? scaledMs : Math.max(scaledMs, Math.min(MIN_REAL_TIMEOUT_MS, timeoutSeconds * 1000)),
+                fault,
+              });
+            },
+          ];
+        }),
+      );
+    this.taskHandlers = limited(Object.values(TASK_FUNCTIONS)) as Record<string, (event: unknown) => Promise<TaskState>>;
     this.sweepHandlers = Object.fromEntries(
-      Object.entries(bindStates(Object.values(SWEEP_FUNCTIONS), this.deps)).map(([name, handler]) => [name, this.timed(name, handler)]),
+      Object.entries(limited(Object.values(SWEEP_FUNCTIONS))).map(([name, handler]) => [name, this.timed(name, handler)]),
     );
     this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps);
   }
@@ -157,6 +193,31 @@ export class LocalRunner {
         onInvocation(stateName, this.options.clock.now() - started);
       }
     };
+  }
+
+  /**
+   * The next `times` invocations of the Task state's Lambda fail as on AWS: `throttle` (Lambda.TooManyRequestsException,
+   * the handler does not run) or `timeout` (the handler hangs until its configured timeout: Sandbox.Timedout).
+   */
+  injectLambdaFault(fault: { stateName: string; fault: LambdaFault; times?: number }): void {
+    const known = [...Object.values(TASK_FUNCTIONS), ...Object.values(SWEEP_FUNCTIONS)].some((d) => d.stateName === fault.stateName);
+    if (!known) throw new Error(`injectLambdaFault: no Lambda backs a state named ${fault.stateName}`);
+    this.lambdaFaults.push({ stateName: fault.stateName, fault: fault.fault, remaining: fault.times ?? 1 });
+  }
+
+  private takeLambdaFault(stateName: string): LambdaFault | undefined {
+    const index = this.lambdaFaults.findIndex((entry) => entry.stateName === stateName);
+    const entry = this.lambdaFaults[index];
+    if (!entry) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining <= 0) this.lambdaFaults.splice(index, 1);
+    return entry.fault;
+  }
+
+  /** A fresh context per invocation: its remaining time runs down on the runner's clock from the function's timeout. */
+  private lambdaContext(functionId: string, timeoutSeconds: number): Context {
+    const endsAt = this.options.clock.now() + timeoutSeconds * 1000;
+    return { ...localContext({ id: functionId }), getRemainingTimeInMillis: () => Math.max(0, endsAt - this.options.clock.now()) };
   }
 
   get records(): TaskRecords {
@@ -309,16 +370,6 @@ function bindStateless<N extends Need, E, R>(definition: FunctionDefinition<N, E
   const handler = bindHandler(definition, deps);
   const context = localContext(definition);
   return (event) => handler(event, context);
-}
-
-/** The registry's functions, keyed by the Task state each backs: what the emulator calls for a Task state. */
-function bindStates(definitions: readonly FunctionDefinition[], deps: AllDeps) {
-  return Object.fromEntries(
-    definitions.map((definition) => {
-      if (definition.stateName === undefined) throw new Error(`${definition.id} backs no Task state`);
-      return [definition.stateName, bindStateless(definition, deps) as (event: unknown) => Promise<unknown>];
-    }),
-  );
 }
 
 /** What a Lambda Function URL hands the receiver, as far as it reads it. */

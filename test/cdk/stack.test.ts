@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ErrorNames } from '../../lambdas/shared/errors';
+import { RETRY_AFTER_CAP_MS } from '../../lambdas/shared/epilot/http';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import { SweepStates, TaskStates } from '../../lambdas/state-names';
@@ -226,27 +227,25 @@ describe('task state machine', () => {
     );
   });
 
-  it.each([
-    TaskStates.fetchExecution,
-    TaskStates.startAutomation,
-    TaskStates.getAutomationStatus,
-    TaskStates.cancelAutomation,
-    TaskStates.patchStep,
-  ])('%s retries transient epilot errors with capped, jittered backoff', (name) => {
-    expect(retryFor(taskState(name), ErrorNames.epilotTransient)).toMatchObject({
-      MaxAttempts: 5,
-      MaxDelaySeconds: 60,
-      JitterStrategy: 'FULL',
-    });
-  });
+  it.each([TaskStates.fetchExecution, TaskStates.startAutomation, TaskStates.cancelAutomation, TaskStates.patchStep])(
+    '%s retries transient epilot errors with capped, jittered backoff',
+    (name) => {
+      expect(retryFor(taskState(name), ErrorNames.epilotTransient)).toMatchObject({
+        MaxAttempts: 5,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      });
+    },
+  );
 
   it.each([TaskStates.claimTask, TaskStates.startAutomation, TaskStates.patchStep])('%s re-decides after a record conflict', (name) => {
     expect(retryFor(taskState(name), ErrorNames.recordConflict)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
   });
 
-  it('never retries a permanent error or bad data', () => {
+  it('never retries a permanent error or bad data (except Get automation status, which re-polls bad data a few times)', () => {
     for (const [name, state] of Object.entries(task.definition.States)) {
       for (const error of [ErrorNames.epilotPermanent, ErrorNames.invalidEpilotData, ErrorNames.invalidStateInput]) {
+        if (name === TaskStates.getAutomationStatus && error === ErrorNames.invalidEpilotData) continue;
         expect({ name, retry: retryFor(state, error) }).toEqual({ name, retry: undefined });
       }
     }
@@ -262,6 +261,57 @@ describe('task state machine', () => {
     expect(catchFor(start, 'States.ALL')).toBeUndefined();
   });
 
+  it('fails the step when a start is refused with 401/403 (EpilotAuthError: nothing ran; the client already tried a fresh token), retrying it no further', () => {
+    const start = taskState(TaskStates.startAutomation);
+    expect(catchFor(start, ErrorNames.epilotAuth)).toMatchObject({ Next: TaskStates.patchStep, ResultPath: '$.error' });
+    expect(retryFor(start, ErrorNames.epilotAuth)).toBeUndefined();
+  });
+
+  it.each([TaskStates.fetchExecution, TaskStates.cancelAutomation, TaskStates.patchStep])(
+    '%s retries EpilotAuthError (a token being rotated) with capped full-jitter backoff, never into a step result',
+    (name) => {
+      const state = taskState(name);
+      expect(retryFor(state, ErrorNames.epilotAuth)).toMatchObject({
+        IntervalSeconds: 5,
+        BackoffRate: 2,
+        MaxAttempts: 5,
+        MaxDelaySeconds: 60,
+        JitterStrategy: 'FULL',
+      });
+      // Cancel and Patch step have a States.ALL catch; an auth error reaches it only after these retries.
+      expect(catchFor(state, ErrorNames.epilotAuth)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    TaskStates.fetchExecution,
+    TaskStates.startAutomation,
+    TaskStates.getAutomationStatus,
+    TaskStates.cancelAutomation,
+    TaskStates.patchStep,
+  ])(
+    '%s retries EpilotRateLimitedError unjittered, first after at least the longest Retry-After honoured (20 s), and never sooner later on',
+    (name) => {
+      const state = taskState(name);
+      const retry = z
+        .object({ IntervalSeconds: z.number(), BackoffRate: z.number(), JitterStrategy: z.string(), MaxAttempts: z.number() })
+        .parse(retryFor(state, ErrorNames.epilotRateLimited));
+      expect(retry.JitterStrategy).toBe('NONE');
+      expect(retry.IntervalSeconds * 1000).toBeGreaterThanOrEqual(RETRY_AFTER_CAP_MS);
+      expect(retry.BackoffRate).toBeGreaterThanOrEqual(1);
+      expect(retry.MaxAttempts).toBeGreaterThan(1);
+      expect(catchFor(state, ErrorNames.epilotRateLimited)).toBeUndefined();
+    },
+  );
+
+  it('Detect tasks (sweep) retries rate limits unjittered for at least 20 s, transient and auth errors with backoff', () => {
+    const detect = sweep.definition.States[SweepStates.detectTasks];
+    if (!detect) throw new Error('no Detect tasks state');
+    expect(retryFor(detect, ErrorNames.epilotRateLimited)).toMatchObject({ IntervalSeconds: 20, JitterStrategy: 'NONE' });
+    expect(retryFor(detect, ErrorNames.epilotTransient)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+    expect(retryFor(detect, ErrorNames.epilotAuth)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+  });
+
   it('retries Start automation on StartOutcomeUnknownError, evenly, for longer than startSettleMs (default 180 s), and never catches it', () => {
     const start = taskState(TaskStates.startAutomation);
     const retry = retryFor(start, ErrorNames.startOutcomeUnknown);
@@ -271,11 +321,38 @@ describe('task state machine', () => {
     expect(catchFor(start, ErrorNames.startOutcomeUnknown)).toBeUndefined();
   });
 
-  it('after a start, every failure still ends in a patch, cancelling a run it can no longer follow', () => {
-    expect(catchFor(taskState(TaskStates.getAutomationStatus), 'States.ALL')).toMatchObject({
-      Next: TaskStates.cancelAutomation,
-      ResultPath: '$.error',
-    });
+  it.each([
+    ErrorNames.epilotTransient,
+    ErrorNames.epilotAuth,
+    'States.Timeout',
+    'Sandbox.Timedout',
+    'Lambda.Unknown',
+    'Lambda.TooManyRequestsException',
+  ])('Get automation status retries %s with capped full-jitter backoff and never sends it to Cancel', (error) => {
+    const poll = taskState(TaskStates.getAutomationStatus);
+    expect(retryFor(poll, error)).toMatchObject({ JitterStrategy: 'FULL', BackoffRate: 2, MaxAttempts: 10, MaxDelaySeconds: 120 });
+    expect(catchFor(poll, error)).toBeUndefined();
+  });
+
+  // CDK's own service-exception retrier (retryOnServiceExceptions) comes first for these and wins.
+  it.each(['Lambda.ServiceException', 'Lambda.SdkClientException'])(
+    'Get automation status retries %s and never sends it to Cancel',
+    (error) => {
+      const poll = taskState(TaskStates.getAutomationStatus);
+      expect(retryFor(poll, error)).toBeDefined();
+      expect(catchFor(poll, error)).toBeUndefined();
+    },
+  );
+
+  it('Get automation status cancels the run only for errors about the run: 404 (EpilotPermanentError) and bad data after retries', () => {
+    const poll = taskState(TaskStates.getAutomationStatus);
+    expect(catchFor(poll, 'States.ALL')).toBeUndefined();
+    expect(catchFor(poll, ErrorNames.epilotPermanent)).toMatchObject({ Next: TaskStates.cancelAutomation, ResultPath: '$.error' });
+    expect(catchFor(poll, ErrorNames.invalidEpilotData)).toMatchObject({ Next: TaskStates.cancelAutomation, ResultPath: '$.error' });
+    expect(retryFor(poll, ErrorNames.invalidEpilotData)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+  });
+
+  it('a run that cannot be cancelled still gets its step patched', () => {
     expect(catchFor(taskState(TaskStates.cancelAutomation), 'States.ALL')).toMatchObject({
       Next: TaskStates.patchStep,
       ResultPath: '$.cancelError',

@@ -135,22 +135,19 @@ describe('single task executions against a faulty epilot', () => {
     });
   });
 
-  it('a 401 on the status call fails fast, cancels the run and patches the step FAILED', async () => {
+  // Changed with issue 10: a 401 says nothing about the run (a token being rotated), so it is retried with backoff
+  // instead of cancelling the run and patching FAILED as before.
+  it('a 401 on the status call is retried: the run is not cancelled and the step gets the run’s own result', async () => {
     pipeline.simulator.scriptFault({ operation: 'automation.getExecution', times: 1, fault: { status: 401 } });
     const before = pipeline.simulator.callCounts();
     const report = await run('wf-status-401', 'status-401-task');
     const summary = summarizeTask(report);
-    expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'FAILED' });
-    expect(summary.reason).toMatch(/EpilotPermanentError: getExecution \(GET \/v1\/automation\/executions\/[^)]+\) answered 401/);
-    // No retry of the refused call: exactly one status call, and far less time than the 8 s (0.8 s real) timeout.
-    expect((pipeline.simulator.callCounts()['automation.getExecution'] ?? 0) - (before['automation.getExecution'] ?? 0)).toBe(1);
-    expect(report.durationMs).toBeLessThan(800);
+    expect(summary).toMatchObject({ outcome: 'patched', stepStatus: 'COMPLETED' });
+    expect((pipeline.simulator.callCounts()['automation.getExecution'] ?? 0) - (before['automation.getExecution'] ?? 0)).toBeGreaterThan(1);
     expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')).toHaveLength(1);
-    // A run the runner can no longer follow must not go on unseen.
-    expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')[0]?.status).toBe('cancelled');
-    expect(summary.reason).toMatch(/the run was cancelled$/);
+    expect(runsFor(pipeline, 'wf-status-401', 'status-401-task')[0]?.status).toBe('success');
     expect(pipeline.simulator.stepPatchCount('wf-status-401', 'status-401-task')).toBe(1);
-    expect(stepOf(pipeline, 'wf-status-401', 'status-401-task').status).toBe('FAILED');
+    expect(stepOf(pipeline, 'wf-status-401', 'status-401-task').status).toBe('COMPLETED');
   });
 
   it('20 concurrent executions of one task start one run and patch the step once', async () => {

@@ -106,10 +106,17 @@ describe('no secret in logs, outputs or the template; ids on every task log line
       times: 3,
       fault: { status: 500, body: { status: 500, error: `upstream refused Authorization: Bearer ${TOKEN}` } },
     });
+    // A refused token (403) is tried again with the token read afresh, and its refusal logged; a start refused
+    // for good (400) fails its step with the reason. Both bodies echo the token.
     pipeline.simulator.scriptFault({
       operation: 'automation.startExecution',
       times: 1,
       fault: { status: 403, body: { status: 403, error: `token ${TOKEN} may not start flows` } },
+    });
+    pipeline.simulator.scriptFault({
+      operation: 'automation.startExecution',
+      times: 1,
+      fault: { status: 400, body: { status: 400, error: `token ${TOKEN} may not start this flow` } },
     });
     pipeline.simulator.scriptFault({ operation: 'automation.startExecution', times: 1, fault: 'lostResponse' });
     report = await pipeline.runner.sweep();
@@ -144,11 +151,14 @@ describe('no secret in logs, outputs or the template; ids on every task log line
     });
     const lines = parseLines(chunks);
     expect(lines.some((line) => line.level === 'DEBUG')).toBe(true);
-    expect(pipeline.simulator.traffic.filter((exchange) => exchange.fault?.startsWith('scripted:')).length).toBe(5);
+    expect(pipeline.simulator.traffic.filter((exchange) => exchange.fault?.startsWith('scripted:')).length).toBe(6);
     expect(lines.some((line) => line.message === 'Webhook refused: bad signature')).toBe(true);
     // The echoed error bodies did reach the runner: they are in the logs, redacted.
     expect(chunks.join('')).toContain('[redacted]');
-    expect(JSON.stringify(sweepSummaryJson(report))).toMatch(/answered 403: token \[redacted\] may not start flows/);
+    expect(
+      lines.some((line) => line.level === 'ERROR' && JSON.stringify(line).includes('answered 403: token [redacted] may not start flows')),
+    ).toBe(true);
+    expect(JSON.stringify(sweepSummaryJson(report))).toMatch(/answered 400: token \[redacted\] may not start this flow/);
   });
 
   it('neither the token nor the signing secret is in any log line, error, report or webhook answer', () => {

@@ -117,6 +117,47 @@ describe('epilot-task-runner sweep', () => {
     }
   });
 
+  it('--dry-run exits 0 when one workflow read fails with 5xx on every attempt of the HTTP client (retried as the deployed states retry)', async () => {
+    const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
+    try {
+      // Three answers: all of the client's own attempts for one read, so only a retry like the stack's survives it.
+      fresh.scriptFault({ operation: 'workflow.getExecution', times: 3, fault: 'serverError' });
+      const args = ['sweep', '--epilot-api-url', fresh.url, '--token', TOKEN, '--dry-run', '--json', '--time-scale', String(TIME_SCALE)];
+      const result = await cli(args);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const plan = JSON.parse(result.stdout) as { tasks: Array<{ taskId: string; wouldRun: boolean }> };
+      expect(plan.tasks.filter((task) => task.wouldRun)).toHaveLength(8);
+      expect(fresh.traffic.filter((exchange) => exchange.fault === 'scripted:503')).toHaveLength(3);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it.each([
+    ['a 502', { status: 502 }, 'scripted:502'],
+    ['a reset', 'reset', 'scripted:reset'],
+  ] as const)(
+    'a sweep whose first entity search gets %s succeeds (retried as the deployed sweep retries it)',
+    async (_case, fault, label) => {
+      const fresh = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(TIME_SCALE) });
+      const freshDir = fs.mkdtempSync(path.join(os.tmpdir(), 'epilot-task-runner-'));
+      try {
+        fresh.scriptFault({ operation: 'entity.searchEntities', times: 1, fault });
+        const args = [...sweepArgs().slice(0, 1), '--epilot-api-url', fresh.url, ...sweepArgs().slice(3)];
+        args[args.indexOf('--state-dir') + 1] = freshDir;
+        const result = await cli(args, { EPILOT_API_TOKEN: TOKEN });
+        expect(result.code).toBe(0);
+        const summary = JSON.parse(result.stdout) as SweepJson;
+        expect(summary.sweep).toMatchObject({ status: 'SUCCEEDED', started: 8 });
+        expect(fresh.traffic.filter((exchange) => exchange.fault === label)).toHaveLength(1);
+      } finally {
+        await fresh.stop();
+        fs.rmSync(freshDir, { recursive: true, force: true });
+      }
+    },
+  );
+
   // Side by side, each with its own simulator and state dir (concurrent tests start before beforeAll hooks run).
   it.concurrent.each([
     ['a missing token', [], {}, /no epilot API token/],

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { createLogger, type Logger } from '../../lambdas/shared/logger';
 import { endpointsOf, type RunnerSettings, runnerSettings } from '../../lambdas/shared/config/settings';
+import type { TokenProvider } from '../../lambdas/shared/epilot/http';
 import { LocalRunner } from '../../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
@@ -30,6 +31,8 @@ export async function startPipeline(
     logger?: Logger;
     /** Default: a fixed test token. */
     token?: string;
+    /** How the runner reads the token (default: `token` as it is). */
+    tokenProvider?: TokenProvider;
     /** For pipelines that receive webhooks. */
     webhookSecret?: string;
   } = {},
@@ -46,6 +49,7 @@ export async function startPipeline(
   const runner = await LocalRunner.create({
     endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token,
+    tokenProvider: options.tokenProvider,
     // On the scaled clock the default 3-minute start-settle window is 18 s of real waiting after every start whose
     // answer a fault lost; 30 s keeps what it proves (longer than the HTTP timeout) at a sixth of the wait.
     settings: runnerSettings({ automationTimeoutMs: 8000, startSettleMs: 30_000, ...options.settings }),

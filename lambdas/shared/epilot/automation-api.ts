@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { EpilotPermanentError, StartOutcomeUnknownError, describeError } from '../errors';
+import { EpilotAuthError, EpilotPermanentError, EpilotRateLimitedError, StartOutcomeUnknownError, describeError } from '../errors';
 import type { EpilotHttp } from './http';
 
 /** Statuses after which an automation run never changes again (epilot's ExecutionStatus enum). */
@@ -85,7 +85,9 @@ export class AutomationApi {
         schema: z.unknown(),
       });
     } catch (error) {
-      if (isRefusal(error)) throw error;
+      // A rate limit is retried by Step Functions no sooner than it asked (and, the attempt being noted, through
+      // the run lookup): passed on by name rather than as an unknown outcome, whose retry interval ignores it.
+      if (isRefusal(error) || error instanceof EpilotRateLimitedError) throw error;
       throw new StartOutcomeUnknownError(`startExecution gave no definite answer (${describeError(error)}); the run may exist`);
     }
     const parsed = automationExecutionSchema.safeParse(body);
@@ -97,8 +99,10 @@ export class AutomationApi {
     return toRun(parsed.data);
   }
 
-  async get(executionId: string): Promise<AutomationRun> {
+  /** `notAfter`: see EpilotCall; the poller passes the time by which its Lambda must return. */
+  async get(executionId: string, options: { notAfter?: number } = {}): Promise<AutomationRun> {
     const body = await this.http.send({
+      ...options,
       api: 'automation',
       operation: 'getExecution',
       method: 'GET',
@@ -168,9 +172,12 @@ export class AutomationApi {
   }
 }
 
-/** A definite refusal: epilot answered 4xx (429 is transient and never reaches here as a refusal). */
+/**
+ * A definite refusal: epilot answered 4xx (429 is transient and never reaches here as a refusal). A 401/403 is one
+ * too: the start was refused before anything ran (the HTTP client has already retried it with a fresh token).
+ */
 function isRefusal(error: unknown): boolean {
-  return error instanceof EpilotPermanentError && error.status >= 400 && error.status < 500;
+  return error instanceof EpilotAuthError || (error instanceof EpilotPermanentError && error.status >= 400 && error.status < 500);
 }
 
 /** For sorting newest first; a run without a readable creation time sorts last. */

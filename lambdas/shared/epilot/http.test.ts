@@ -1,7 +1,7 @@
 import nock from 'nock';
 import * as z from 'zod';
 import type { Clock } from '../clock';
-import { ErrorNames, EpilotPermanentError } from '../errors';
+import { EpilotAuthError, ErrorNames, EpilotPermanentError } from '../errors';
 import { rejectionOf, strictNock } from '../../../test/support/handler-test-kit';
 import { EpilotHttp, type EpilotHttpOptions, fullJitterBackoff } from './http';
 
@@ -112,14 +112,41 @@ describe('EpilotHttp', () => {
     expect(sleeps).toEqual([3000]);
   });
 
-  it('caps a long Retry-After at 20 seconds', async () => {
+  it('sleeps no Retry-After over 5 s in the Lambda: it fails at once with EpilotRateLimitedError carrying the wait, capped at 20 s', async () => {
     nock(BASE).get(getRun.path).reply(429, '', { 'Retry-After': '3600' });
-    nock(BASE).get(getRun.path).reply(200, { id: 'run-1', execution_status: 'success' });
-    const { http, sleeps } = newHttp();
+    const { http, sleeps, requests } = newHttp();
 
-    await http.send(getRun);
+    const error = await rejectionOf(http.send(getRun));
 
-    expect(sleeps).toEqual([20_000]);
+    expect(error.name).toBe(ErrorNames.epilotRateLimited);
+    expect(error).toHaveProperty('retryAfterMs', 20_000);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('gives up after maxAttempts of 429s with an EpilotRateLimitedError carrying the last Retry-After, each retry after the asked wait', async () => {
+    nock(BASE).get(getRun.path).times(3).reply(429, '', { 'Retry-After': '1' });
+    const { http, sleeps, requests } = newHttp();
+
+    const error = await rejectionOf(http.send(getRun));
+
+    expect(error.name).toBe(ErrorNames.epilotRateLimited);
+    expect(error).toHaveProperty('retryAfterMs', 1000);
+    expect(requests).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
+    for (const sleep of sleeps) expect(sleep).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("makes no retry that could end after the call's notAfter", async () => {
+    nock(BASE).get(getRun.path).reply(503, { message: 'Service Unavailable' });
+    const { http, sleeps, requests } = newHttp({ timeoutMs: 1000 });
+    const now = Date.parse('2024-05-01T12:00:00.000Z');
+
+    const error = await rejectionOf(http.send({ ...getRun, notAfter: now + 1000 }));
+
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
   });
 
   it('gives up after maxAttempts with an EpilotTransientError naming the operation', async () => {
@@ -150,14 +177,15 @@ describe('EpilotHttp', () => {
     nock(BASE).post('/v1/automation/executions').reply(429, '', { 'Retry-After': '1' });
     const { http, sleeps } = newHttp();
 
-    expect((await rejectionOf(http.send(startRun))).name).toBe(ErrorNames.epilotTransient);
+    const error = await rejectionOf(http.send(startRun));
+
+    expect(error.name).toBe(ErrorNames.epilotRateLimited);
+    expect(error).toHaveProperty('retryAfterMs', 1000);
     expect(sleeps).toEqual([]);
   });
 
   it.each([
     [400, { message: 'flowId is required' }, ': flowId is required'],
-    [401, { message: 'Unauthorized' }, ': Unauthorized'],
-    [403, { status: 403, error: 'Forbidden' }, ': Forbidden'],
     [404, 'not json', ''],
   ])('turns %s into an EpilotPermanentError naming the operation, without retrying', async (status, body, detail) => {
     nock(BASE).get(getRun.path).reply(status, body);
@@ -171,6 +199,57 @@ describe('EpilotHttp', () => {
     expect(error.message).toBe(`getExecution (GET /v1/automation/executions/run-1) answered ${status}${detail}`);
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);
+  });
+
+  it.each([
+    [401, { message: 'Unauthorized' }, ': Unauthorized'],
+    [403, { status: 403, error: 'Forbidden' }, ': Forbidden'],
+  ])(
+    'turns %s into an EpilotAuthError naming the operation once every attempt was refused, dropping the cached token and reporting each refusal',
+    async (status, body, detail) => {
+      nock(BASE).get(getRun.path).times(3).reply(status, body);
+      let invalidated = 0;
+      const token = Object.assign(async () => TOKEN, {
+        invalidate: () => {
+          invalidated += 1;
+        },
+      });
+      const refusals: unknown[] = [];
+      const { http, sleeps, requests } = newHttp({ token, onAuthRefused: (refusal) => refusals.push(refusal) });
+
+      const error = await rejectionOf(http.send(getRun));
+
+      expect(error.name).toBe(ErrorNames.epilotAuth);
+      expect(error).toBeInstanceOf(EpilotAuthError);
+      expect(error).toHaveProperty('status', status);
+      expect(error.message).toBe(`getExecution (GET /v1/automation/executions/run-1) answered ${status}${detail}`);
+      expect(error.message).not.toContain(TOKEN);
+      expect(invalidated).toBe(3);
+      expect(requests).toHaveLength(3);
+      expect(sleeps).toHaveLength(2);
+      expect(refusals).toEqual(
+        Array(3).fill({ call: 'getExecution (GET /v1/automation/executions/run-1)', status, message: error.message }),
+      );
+      expect(JSON.stringify(refusals)).not.toContain(TOKEN);
+    },
+  );
+
+  it('after a 401 sends the call again, the start included, with the token read afresh (a rotated token)', async () => {
+    let current = 'old-token';
+    const token = Object.assign(async () => current, {
+      invalidate: () => {
+        current = 'new-token';
+      },
+    });
+    nock(BASE).post(startRun.path).matchHeader('authorization', 'Bearer old-token').reply(401, { status: 401, error: 'Unauthorized' });
+    nock(BASE)
+      .post(startRun.path)
+      .matchHeader('authorization', 'Bearer new-token')
+      .reply(201, { id: 'run-1', execution_status: 'pending' });
+    const { http, requests } = newHttp({ token });
+
+    await expect(http.send(startRun)).resolves.toEqual({ id: 'run-1', execution_status: 'pending' });
+    expect(requests).toHaveLength(2);
   });
 
   it('turns a redirect into an EpilotPermanentError instead of an empty success', async () => {
@@ -253,7 +332,7 @@ describe('EpilotHttp', () => {
   });
 
   it('never puts the token into an error', async () => {
-    nock(BASE).get(getRun.path).reply(401, { message: 'Unauthorized' });
+    nock(BASE).get(getRun.path).times(3).reply(401, { message: 'Unauthorized' });
     nock(BASE).get(getRun.path).times(3).reply(500, { message: 'boom' });
     nock(BASE).get(getRun.path).reply(200, { nope: true });
     nock(BASE).post('/v1/automation/executions').replyWithError(connectionError('ECONNRESET', 'socket hang up'));
@@ -269,7 +348,7 @@ describe('EpilotHttp', () => {
     ];
 
     expect(errors.map((error) => error.name)).toEqual([
-      ErrorNames.epilotPermanent,
+      ErrorNames.epilotAuth,
       ErrorNames.epilotTransient,
       ErrorNames.invalidEpilotData,
       ErrorNames.epilotTransient,

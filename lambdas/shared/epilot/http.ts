@@ -1,11 +1,14 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type * as z from 'zod';
 import type { Clock } from '../clock';
-import { EpilotPermanentError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
+import { EpilotAuthError, EpilotPermanentError, EpilotRateLimitedError, EpilotTransientError, InvalidEpilotDataError } from '../errors';
 import type { EpilotApiName, EpilotEndpoints } from '../config/settings';
 
-/** Resolves the bearer token; on AWS it reads Secrets Manager once per container. */
-export type TokenProvider = () => Promise<string>;
+/**
+ * Resolves the bearer token; on AWS it reads Secrets Manager and caches it. `invalidate` drops the cache, so the
+ * next call after a 401/403 reads the (possibly rotated) secret again.
+ */
+export type TokenProvider = (() => Promise<string>) & { invalidate?: () => void };
 
 export interface EpilotHttpOptions {
   endpoints: EpilotEndpoints;
@@ -16,6 +19,11 @@ export interface EpilotHttpOptions {
   maxAttempts?: number;
   /** Bodies larger than this are refused as bad data instead of filling a Lambda's memory. */
   maxResponseBytes?: number;
+  /**
+   * Told of every 401/403 (the call's name and epilot's message, never the token), so it is logged as an error: a
+   * token refused for long is a misconfiguration someone must fix, even though each call is retried.
+   */
+  onAuthRefused?: (refusal: { call: string; status: number; message: string }) => void;
   /** Sees every request the runner sends; the local runner counts calls with it. */
   onRequest?: (call: { api: EpilotApiName; operation: string; method: string; path: string }) => void;
 }
@@ -28,14 +36,30 @@ export interface EpilotCall<S extends z.ZodType> {
   path: string;
   query?: Record<string, string | number>;
   body?: unknown;
-  /** Whether sending the request twice does no harm; only such calls are retried here. */
+  /** Whether sending the request twice does no harm; only such calls are retried here (401/403 aside, see below). */
   idempotent: boolean;
   schema: S;
+  /**
+   * Epoch ms by which the call must have ended (the caller's Lambda returns soon after): no retry is made, and no
+   * `Retry-After` slept, that could run past it. Without it the retries are bounded by the attempts alone.
+   */
+  notAfter?: number;
 }
 
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 5_000;
-const RETRY_AFTER_CAP_MS = 20_000;
+/**
+ * The longest `Retry-After` honoured; a longer one counts as this long. Step Functions' Retry intervals are fixed
+ * in the definition, so some bound is needed for RATE_LIMITED_RETRY (lib/sfn/retries.ts) to wait at least what
+ * epilot asked; its interval is this value.
+ */
+export const RETRY_AFTER_CAP_MS = 20_000;
+/**
+ * The longest `Retry-After` slept inside the Lambda before calling again (two such sleeps fit the 10 s of slack
+ * pollCallSeconds gives the poller). A longer wait leaves the Lambda as EpilotRateLimitedError and Step Functions
+ * waits it out, which costs no Lambda time and cannot run into the Lambda's timeout.
+ */
+const IN_PROCESS_RETRY_AFTER_MAX_MS = 5_000;
 const TRANSIENT_NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNABORTED',
@@ -84,12 +108,28 @@ export class EpilotHttp {
       try {
         return await this.sendOnce(call);
       } catch (error) {
-        if (!(error instanceof TransientFailure) || !call.idempotent || attempt >= this.maxAttempts) {
-          throw error instanceof TransientFailure ? new EpilotTransientError(error.message) : error;
-        }
-        await this.options.clock.sleep(error.retryAfterMs ?? fullJitterBackoff(attempt));
+        const wait = this.retryWait(call, error, attempt);
+        if (wait === undefined) throw finalError(error);
+        await this.options.clock.sleep(wait);
       }
     }
+  }
+
+  /**
+   * How long to wait before sending the call again, or `undefined` to give up. Transient failures are retried for
+   * repeatable calls only. A 401/403 is retried for every call, the start included: epilot refused it before doing
+   * anything, and the token provider re-reads a token that may just have been rotated. A retry waits at least the
+   * `Retry-After` epilot sent, and is not made when that wait is long or would run past the call's `notAfter`.
+   */
+  private retryWait(call: EpilotCall<z.ZodType>, error: unknown, attempt: number): number | undefined {
+    if (attempt >= this.maxAttempts) return undefined;
+    const repeatable = error instanceof TransientFailure ? call.idempotent : error instanceof EpilotAuthError;
+    if (!repeatable) return undefined;
+    const retryAfter = error instanceof TransientFailure ? error.retryAfterMs : undefined;
+    if (retryAfter !== undefined && retryAfter > IN_PROCESS_RETRY_AFTER_MAX_MS) return undefined;
+    const wait = Math.max(retryAfter ?? 0, fullJitterBackoff(attempt));
+    if (call.notAfter !== undefined && this.options.clock.now() + wait + this.options.timeoutMs > call.notAfter) return undefined;
+    return wait;
   }
 
   private async sendOnce<S extends z.ZodType>(call: EpilotCall<S>): Promise<z.output<S> | undefined> {
@@ -118,6 +158,13 @@ export class EpilotHttp {
     if (status === 429 || status >= 500) {
       throw new TransientFailure(`${what} answered ${status}${errorDetail(text, token)}`, retryAfterMs(response));
     }
+    if (status === 401 || status === 403) {
+      // The token may just have been rotated: read it afresh next time. The message names the call, never the token.
+      const message = `${what} answered ${status}${errorDetail(text, token)}`;
+      this.options.token.invalidate?.();
+      this.options.onAuthRefused?.({ call: what, status, message });
+      throw new EpilotAuthError(message, status);
+    }
     // Redirects are not followed (maxRedirects: 0); a 3xx must not pass for an empty success ("not found").
     if (status >= 300) {
       throw new EpilotPermanentError(`${what} answered ${status}${errorDetail(text, token)}`, status);
@@ -141,7 +188,10 @@ export class EpilotHttp {
   }
 }
 
-/** Internal marker: the call may succeed if repeated. Becomes an EpilotTransientError when retries run out. */
+/**
+ * Internal marker: the call may succeed if repeated. Becomes an EpilotTransientError when retries run out, or an
+ * EpilotRateLimitedError when epilot's last answer asked for a wait.
+ */
 class TransientFailure extends Error {
   constructor(
     message: string,
@@ -149,6 +199,14 @@ class TransientFailure extends Error {
   ) {
     super(message);
   }
+}
+
+function finalError(error: unknown): unknown {
+  if (!(error instanceof TransientFailure)) return error;
+  // `Retry-After: 0` asks for no wait: any retry honours it, so it stays an ordinary transient failure.
+  return error.retryAfterMs === undefined || error.retryAfterMs === 0
+    ? new EpilotTransientError(error.message)
+    : new EpilotRateLimitedError(`${error.message} (Retry-After ${error.retryAfterMs} ms)`, error.retryAfterMs);
 }
 
 function classifyNetworkError(error: unknown, what: string): Error {

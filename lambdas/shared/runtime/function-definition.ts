@@ -79,9 +79,16 @@ export interface FunctionDefinition<N extends Need = Need, E = never, R = unknow
   stateName: string | undefined;
   description: string;
   needs: ReadonlyArray<NeedHandle<N>>;
-  create: (deps: DepsOf<N>) => (event: E) => Promise<R>;
+  create: (deps: DepsOf<N>) => (event: E, context?: Context) => Promise<R>;
   sizing?: (settings: Settings) => FunctionSizing;
 }
+
+/** The function's Lambda timeout in seconds: what the stack configures and the local runner enforces. */
+export function timeoutSecondsOf(definition: Pick<FunctionDefinition, 'sizing'>, settings: Settings): number {
+  return definition.sizing?.(settings).timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 30;
 
 export const defineFunction = <N extends Need, E = unknown, R = unknown>(
   definition: FunctionDefinition<N, E, R>,

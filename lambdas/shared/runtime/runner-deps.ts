@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import type { Clock } from '../clock';
 import type { AutomationApi } from '../epilot/automation-api';
 import type { EntityApi } from '../epilot/entity-api';
@@ -28,6 +29,8 @@ export interface TaskContext {
   /** The Step Functions execution running this task; it owns the task's record. */
   execution: string;
   logger: Logger;
+  /** The Lambda's remaining time (its context's getRemainingTimeInMillis), when it runs as a Lambda. */
+  remainingTimeMs?: (() => number) | undefined;
 }
 
 export type TaskStep = (state: TaskState, context: TaskContext) => Promise<TaskState>;
@@ -36,8 +39,11 @@ export type TaskStep = (state: TaskState, context: TaskContext) => Promise<TaskS
  * The thin handler every task state shares: validate `{state, execution}`, log with the task's ids, run the step.
  * Errors are logged with those ids and re-thrown unchanged, so Step Functions still matches them by name.
  */
-export function taskStateHandler(baseLogger: Logger, step: TaskStep): (event: unknown) => Promise<TaskState> {
-  return async (event) => {
+export function taskStateHandler(
+  baseLogger: Logger,
+  step: TaskStep,
+): (event: unknown, lambdaContext?: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<TaskState> {
+  return async (event, lambdaContext) => {
     const { state, execution } = parseTaskEvent(event);
     const logger = taskLogger(baseLogger, {
       workflowExecutionId: state.workflowExecutionId,
@@ -46,7 +52,7 @@ export function taskStateHandler(baseLogger: Logger, step: TaskStep): (event: un
       stateMachineExecution: execution,
     });
     try {
-      return await step(state, { execution, logger });
+      return await step(state, { execution, logger, remainingTimeMs: lambdaContext && (() => lambdaContext.getRemainingTimeInMillis()) });
     } catch (error) {
       logger.error('State failed', { error: describeError(error) });
       throw error;

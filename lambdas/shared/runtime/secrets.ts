@@ -7,9 +7,13 @@ const SECRET_CACHE_MS = 5 * 60_000;
  * A secret from Secrets Manager: the plain value, or the `field` of a JSON secret. It is cached per container for a
  * few minutes so a rotated secret is picked up without a redeploy; neither the value nor the JSON is ever logged.
  */
-function secretsManagerValue(secretName: string, field: string, client = new SecretsManagerClient({})): () => Promise<string> {
+export function secretsManagerValue(
+  secretName: string,
+  field: string,
+  client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+): (() => Promise<string>) & { invalidate: () => void } {
   let cached: { value: string; until: number } | undefined;
-  return async () => {
+  const read = async () => {
     if (cached && cached.until > Date.now()) return cached.value;
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
     const value = valueFromSecret(SecretString, field);
@@ -17,6 +21,12 @@ function secretsManagerValue(secretName: string, field: string, client = new Sec
     cached = { value, until: Date.now() + SECRET_CACHE_MS };
     return value;
   };
+  // A 401/403 calls this: the next read goes to Secrets Manager, so a rotated token is picked up at once.
+  return Object.assign(read, {
+    invalidate: () => {
+      cached = undefined;
+    },
+  });
 }
 
 /** The epilot API token: plain, or JSON `{"token": "..."}`. */

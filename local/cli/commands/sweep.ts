@@ -7,6 +7,7 @@ import { dryRunSweep } from '../dry-run';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
 import { ProgressView } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, runSweep, startRunner } from '../run';
+import { withStackRetries } from '../stack-retry';
 
 type SweepOptions = LocalRunOptions & { token?: string; epilotTokenSecretName?: string; dryRun?: boolean; json?: boolean };
 
@@ -30,14 +31,22 @@ export function addSweepCommand(program: Command): void {
       new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock, maxAttempts });
     if (options.dryRun) {
       const client = http();
-      await dryRunSweep({ entities: new EntityApi(client), workflows: new WorkflowsV1Engine(client) }, settings, {
-        json,
-        out: process.stdout,
-      });
+      await dryRunSweep(
+        { entities: new EntityApi(client), workflows: new WorkflowsV1Engine(client) },
+        settings,
+        { json, out: process.stdout },
+        clock,
+      );
       return;
     }
-    // One search call first, so a wrong token or an unreachable API is reported at once, not after retries.
-    await new EntityApi(http(1)).searchPage({ q: settings.searchQuery, size: 1 });
+    // One search call first, so a wrong token or an unreachable API is reported at once, not after retries; a 5xx,
+    // a 429 or a reset of a reachable API is retried as the deployed sweep retries it.
+    const probe = new EntityApi(http(1));
+    await withStackRetries(
+      clock,
+      () => probe.searchPage({ q: settings.searchQuery, size: 1 }),
+      (error) => !cannotConnect(error),
+    );
     const progress = json ? undefined : new ProgressView(process.stdout);
     const runner = await startRunner(options, {
       endpoints,
@@ -52,4 +61,9 @@ export function addSweepCommand(program: Command): void {
       await runner.stop();
     }
   });
+}
+
+/** No connection was made at all (wrong URL or no network): not worth a retry on the first call of a sweep. */
+function cannotConnect(error: unknown): boolean {
+  return error instanceof Error && /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)\b/.test(error.message);
 }
