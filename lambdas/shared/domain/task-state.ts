@@ -26,6 +26,7 @@ const taskViewSchema = z.object({
   flowId: z.string().optional(),
   runId: z.string().optional(),
   runStatus: z.string().optional(),
+  statusChangedAt: z.number().optional(),
 });
 
 const executionViewSchema = z.object({
@@ -56,11 +57,21 @@ export const taskStateSchema = taskInputSchema.extend({
       timedOut: z.boolean().default(false),
     })
     .optional(),
+  /** Set when the step was found final while its run went on: someone else decided, and that decision stands. */
+  stepFinalizedElsewhere: z
+    .object({
+      status: stepStatusResultSchema,
+      /** ISO time epilot gives for the status change, if any. */
+      changedAt: z.string().optional(),
+    })
+    .optional(),
   result: z
     .looseObject({
       stepStatus: stepStatusResultSchema,
       automationStatus: z.string().optional(),
       reason: z.string(),
+      /** The status is someone else's decision the step already shows: the record is closed, the step not patched. */
+      elsewhere: z.boolean().optional(),
     })
     .optional(),
   /** Set by a Catch: `{Error, Cause}` of what went wrong. */
