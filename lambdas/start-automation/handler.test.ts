@@ -232,6 +232,34 @@ describe('start-automation handler', () => {
     expect(timeline).toEqual(['record startAttemptedAt']);
   });
 
+  it('does not adopt an earlier round’s run created just before this round’s attempt (a fast loop); waits instead', async () => {
+    const now = Date.now();
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000, earlierRunIds: ['round-1-run'] }),
+    });
+    const timeline = recordTimeline();
+    epilot()
+      .get('/v1/automation/executions')
+      .query(LIST_QUERY)
+      .reply(200, {
+        results: [
+          {
+            id: 'round-1-run',
+            execution_status: 'success',
+            flow_id: 'flow-1',
+            // Within the clock-skew allowance of the attempt, so only its id tells it apart.
+            created_at: new Date(now - 15_000).toISOString(),
+            workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
+          },
+        ],
+      });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(timeline).toEqual(['record startAttemptedAt']);
+  });
+
   it('after startSettleMs has passed since an unanswered start with no run listed, starts again', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ startAttemptedAt: Date.now() - START_SETTLE_MS - 1000 }) });
     const timeline = recordTimeline();

@@ -4,7 +4,7 @@ import { expectField, type TaskState } from '../shared/domain/task-state';
 import type { AutomationRun } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
 import type { Logger } from '../shared/logger';
-import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
+import { deadlineOf, isEarlierRoundRun, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
 import { describeError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
 /**
@@ -64,7 +64,8 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
         startAttemptedAt: record.startAttemptedAt,
         now,
         startSettleMs: deps.settings.startSettleMs,
-        found: runs,
+        // A run of an earlier round of this task (it may have been created just before this attempt) is not this one.
+        found: runs.filter((run) => !isEarlierRoundRun(record, run.id)),
       });
       const ids = { flowId, entityId, startAttemptedAt: new Date(record.startAttemptedAt).toISOString() };
       if (decision.action === 'adopt') {
