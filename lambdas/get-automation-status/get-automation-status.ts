@@ -2,6 +2,7 @@ import { describeError, EpilotTransientError } from '../shared/errors';
 import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { expectField } from '../shared/domain/task-state';
+import { watchingTheStep } from './step-watch';
 
 /**
  * Polls the run every `pollIntervalMs` for up to `pollWindowMs`, then hands back to the Wait state. Polling inside
@@ -55,5 +56,5 @@ export function getAutomationStatus(deps: Pick<RunnerDeps, 'automations' | 'cloc
   };
 }
 
-export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>) =>
-  taskStateHandler(deps.logger, getAutomationStatus(deps));
+export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'workflows' | 'clock' | 'settings' | 'logger'>) =>
+  taskStateHandler(deps.logger, watchingTheStep(deps, getAutomationStatus(deps)));
