@@ -517,8 +517,9 @@ describe('epilot simulator', () => {
 
     const stepOf = async (): Promise<Json> => {
       const served = obj((await call('GET', '/v1/workflows/executions/wf-a')).json);
-      const section = (served.flow as Json[])[0] as Json;
-      return (section.steps as Json[]).find((step) => step.id === 'a-auto') as Json;
+      const [section] = served.flow as Json[];
+      const step = (obj(section).steps as Json[]).find((candidate) => candidate.id === 'a-auto');
+      return obj(step);
     };
 
     it('a scripted droppedWrite answers a final step PATCH 200 as if applied, applies nothing, and skips non-final PATCHes', async () => {

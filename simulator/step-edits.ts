@@ -49,7 +49,7 @@ export class ScheduledStepEdits {
       const edit = this.pending.shift();
       if (!edit) break;
       const execution = this.executions.get(edit.executionId);
-      if (!execution || execution.isFinalAutomationStep(edit.stepId) !== (edit.when === 'final')) continue;
+      if (execution?.isFinalAutomationStep(edit.stepId) !== (edit.when === 'final')) continue;
       execution.patchStep(edit.stepId, edit.body, edit.at, 'epilot');
     }
   }

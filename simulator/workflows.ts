@@ -221,7 +221,7 @@ export class WorkflowExecutionState {
   /** Whether the step is an AUTOMATION step whose status is final. */
   isFinalAutomationStep(stepId: string): boolean {
     const step = this.steps.get(stepId);
-    return step !== undefined && step.executionType === 'AUTOMATION' && FINAL_STEP_STATUSES.has(step.status);
+    return step?.executionType === 'AUTOMATION' && FINAL_STEP_STATUSES.has(step.status);
   }
 
   /** One step as GET serves it inside `flow` (in its section, if it has one), or undefined for an unknown id. */
