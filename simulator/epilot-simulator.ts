@@ -9,7 +9,7 @@ import { readBody, sendJson } from './http-utils';
 import { EntitySearch, SearchBodySchema } from './search';
 import type { EntitySeedInput, FlowSeedInput, SimulatorSeedInput, WorkflowExecutionSeedInput } from './seed';
 import { SimulatorStore, type AutomationRunView, type EntityRecord } from './store';
-import { UpdateStepBodySchema, type StepPatchRecord, type StepView } from './workflows';
+import { UpdateStepBodySchema, type StepPatchRecord, type StepView, type UpdateStepBody } from './workflows';
 import { ScheduledStepEdits } from './step-edits';
 
 /**
@@ -110,7 +110,7 @@ export interface EpilotSimulator {
   scriptFault(fault: ScriptedFault): void;
   clearScriptedFaults(): void;
   /** Changes a step as a person would in epilot's UI (not a PATCH request: stepPatchCount does not count it). */
-  editStep(executionId: string, stepId: string, body: { status?: StepView['status'] }): void;
+  editStep(executionId: string, stepId: string, body: UpdateStepBody): void;
 }
 
 interface HandlerResult {

@@ -51,6 +51,7 @@ function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): Ta
           : {
               executionId: decision.runId,
               adopted: true,
+              ...(decision.runFromStep ? { fromStep: true } : {}),
               startedAt: isoTime(written.startedAt),
               deadline: isoTime(decision.deadline),
               polls: 0,

@@ -25,6 +25,7 @@ const singleTaskWorkflow = (id: string, flowId = 'flow-send-offer'): WorkflowExe
 const WORKFLOWS = {
   reopened: 'wf-reopened',
   fastLoop: 'wf-fast-loop',
+  foreignRun: 'wf-foreign-run',
   droppedPatch: 'wf-dropped-patch',
   staleRead: 'wf-stale-read',
   skippedWhileRunning: 'wf-skipped-while-running',
@@ -53,6 +54,7 @@ describe('rounds and decisions made on the step by others', () => {
           ...DEMO_SEED.workflowExecutions,
           singleTaskWorkflow(WORKFLOWS.reopened),
           singleTaskWorkflow(WORKFLOWS.fastLoop),
+          singleTaskWorkflow(WORKFLOWS.foreignRun),
           singleTaskWorkflow(WORKFLOWS.droppedPatch),
           singleTaskWorkflow(WORKFLOWS.staleRead),
           singleTaskWorkflow(WORKFLOWS.skippedWhileRunning, 'flow-erp-sync'),
@@ -105,6 +107,35 @@ describe('rounds and decisions made on the step by others', () => {
       expect(report.output?.run?.executionId).not.toBe(first?.id);
       expect(stepOf(WORKFLOWS.fastLoop)).toMatchObject({ status: 'COMPLETED', automationConfig: { executionId: runs[1]?.id } });
     });
+  });
+
+  it('reopened with the run id of a round no record of this runner knows (another runner’s, a new table) starts its own run', async () => {
+    // Round 1 was run and patched by someone else: its run ended, then the step was finalized and later reopened.
+    const started = await fetch(`${pipeline.simulator.url}/v1/automation/executions`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer e2e-secret-token', 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        entity_id: ENTITY,
+        flow_id: 'flow-send-offer',
+        workflow_context: { workflow_exec_id: WORKFLOWS.foreignRun, workflow_exec_task_id: 'task', workflow_role: 'run_task_automation' },
+      }),
+    });
+    const earlier = ((await started.json()) as { id: string }).id;
+    for (let tries = 0; tries < 50 && runsOf(WORKFLOWS.foreignRun)[0]?.status !== 'success'; tries++) await sleep(50);
+    pipeline.simulator.editStep(WORKFLOWS.foreignRun, 'task', {
+      status: 'COMPLETED',
+      automationConfig: { flowId: 'flow-send-offer', executionId: earlier, executionStatus: 'success' },
+    });
+    await sleep(500);
+    pipeline.simulator.editStep(WORKFLOWS.foreignRun, 'task', { status: 'PENDING' });
+
+    const report = await run(WORKFLOWS.foreignRun, 1);
+
+    const runs = runsOf(WORKFLOWS.foreignRun);
+    expect(runs).toHaveLength(2);
+    expect(report.output?.run?.executionId).toBe(runs[1]?.id);
+    expect(stepOf(WORKFLOWS.foreignRun)).toMatchObject({ status: 'COMPLETED', automationConfig: { executionId: runs[1]?.id } });
+    expect(await recordOf(WORKFLOWS.foreignRun)).toMatchObject({ status: 'DONE', earlierRunIds: [earlier] });
   });
 
   describe('a patch that did not stick', () => {

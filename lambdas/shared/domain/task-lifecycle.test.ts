@@ -2,6 +2,9 @@ import {
   type ClaimRequest,
   claim,
   close,
+  forgetEarlierRoundRun,
+  ranInAnEarlierRound,
+  ROUND_SKEW_MS,
   heldByAnotherExecution,
   keepWaitingForStart,
   noteStartAttempt,
@@ -86,6 +89,12 @@ describe('claim', () => {
       const decision = expectClaim(claim(aRequest({ attempt: 4 })));
 
       expect(decision.record.attempt).toBe(4);
+    });
+
+    it('marks a run adopted from the step as such (Start automation checks it belongs to this round)', () => {
+      expect(expectClaim(claim(aRequest({ stepRunId: 'run-from-epilot' }))).runFromStep).toBe(true);
+      const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1' });
+      expect(expectClaim(claim(aRequest({ record, stepRunId: 'run-1' }))).runFromStep).toBeUndefined();
     });
 
     it('adopts the run the step already shows instead of starting a second one', () => {
@@ -384,6 +393,40 @@ describe('claim', () => {
       expect(decision.runId).toBe('run-1');
       expect(decision.deadline).toBe(NOW + 20_000);
     });
+  });
+});
+
+describe('ranInAnEarlierRound', () => {
+  const ENDED = NOW - 60_000;
+  it.each([
+    ['ended, and the step changed after it by more than the skew margin', true, ENDED, ENDED + ROUND_SKEW_MS + 1, true],
+    ['ended, and the step changed within the skew margin of its end', true, ENDED, ENDED + ROUND_SKEW_MS, false],
+    ['ended after the step last changed (the IN_PROGRESS note of a live round)', true, ENDED, ENDED - 5_000, false],
+    ['still going', false, ENDED, ENDED + 60_000, false],
+    ['ended at an unknown time', true, undefined, ENDED + 60_000, false],
+    ['ended, with no time of the step’s status change', true, ENDED, undefined, false],
+  ] as const)('is %s: %s', (_case, ended, endedAt, changedAt, expected) => {
+    expect(ranInAnEarlierRound({ ended, endedAt }, changedAt)).toBe(expected);
+  });
+});
+
+describe('forgetEarlierRoundRun', () => {
+  it('takes the record back to CLAIMED without the run, keeping it among the earlier rounds’ runs, with a claim lease', () => {
+    const record = aRecord({
+      status: 'STARTED',
+      owner: ME,
+      automationExecutionId: 'run-0',
+      automationStatus: 'success',
+      deadline: NOW + 1,
+      earlierRunIds: ['run-x'],
+    });
+
+    const next = forgetEarlierRoundRun(record, 'run-0', NOW, LEASES);
+
+    expect(next).toMatchObject({ status: 'CLAIMED', owner: ME, earlierRunIds: ['run-x', 'run-0'], leaseUntil: NOW + LEASE_MS });
+    expect(next).not.toHaveProperty('automationExecutionId');
+    expect(next).not.toHaveProperty('automationStatus');
+    expect(next).not.toHaveProperty('deadline');
   });
 });
 

@@ -74,6 +74,8 @@ export type ClaimDecision =
       next: 'start' | 'adopt' | 'patch';
       record: TaskRecordFields;
       runId?: string | undefined;
+      /** The run to adopt comes from what the step shows, not from this runner's record: Start automation checks it. */
+      runFromStep?: boolean | undefined;
       deadline?: number | undefined;
       result?: TaskResult | undefined;
     };
@@ -120,6 +122,7 @@ export function claim(request: ClaimRequest): ClaimDecision {
       kind: 'claim',
       next: 'adopt',
       runId,
+      ...(record.automationExecutionId === undefined ? { runFromStep: true } : {}),
       deadline,
       record: { ...base, status: 'STARTED', automationExecutionId: runId, deadline, leaseUntil: runLease(deadline, now, leases) },
     };
@@ -217,6 +220,7 @@ function freshClaim(
       kind: 'claim',
       next: 'adopt',
       runId: request.stepRunId,
+      runFromStep: true,
       deadline,
       record: {
         ...common,
@@ -228,6 +232,29 @@ function freshClaim(
     };
   }
   return { kind: 'claim', next: 'start', record: { ...common, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
+}
+
+/**
+ * Whether a run the step names (and no record of this runner does) belongs to a round that is over: it ended, and
+ * the step's status changed after that (plus the skew margin), so the task was reopened since. Following it would
+ * patch its old result onto the new round. A run still going, or one without the times to tell, is followed.
+ */
+export function ranInAnEarlierRound(
+  run: { ended: boolean; endedAt: number | undefined },
+  stepStatusChangedAt: number | undefined,
+): boolean {
+  return run.ended && run.endedAt !== undefined && stepStatusChangedAt !== undefined && stepStatusChangedAt > run.endedAt + ROUND_SKEW_MS;
+}
+
+/** A run adopted from the step turned out to be an earlier round's: this round starts its own, and never adopts that one. */
+export function forgetEarlierRoundRun(record: TaskRecord, runId: string, now: number, leases: Leases): TaskRecordFields {
+  const { automationExecutionId: _run, automationStatus: _status, deadline: _deadline, ...rest } = record;
+  return {
+    ...rest,
+    status: 'CLAIMED',
+    earlierRunIds: [...(record.earlierRunIds ?? []), runId].slice(-EARLIER_RUNS_KEPT),
+    leaseUntil: claimLease(now, leases),
+  };
 }
 
 /**

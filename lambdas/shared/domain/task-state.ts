@@ -48,6 +48,8 @@ export const taskStateSchema = taskInputSchema.extend({
       executionId: z.string().optional(),
       status: z.string().optional(),
       adopted: z.boolean().default(false),
+      /** Adopted from the run id the step shows (no record of this runner named it): checked before it is followed. */
+      fromStep: z.boolean().optional(),
       /** ISO time the run was recorded as started, when the record knows it. */
       startedAt: z.string().optional(),
       /** ISO time after which the runner stops waiting, cancels the run and fails the step. */
