@@ -1,26 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TaskExecutionReport } from '../../local/runner/local-runner';
-import type { WorkflowExecutionSeedInput } from '../../simulator/seed';
-import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
+import { DEMO_ENTITY, DEMO_SEED, type Pipeline, singleTaskWorkflow, startPipeline } from '../support/local-pipeline';
 
 /**
  * Rounds of a task told apart by the step's status change, and decisions made on the step by others, against an
  * epilot where people act on steps, loops reopen them, patches get lost and reads lag. Times: settings and fault
  * delays are simulated ms (10× faster than the real ms of `sleep`).
  */
-
-const ENTITY = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
-
-const singleTaskWorkflow = (id: string, flowId = 'flow-send-offer'): WorkflowExecutionSeedInput => ({
-  id,
-  definitionId: 'solarWf',
-  name: `Rounds ${id}`,
-  entityIds: [ENTITY],
-  flow: [
-    { id: 'task', name: 'Send offer', executionType: 'AUTOMATION', automationConfig: { flowId } },
-    { id: 'next', name: 'Follow-up call' },
-  ],
-});
 
 const WORKFLOWS = {
   reopened: 'wf-reopened',
@@ -52,16 +38,16 @@ describe('rounds and decisions made on the step by others', () => {
         ...DEMO_SEED,
         workflowExecutions: [
           ...DEMO_SEED.workflowExecutions,
-          singleTaskWorkflow(WORKFLOWS.reopened),
-          singleTaskWorkflow(WORKFLOWS.fastLoop),
-          singleTaskWorkflow(WORKFLOWS.foreignRun),
-          singleTaskWorkflow(WORKFLOWS.droppedPatch),
-          singleTaskWorkflow(WORKFLOWS.staleRead),
-          singleTaskWorkflow(WORKFLOWS.skippedWhileRunning, 'flow-erp-sync'),
-          singleTaskWorkflow(WORKFLOWS.failedBeforeEnd),
+          singleTaskWorkflow(WORKFLOWS.reopened, 'task'),
+          singleTaskWorkflow(WORKFLOWS.fastLoop, 'task'),
+          singleTaskWorkflow(WORKFLOWS.foreignRun, 'task'),
+          singleTaskWorkflow(WORKFLOWS.droppedPatch, 'task'),
+          singleTaskWorkflow(WORKFLOWS.staleRead, 'task'),
+          singleTaskWorkflow(WORKFLOWS.skippedWhileRunning, 'task', 'flow-erp-sync'),
+          singleTaskWorkflow(WORKFLOWS.failedBeforeEnd, 'task', 'flow-create-documents'),
         ],
       },
-      // A 2 s run fits in one poll window; a run that never ends is watched at the end of the first (5 s).
+      // A 3 s run fits in one poll window; a run that never ends is watched at the end of the first (5 s).
       settings: { httpTimeoutMs: 1000, startSettleMs: 20_000, pollWindowMs: 5000 },
     });
   });
@@ -115,7 +101,7 @@ describe('rounds and decisions made on the step by others', () => {
       method: 'POST',
       headers: { Authorization: 'Bearer e2e-secret-token', 'Content-Type': 'application/json' },
       body: JSON.stringify({
-        entity_id: ENTITY,
+        entity_id: DEMO_ENTITY,
         flow_id: 'flow-send-offer',
         workflow_context: { workflow_exec_id: WORKFLOWS.foreignRun, workflow_exec_task_id: 'task', workflow_role: 'run_task_automation' },
       }),
@@ -173,7 +159,8 @@ describe('rounds and decisions made on the step by others', () => {
 
   describe('a step someone else finalized while its run goes on', () => {
     it('set SKIPPED by a person stays SKIPPED: the run is cancelled, the step not patched, the record closed naming SKIPPED', async () => {
-      pipeline.simulator.setFaults({ personFinalizesStep: { status: 'SKIPPED', afterMs: 500 } });
+      // Well after the runner's IN_PROGRESS note of the run, which a busy machine may delay.
+      pipeline.simulator.setFaults({ personFinalizesStep: { status: 'SKIPPED', afterMs: 1500 } });
 
       const report = await run(WORKFLOWS.skippedWhileRunning, 1);
 
@@ -190,7 +177,7 @@ describe('rounds and decisions made on the step by others', () => {
     });
 
     it('set FAILED by a person before the run succeeded stays FAILED: Patch step reads the step and does not patch it', async () => {
-      pipeline.simulator.setFaults({ personFinalizesStep: { status: 'FAILED', afterMs: 500 } });
+      pipeline.simulator.setFaults({ personFinalizesStep: { status: 'FAILED', afterMs: 1500 } });
 
       const report = await run(WORKFLOWS.failedBeforeEnd, 1);
 
