@@ -527,6 +527,75 @@ describe('epilot simulator', () => {
       expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(1);
     });
 
+    const stepOf = async (): Promise<Json> => {
+      const served = obj((await call('GET', '/v1/workflows/executions/wf-a')).json);
+      const [section] = served.flow as Json[];
+      const step = (obj(section).steps as Json[]).find((candidate) => candidate.id === 'a-auto');
+      return obj(step);
+    };
+
+    it('a scripted droppedWrite answers a final step PATCH 200 as if applied, applies nothing, and skips non-final PATCHes', async () => {
+      sim.scriptFault({ operation: 'workflow.updateStep', onlyFinalStepStatus: true, fault: 'droppedWrite' });
+      const noted = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', {
+        status: 'IN_PROGRESS',
+        automationConfig: { flowId: 'flow-ok', executionId: 'run-1' },
+      });
+      expect(obj(noted.json).status).toBe('IN_PROGRESS');
+
+      const dropped = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' });
+
+      expect(dropped.status).toBe(200);
+      expect(obj(dropped.json).status).toBe('COMPLETED');
+      expect(sim.getStep('wf-a', 'a-auto')?.status).toBe('IN_PROGRESS');
+      expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(0);
+      expect(sim.traffic.at(-1)?.fault).toBe('scripted:droppedWrite');
+    });
+
+    it('staleStepReadMs serves a step as before its last PATCH for that long, then fresh', async () => {
+      sim.setFaults({ staleStepReadMs: 5000 });
+      await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' });
+
+      t += 4999;
+      expect((await stepOf()).status).toBe('PENDING');
+      expect(sim.getStep('wf-a', 'a-auto')?.status).toBe('COMPLETED');
+      t += 1;
+      expect((await stepOf()).status).toBe('COMPLETED');
+    });
+
+    it('personFinalizesStep finalizes the step of a started run after afterMs, keeps the run going, and counts no PATCH', async () => {
+      sim.setFaults({ personFinalizesStep: { status: 'SKIPPED', afterMs: 300 } });
+      const run = obj((await call('POST', '/v1/automation/executions', startBody)).json);
+
+      t += 299;
+      expect((await stepOf()).status).toBe('PENDING');
+      t += 1;
+      const step = await stepOf();
+
+      expect(step.status).toBe('SKIPPED');
+      expect(step.statusLastUpdated).toBe(new Date(t).toISOString());
+      expect(sim.getAutomationRun(String(run.id))?.execution_status).toBe('in_progress');
+      expect(sim.stepPatchCount('wf-a', 'a-auto')).toBe(0);
+      expect(sim.getStepPatches('wf-a', 'a-auto').map((patch) => patch.by)).toEqual(['epilot']);
+    });
+
+    it('reopenStepAfterFinalPatch reopens a finalized AUTOMATION step once, keeping its executionId, with statusLastUpdated moved', async () => {
+      sim.setFaults({ reopenStepAfterFinalPatch: { afterMs: 1000 } });
+      await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', {
+        status: 'COMPLETED',
+        automationConfig: { flowId: 'flow-ok', executionId: 'run-1', executionStatus: 'success' },
+      });
+      const patchedAt = t;
+
+      t += 1000;
+      const reopened = await stepOf();
+      expect(reopened).toMatchObject({ status: 'PENDING', automationConfig: { flowId: 'flow-ok', executionId: 'run-1' } });
+      expect(reopened.statusLastUpdated).toBe(new Date(patchedAt + 1000).toISOString());
+
+      await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' });
+      t += 5000;
+      expect((await stepOf()).status).toBe('COMPLETED');
+    });
+
     it('random faults are deterministic for a given random source and can change at runtime', async () => {
       const statusesWith = async (seed: number): Promise<number[]> => {
         await start({ random: seededRandom(seed), faults: { serverErrorRate: 0.3, tooManyRequestsRate: 0.3, retryAfterSeconds: 7 } });

@@ -9,7 +9,8 @@ import { readBody, sendJson } from './http-utils';
 import { EntitySearch, SearchBodySchema } from './search';
 import type { EntitySeedInput, FlowSeedInput, SimulatorSeedInput, WorkflowExecutionSeedInput } from './seed';
 import { SimulatorStore, type AutomationRunView, type EntityRecord } from './store';
-import { UpdateStepBodySchema, type StepPatchRecord, type StepView } from './workflows';
+import { UpdateStepBodySchema, type StepPatchRecord, type StepView, type UpdateStepBody } from './workflows';
+import { ScheduledStepEdits } from './step-edits';
 
 /**
  * A loopback server that plays epilot's entity, workflow and automation APIs on one base URL.
@@ -82,9 +83,12 @@ export interface EpilotSimulator {
   getWorkflowExecution(id: string): Record<string, unknown> | undefined;
   /** One step of the execution as GET serves it, looked up inside sections too; undefined for unknown ids. */
   getStep(executionId: string, stepId: string): StepView | undefined;
-  /** Every PATCH applied to a step, oldest first (empty for unknown ids). */
+  /** Every change applied to a step, oldest first (empty for unknown ids): PATCH requests and epilot's own edits (`by`). */
   getStepPatches(executionId: string, stepId: string): readonly StepPatchRecord[];
-  /** PATCHes that set a final status (COMPLETED, SKIPPED, FAILED); the runner's IN_PROGRESS note of its run is not counted. */
+  /**
+   * PATCH requests applied that set a final status (COMPLETED, SKIPPED, FAILED); the runner's IN_PROGRESS note of
+   * its run is not counted, nor a person's or epilot's own edit (fault modes), nor a dropped write.
+   */
   stepPatchCount(executionId: string, stepId: string): number;
   /** The entity as the search would serve it (with computed `workflows`). */
   getEntity(id: string): EntityRecord | undefined;
@@ -105,6 +109,8 @@ export interface EpilotSimulator {
   /** Queues a fault for the next matching call(s); scripted faults win over random ones. */
   scriptFault(fault: ScriptedFault): void;
   clearScriptedFaults(): void;
+  /** Changes a step as a person would in epilot's UI (not a PATCH request: stepPatchCount does not count it). */
+  editStep(executionId: string, stepId: string, body: UpdateStepBody): void;
 }
 
 interface HandlerResult {
@@ -117,6 +123,8 @@ interface RequestContext {
   query: Record<string, string>;
   body: unknown;
   now: number;
+  /** Answer as if processed, without processing (only workflow.updateStep honours it). */
+  dropWrite: boolean;
 }
 interface Route {
   method: string;
@@ -143,7 +151,8 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
   const traffic: RecordedExchange[] = [];
   const counts = new Map<string, number>();
   const expectedAuthorization = `Bearer ${options.token}`;
-  const routes = buildRoutes(store, search, faults);
+  const edits = new ScheduledStepEdits(store.executions);
+  const routes = buildRoutes(store, search, faults, edits);
   const sockets = new Set<Socket>();
   const pendingDelays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let stopped = false;
@@ -200,6 +209,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       return;
     }
     const { route, params } = match;
+    edits.applyDue(now());
     counts.set(route.operation, (counts.get(route.operation) ?? 0) + 1);
 
     const read = await readBody(req);
@@ -220,7 +230,7 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
       }
     }
 
-    const plan: FaultPlan = faults.plan(route.operation, (status, message) => errorBody(api, status, message));
+    const plan: FaultPlan = faults.plan(route.operation, (status, message) => errorBody(api, status, message), exchange.requestBody);
     if (plan.label) exchange.fault = plan.label;
     if (plan.delayMs > 0) await delay(plan.delayMs);
     if (stopped) {
@@ -238,7 +248,8 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
 
     let result: HandlerResult;
     try {
-      result = route.handle({ params, query, body: exchange.requestBody, now: now() });
+      edits.applyDue(now());
+      result = route.handle({ params, query, body: exchange.requestBody, now: now(), dropWrite: plan.dropWrite });
     } catch (error) {
       finish(500, errorBody(api, 500, `Simulator error: ${(error as Error).message}`));
       return;
@@ -299,11 +310,18 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
     resetCallCounts: () => counts.clear(),
     now,
     getWorkflowExecution(id) {
+      edits.applyDue(now());
       const execution = store.executions.get(id);
       return execution?.toApi(store.contextsOf(execution));
     },
-    getStep: (executionId, stepId) => store.executions.get(executionId)?.stepApi(stepId),
-    getStepPatches: (executionId, stepId) => store.executions.get(executionId)?.patches(stepId) ?? [],
+    getStep(executionId, stepId) {
+      edits.applyDue(now());
+      return store.executions.get(executionId)?.stepApi(stepId);
+    },
+    getStepPatches(executionId, stepId) {
+      edits.applyDue(now());
+      return store.executions.get(executionId)?.patches(stepId) ?? [];
+    },
     stepPatchCount: (executionId, stepId) => store.executions.get(executionId)?.patchCount(stepId) ?? 0,
     getEntity(id) {
       const entity = store.entities.get(id);
@@ -327,6 +345,11 @@ export async function startEpilotSimulator(options: EpilotSimulatorOptions): Pro
     setFaults: (faultOptions) => faults.set(faultOptions),
     scriptFault: (fault) => faults.script(fault),
     clearScriptedFaults: () => faults.clearScripted(),
+    editStep(executionId, stepId, body) {
+      edits.applyDue(now());
+      const execution = store.executions.get(executionId);
+      if (!execution?.patchStep(stepId, body, now(), 'epilot')) throw new Error(`editStep: no step ${stepId} in ${executionId}`);
+    },
   };
 }
 
@@ -372,7 +395,7 @@ const ListQuerySchema = z.object({
   include_flows: z.enum(['true', 'false']).optional(),
 });
 
-function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultInjector): Route[] {
+function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultInjector, edits: ScheduledStepEdits): Route[] {
   const segment = '([^/]+)';
   const entityError = (status: number, message: string): HandlerResult => ({ status, body: errorBody('entity', status, message) });
   const workflowError = (status: number, message: string): HandlerResult => ({ status, body: errorBody('workflow', status, message) });
@@ -399,10 +422,13 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
       api: 'workflow',
       operation: 'workflow.getExecution',
       hasBody: false,
-      handle({ params: [id = ''] }) {
+      handle({ params: [id = ''], now }) {
         const execution = store.executions.get(id);
         // The real API answers an unknown id with 200 and an empty body.
-        return { status: 200, body: execution?.toApi(store.contextsOf(execution)) };
+        return {
+          status: 200,
+          body: execution?.toApi(store.contextsOf(execution), { now, staleMs: faults.stepEdits().staleStepReadMs ?? 0 }),
+        };
       },
     },
     {
@@ -411,13 +437,15 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
       api: 'workflow',
       operation: 'workflow.updateStep',
       hasBody: true,
-      handle({ params: [executionId = '', stepId = ''], body, now }) {
+      handle({ params: [executionId = '', stepId = ''], body, now, dropWrite }) {
         const parsed = UpdateStepBodySchema.safeParse(body);
         if (!parsed.success) return workflowError(400, `Invalid step update: ${describeZodError(parsed.error, 'step update')}`);
         const execution = store.executions.get(executionId);
         if (!execution) return workflowError(404, `Workflow execution ${executionId} not found`);
-        const step = execution.patchStep(stepId, parsed.data, now);
-        return step ? { status: 200, body: step } : workflowError(404, `Step ${stepId} not found in workflow execution ${executionId}`);
+        const step = dropWrite ? execution.patchedStepView(stepId, parsed.data) : execution.patchStep(stepId, parsed.data, now);
+        if (!step) return workflowError(404, `Step ${stepId} not found in workflow execution ${executionId}`);
+        if (!dropWrite) edits.afterPatch(executionId, stepId, now, faults.stepEdits().reopenStepAfterFinalPatch);
+        return { status: 200, body: step };
       },
     },
     {
@@ -434,6 +462,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
         if (!flow) return automationError(404, `Automation flow ${parsed.data.flow_id} not found`);
         if (!store.entities.has(parsed.data.entity_id)) return automationError(404, `Entity ${parsed.data.entity_id} not found`);
         const run = store.startRun(parsed.data, flow);
+        edits.afterRunStarted(run, faults.stepEdits().personFinalizesStep);
         return { status: 201, body: runToApi(run, now, 'pending') };
       },
     },

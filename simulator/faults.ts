@@ -45,6 +45,23 @@ export const FaultOptionsSchema = z.strictObject({
   flowRunsNeedIncludeFlows: z.boolean().optional(),
   /** The first page of every run list also carries one unrelated run that breaks the schema (no execution_status). */
   malformedRunInList: z.boolean().optional(),
+  // People and epilot acting on steps while the runner works (the exactly-once review, #2, #4 and #5). They are
+  // edits made in epilot itself, not PATCH requests: stepPatchCount does not count them.
+  /**
+   * A person finalizes the step of every run started for a workflow task, `afterMs` (simulated) after its run was
+   * created, while the run goes on (it is not cancelled).
+   */
+  personFinalizesStep: z.strictObject({ status: z.enum(['COMPLETED', 'SKIPPED', 'FAILED']), afterMs: z.int().min(0) }).optional(),
+  /**
+   * epilot reopens an AUTOMATION step `afterMs` (simulated) after a PATCH made it final (a loop, or a person), at
+   * most `times` times per step (default 1): the status goes back to `status` (default PENDING), statusLastUpdated
+   * moves, and automationConfig keeps the old executionId.
+   */
+  reopenStepAfterFinalPatch: z
+    .strictObject({ afterMs: z.int().min(0), status: z.enum(['PENDING', 'IN_PROGRESS']).optional(), times: z.int().min(1).optional() })
+    .optional(),
+  /** For this many (simulated) ms after a step PATCH, GET execution still serves that step as it was before the PATCH. */
+  staleStepReadMs: z.int().min(0).optional(),
 });
 export type FaultOptions = z.infer<typeof FaultOptionsSchema>;
 
@@ -61,6 +78,8 @@ export type ScriptedFaultKind =
    * `'*'`: calls to any API) answer 401 with the API's error body, without being processed.
    */
   | 'unauthorized'
+  /** The call is answered as if processed (200 with the result) but is NOT processed: a step PATCH that did not stick. */
+  | 'droppedWrite'
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { delayMs: number };
 
@@ -68,6 +87,8 @@ export interface ScriptedFault {
   operation: OperationName | '*';
   /** How many of the next matching calls get it. Default 1. */
   times?: number;
+  /** Only calls whose body sets a final step status (COMPLETED, SKIPPED, FAILED) match: the runner's result patch. */
+  onlyFinalStepStatus?: boolean;
   fault: ScriptedFaultKind;
 }
 
@@ -76,13 +97,18 @@ export interface FaultPlan {
   delayMs: number;
   before: { kind: 'proceed' } | { kind: 'reset' } | { kind: 'respond'; status: number; body: unknown; headers?: Record<string, string> };
   loseResponse: false | 'reset' | 'badGateway' | 'emptyBody';
+  /** Answer as if processed, without processing (`droppedWrite`). */
+  dropWrite: boolean;
   /** Short name for the traffic record, e.g. `scripted:reset` or `random:429`. */
   label: string | undefined;
 }
 
+const FINAL_STEP_STATUS_BODY = z.looseObject({ status: z.enum(['COMPLETED', 'SKIPPED', 'FAILED']) });
+
 export class FaultInjector {
   private options: FaultOptions = {};
-  private scripted: Array<{ operation: OperationName | '*'; remaining: number; fault: ScriptedFaultKind }> = [];
+  private scripted: Array<{ operation: OperationName | '*'; remaining: number; onlyFinalStepStatus: boolean; fault: ScriptedFaultKind }> =
+    [];
   private serverErrorToggle = false;
 
   constructor(
@@ -104,7 +130,18 @@ export class FaultInjector {
   script(fault: ScriptedFault): void {
     const times = fault.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new Error(`scriptFault: times must be a positive integer, got ${String(fault.times)}`);
-    this.scripted.push({ operation: fault.operation, remaining: times, fault: fault.fault });
+    this.scripted.push({
+      operation: fault.operation,
+      remaining: times,
+      onlyFinalStepStatus: fault.onlyFinalStepStatus ?? false,
+      fault: fault.fault,
+    });
+  }
+
+  /** The edits people and epilot make to steps, in force. */
+  stepEdits(): Pick<FaultOptions, 'personFinalizesStep' | 'reopenStepAfterFinalPatch' | 'staleStepReadMs'> {
+    const { personFinalizesStep, reopenStepAfterFinalPatch, staleStepReadMs } = this.options;
+    return { personFinalizesStep, reopenStepAfterFinalPatch, staleStepReadMs };
   }
 
   /** The run-list faults in force (they shape the listing itself, not one request's fate). */
@@ -117,8 +154,11 @@ export class FaultInjector {
     this.scripted = [];
   }
 
-  plan(operation: OperationName, errorBody: (status: number, message: string) => unknown): FaultPlan {
-    const scriptedIndex = this.scripted.findIndex((entry) => entry.operation === operation || entry.operation === '*');
+  plan(operation: OperationName, errorBody: (status: number, message: string) => unknown, requestBody?: unknown): FaultPlan {
+    const setsFinalStatus = FINAL_STEP_STATUS_BODY.safeParse(requestBody).success;
+    const scriptedIndex = this.scripted.findIndex(
+      (entry) => (entry.operation === operation || entry.operation === '*') && (!entry.onlyFinalStepStatus || setsFinalStatus),
+    );
     const entry = this.scripted[scriptedIndex];
     if (entry) {
       entry.remaining--;
@@ -127,7 +167,7 @@ export class FaultInjector {
     }
 
     const o = this.options;
-    const plan: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
+    const plan: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, dropWrite: false, label: undefined };
     if (o.latencyMs !== undefined) {
       plan.delayMs =
         typeof o.latencyMs === 'number'
@@ -154,13 +194,14 @@ export class FaultInjector {
   }
 
   private scriptedPlan(fault: ScriptedFaultKind, errorBody: (status: number, message: string) => unknown): FaultPlan {
-    const base: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, label: undefined };
+    const base: FaultPlan = { delayMs: 0, before: { kind: 'proceed' }, loseResponse: false, dropWrite: false, label: undefined };
     if (fault === 'serverError')
       return { ...base, before: { kind: 'respond', status: 503, body: errorBody(503, 'Service Unavailable') }, label: 'scripted:503' };
     if (fault === 'tooManyRequests') return { ...base, before: this.tooManyRequests(errorBody), label: 'scripted:429' };
     if (fault === 'reset') return { ...base, before: { kind: 'reset' }, label: 'scripted:reset' };
     if (fault === 'unauthorized')
       return { ...base, before: { kind: 'respond', status: 401, body: errorBody(401, 'Unauthorized') }, label: 'scripted:401' };
+    if (fault === 'droppedWrite') return { ...base, dropWrite: true, label: 'scripted:droppedWrite' };
     if (fault === 'processedEmptyBody') return { ...base, loseResponse: 'emptyBody', label: 'scripted:processedEmptyBody' };
     if (fault === 'lostResponse') return { ...base, loseResponse: this.options.lostResponseAs ?? 'reset', label: 'scripted:lostResponse' };
     if ('delayMs' in fault) return { ...base, delayMs: fault.delayMs, label: `scripted:delay${fault.delayMs}` };

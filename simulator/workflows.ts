@@ -15,6 +15,14 @@ export interface StepPatchRecord {
   /** Clock time of the patch (epoch ms). */
   at: number;
   body: UpdateStepBody;
+  /** `client`: a PATCH request through the API; `epilot`: an edit made in epilot itself (a person, a loop). */
+  by: 'client' | 'epilot';
+}
+
+/** How a GET reads steps: at `now`, still showing a step as before its last PATCH for `staleMs` after it. */
+export interface StepRead {
+  now: number;
+  staleMs: number;
 }
 
 interface StepState {
@@ -34,6 +42,8 @@ interface StepState {
   startedTime: number | undefined;
   completedTime: number | undefined;
   patches: StepPatchRecord[];
+  /** The step as served just before its last PATCH request, for stale reads. */
+  beforeLastPatch: { at: number; view: Record<string, unknown> } | undefined;
 }
 
 interface SectionState {
@@ -150,6 +160,7 @@ export class WorkflowExecutionState {
       startedTime: undefined,
       completedTime: FINAL_STEP_STATUSES.has(seed.status) ? this.creationTime : undefined,
       patches: [],
+      beforeLastPatch: undefined,
     };
     this.steps.set(step.id, step);
     this.orderedSteps.push(step);
@@ -170,10 +181,11 @@ export class WorkflowExecutionState {
     return this.currentStep() ? 'STARTED' : 'DONE';
   }
 
-  patchStep(stepId: string, body: UpdateStepBody, now: number): Record<string, unknown> | undefined {
+  patchStep(stepId: string, body: UpdateStepBody, now: number, by: StepPatchRecord['by'] = 'client'): Record<string, unknown> | undefined {
     const step = this.steps.get(stepId);
     if (!step) return undefined;
-    step.patches.push({ at: now, body });
+    if (by === 'client') step.beforeLastPatch = { at: now, view: this.stepView(step) };
+    step.patches.push({ at: now, body, by });
     if (body.status !== undefined && body.status !== step.status) {
       step.status = body.status;
       step.statusLastUpdated = now;
@@ -200,16 +212,33 @@ export class WorkflowExecutionState {
     return this.stepView(step);
   }
 
+  /** What a PATCH of the step would answer, without applying it (a write epilot accepts and then loses). */
+  patchedStepView(stepId: string, body: UpdateStepBody): Record<string, unknown> | undefined {
+    const step = this.steps.get(stepId);
+    return step ? { ...this.stepView(step), ...(body.status === undefined ? {} : { status: body.status }) } : undefined;
+  }
+
+  /** Whether the step is an AUTOMATION step whose status is final. */
+  isFinalAutomationStep(stepId: string): boolean {
+    const step = this.steps.get(stepId);
+    return step?.executionType === 'AUTOMATION' && FINAL_STEP_STATUSES.has(step.status);
+  }
+
   /** One step as GET serves it inside `flow` (in its section, if it has one), or undefined for an unknown id. */
   stepApi(stepId: string): StepView | undefined {
     const step = this.steps.get(stepId);
     return step ? { ...this.stepView(step), id: step.id, status: step.status } : undefined;
   }
 
-  /** Patches that set a final status: the runner's result. Its IN_PROGRESS note of a started run is not one. */
+  /**
+   * PATCH requests that set a final status: the runner's result. Its IN_PROGRESS note of a started run is not one,
+   * nor an edit made in epilot itself.
+   */
   patchCount(stepId: string): number {
     return (
-      this.steps.get(stepId)?.patches.filter((patch) => patch.body.status !== undefined && FINAL_STEP_STATUSES.has(patch.body.status))
+      this.steps
+        .get(stepId)
+        ?.patches.filter((patch) => patch.by === 'client' && patch.body.status !== undefined && FINAL_STEP_STATUSES.has(patch.body.status))
         .length ?? 0
     );
   }
@@ -265,8 +294,8 @@ export class WorkflowExecutionState {
     return summary;
   }
 
-  /** GET /v1/workflows/executions/{id} body (definition schema WorkflowExecution). */
-  toApi(contexts: EntityContext[]): Record<string, unknown> {
+  /** GET /v1/workflows/executions/{id} body (definition schema WorkflowExecution); `read` may serve steps stale. */
+  toApi(contexts: EntityContext[], read?: StepRead): Record<string, unknown> {
     const current = this.currentStep();
     const view: Record<string, unknown> = {
       id: this.id,
@@ -279,20 +308,25 @@ export class WorkflowExecutionState {
       lastUpdateTime: iso(this.lastUpdateTime),
       assignedTo: this.assignedTo,
       contexts,
-      flow: this.flow.map((item) => (item.kind === 'section' ? this.sectionView(item) : this.stepView(item))),
+      flow: this.flow.map((item) => (item.kind === 'section' ? this.sectionView(item, read) : this.servedStepView(item, read))),
     };
     if (this.completedTime !== undefined) view.completedTime = iso(this.completedTime);
     if (current && !this.closed) view.nextOpenStep = { id: current.id };
     return view;
   }
 
-  private sectionView(section: SectionState): Record<string, unknown> {
+  private servedStepView(step: StepState, read: StepRead | undefined): Record<string, unknown> {
+    const before = step.beforeLastPatch;
+    return read && before && read.now - before.at < read.staleMs ? before.view : this.stepView(step);
+  }
+
+  private sectionView(section: SectionState, read: StepRead | undefined): Record<string, unknown> {
     const finished = section.steps.every((step) => FINAL_STEP_STATUSES.has(step.status));
     const started = section.steps.some((step) => step.status !== 'PENDING' && step.status !== 'UNASSIGNED' && step.status !== 'ASSIGNED');
     const view: Record<string, unknown> = { id: section.id, name: section.name };
     if (!section.omitType) view.type = 'SECTION';
     view.status = finished ? 'COMPLETED' : started ? 'IN_PROGRESS' : 'OPEN';
-    view.steps = section.steps.map((step) => this.stepView(step));
+    view.steps = section.steps.map((step) => this.servedStepView(step, read));
     return view;
   }
 

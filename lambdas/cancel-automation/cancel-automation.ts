@@ -6,8 +6,9 @@ import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runt
 import { expectField } from '../shared/domain/task-state';
 
 /**
- * Cancels a run that outlived its deadline (or that the runner can no longer follow), so nothing keeps running
- * unseen once the step is failed. The FAILED result goes to the record first: an execution that takes the task
+ * Cancels a run that outlived its deadline (or that the runner can no longer follow, or whose step someone else
+ * finalized: then their decision is the result, and Patch step closes the record without patching), so nothing
+ * keeps running unseen once the step is final. The FAILED result goes to the record first: an execution that takes the task
  * over after a crash right after the cancel patches that result, instead of taking the cancelled run for a person
  * skipping the task. A run epilot refuses to cancel (already finished, unknown) does not stop the patch. The state
  * carries the recorded result on, so Patch step does not decide it again.

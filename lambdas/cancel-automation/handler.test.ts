@@ -143,4 +143,30 @@ describe('cancel-automation handler', () => {
 
     expect(error.name).toBe(ErrorNames.invalidStateInput);
   });
+  it('records the status someone else set as the result, marked as theirs, then cancels the run still going', async () => {
+    epilot()
+      .delete(RUN_PATH)
+      .reply(() => {
+        timeline.push('DELETE');
+        return [200, { id: 'run-1', execution_status: 'cancelled' }];
+      });
+    const finalizedElsewhere = taskEvent({
+      entityId: 'entity-1',
+      flowId: 'flow-1',
+      run: { executionId: 'run-1', status: 'in_progress', adopted: false, polls: 7, finished: false, timedOut: false },
+      stepFinalizedElsewhere: { status: 'SKIPPED', changedAt: '2024-05-01T12:00:00.000Z' },
+    });
+
+    const result = await handler(finalizedElsewhere, lambdaContext());
+
+    expect(timeline).toEqual(['record result', 'DELETE']);
+    const reason = 'the step was set SKIPPED by someone else at 2024-05-01T12:00:00.000Z; the run was cancelled';
+    expect(aws.ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      status: 'PATCHING',
+      stepStatus: 'SKIPPED',
+      reason,
+      resultElsewhere: true,
+    });
+    expect(result.result).toEqual({ stepStatus: 'SKIPPED', automationStatus: 'cancelled', reason, elsewhere: true });
+  });
 });

@@ -29,6 +29,7 @@ function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): Ta
       flowId,
       entityId,
       stepRunId: state.execution?.task?.runId,
+      stepStatusChangedAt: state.execution?.task?.statusChangedAt,
       leases: deps.settings,
     });
     if (decision.kind === 'skip') {
@@ -50,6 +51,7 @@ function claimTask(deps: Pick<RunnerDeps, 'records' | 'clock' | 'settings'>): Ta
           : {
               executionId: decision.runId,
               adopted: true,
+              ...(decision.runFromStep ? { fromStep: true } : {}),
               startedAt: isoTime(written.startedAt),
               deadline: isoTime(decision.deadline),
               polls: 0,

@@ -90,6 +90,51 @@ describe('claim-task handler', () => {
     expect(Date.parse(result.run?.deadline ?? '')).toBeGreaterThanOrEqual(before + AUTOMATION_TIMEOUT_MS);
   });
 
+  describe('with a DONE record of a round this runner patched', () => {
+    const patchedAt = Date.now() - 60_000;
+    const done = () =>
+      taskRecord({
+        status: 'DONE',
+        version: 4,
+        automationExecutionId: 'run-1',
+        automationStatus: 'success',
+        stepStatus: 'COMPLETED',
+        reason: 'automation success',
+        finishedAt: patchedAt,
+        patchedAt,
+      });
+    const reopenedAt = (statusChangedAt: number): Partial<TaskState> => {
+      const due = dueTask('run-1');
+      return { ...due, execution: { found: true, workflowStatus: 'STARTED', task: { ...due.execution!.task!, statusChangedAt } } };
+    };
+
+    it('starts a new round, without adopting the old run id the step still shows, when the step was reopened after the patch', async () => {
+      aws.ddb.on(GetCommand).resolves({ Item: done() });
+      aws.ddb.on(PutCommand).resolves({});
+
+      const result = await handler(taskEvent(reopenedAt(patchedAt + 30_000)), lambdaContext());
+
+      expect(result.decision).toEqual({ action: 'run', reason: 'starting a run' });
+      expect(result.run).toBeUndefined();
+      expect(aws.ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+        status: 'CLAIMED',
+        round: 2,
+        earlierRunIds: ['run-1'],
+      });
+    });
+
+    it('routes to the patch of the recorded result when the step has not changed since the patch (it did not stick)', async () => {
+      aws.ddb.on(GetCommand).resolves({ Item: done() });
+      aws.ddb.on(PutCommand).resolves({});
+
+      const result = await handler(taskEvent(reopenedAt(patchedAt - 120_000)), lambdaContext());
+
+      expect(result.decision?.action).toBe('patch');
+      expect(result.result).toEqual({ stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' });
+      expect(aws.ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({ status: 'PATCHING', round: 1 });
+    });
+  });
+
   it('skips a task another execution holds a live lease on, without writing', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ owner: OTHER_EXECUTION, leaseUntil: Date.now() + 60_000 }) });
 

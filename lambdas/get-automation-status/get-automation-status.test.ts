@@ -208,8 +208,8 @@ describe('getAutomationStatus within its Lambda timeout and Retry-After', () => 
 
     await run();
 
-    // pollCallSeconds = ceil((5000 + 1000 + 3 × 1000) / 1000) + 10 = 19 s; 2 s kept back.
-    expect(calls[0]?.notAfter).toBe(17_000);
+    // pollCallSeconds = ceil((5000 + 1000 + 6 × 1000) / 1000) + 10 = 22 s; 2 s kept back.
+    expect(calls[0]?.notAfter).toBe(20_000);
   });
 
   it('after a 429 that asked for 3 s, calls again 3 s later, not one interval later', async () => {

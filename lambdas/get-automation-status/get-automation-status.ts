@@ -3,6 +3,7 @@ import { pollCallSeconds } from '../shared/config/settings';
 import { isKnownAutomationStatus, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { expectField } from '../shared/domain/task-state';
+import { watchingTheStep } from './step-watch';
 
 /**
  * Kept back from the Lambda's timeout: returning takes a moment, and a Lambda killed at its timeout is an error
@@ -91,5 +92,5 @@ function saysNothingAboutTheRun(error: unknown): EpilotTransientError | EpilotRa
   return undefined;
 }
 
-export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'clock' | 'settings' | 'logger'>) =>
-  taskStateHandler(deps.logger, getAutomationStatus(deps));
+export const createGetAutomationStatusHandler = (deps: Pick<RunnerDeps, 'automations' | 'workflows' | 'clock' | 'settings' | 'logger'>) =>
+  taskStateHandler(deps.logger, watchingTheStep(deps, getAutomationStatus(deps)));

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ErrorNames } from '../shared/errors';
-import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, taskEvent } from '../../test/support/handler-test-kit';
+import { epilot, lambdaContext, rejectionOf, setUpHandlerTests, stepIs, taskEvent } from '../../test/support/handler-test-kit';
 import type { TaskRun } from '../shared/domain/task-state';
 import { handler } from './handler';
 
@@ -37,6 +37,7 @@ describe('get-automation-status handler', () => {
 
   it('hands back to the Wait state while the run is still going (POLL_WINDOW_MS=0: one poll)', async () => {
     epilot().get(RUN_PATH).once().reply(200, { id: 'run-1', execution_status: 'in_progress' });
+    stepIs('IN_PROGRESS');
 
     const result = await handler(polling(), lambdaContext());
 
@@ -62,6 +63,7 @@ describe('get-automation-status handler', () => {
 
   it('keeps polling a status it does not know', async () => {
     epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'thinking_hard' });
+    stepIs('IN_PROGRESS');
 
     const result = await handler(polling(), lambdaContext());
 
@@ -70,6 +72,7 @@ describe('get-automation-status handler', () => {
 
   it('keeps polling when epilot is briefly unavailable (transient errors after retries)', async () => {
     epilot().get(RUN_PATH).times(3).reply(503, { status: 503, error: 'Service Unavailable' });
+    stepIs('IN_PROGRESS');
 
     const result = await handler(polling(), lambdaContext());
 
@@ -107,6 +110,7 @@ describe('get-automation-status handler', () => {
 
   it('after a 401 reads the token from Secrets Manager again and polls on with it (a rotated token)', async () => {
     epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+    stepIs('IN_PROGRESS');
     await handler(polling(), lambdaContext());
     aws.secrets.resetHistory();
     epilot().get(RUN_PATH).reply(401, { status: 401, error: 'Unauthorized' });
@@ -131,5 +135,47 @@ describe('get-automation-status handler', () => {
 
     expect(error.name).toBe(ErrorNames.invalidStateInput);
     expect(error.message).toContain('run.deadline');
+  });
+  describe('between poll windows', () => {
+    it.each(['COMPLETED', 'SKIPPED', 'FAILED'] as const)(
+      'hands back stepFinalizedElsewhere with the status %s and its time when someone else finalized the step while the run goes on',
+      async (status) => {
+        epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+        stepIs(status, { statusLastUpdated: '2024-05-01T12:00:00.000Z' });
+
+        const result = await handler(polling(), lambdaContext());
+
+        expect(result.stepFinalizedElsewhere).toEqual({ status, changedAt: '2024-05-01T12:00:00.000Z' });
+        expect(result.run).toMatchObject({ status: 'in_progress', finished: false, timedOut: false });
+      },
+    );
+
+    it('hands back no stepFinalizedElsewhere, and polls on, when the step cannot be read (the next window reads again)', async () => {
+      epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+      epilot().get('/v1/workflows/executions/wf-1').times(3).reply(503, { message: 'Service Unavailable' });
+
+      const result = await handler(polling(), lambdaContext());
+
+      expect(result.stepFinalizedElsewhere).toBeUndefined();
+      expect(result.run).toMatchObject({ finished: false, timedOut: false });
+    });
+
+    it('does not read the step when less Lambda time is left than the read with its three tries could take', async () => {
+      epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+      const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 2_500 };
+
+      const result = await handler(polling(), context);
+
+      expect(result.stepFinalizedElsewhere).toBeUndefined();
+      expect(result.run).toMatchObject({ status: 'in_progress', finished: false });
+    });
+
+    it('does not read the step when the run finished (Patch step reads it)', async () => {
+      epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'success' });
+
+      const result = await handler(polling(), lambdaContext());
+
+      expect(result.stepFinalizedElsewhere).toBeUndefined();
+    });
   });
 });

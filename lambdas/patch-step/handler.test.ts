@@ -9,6 +9,7 @@ import {
   OTHER_EXECUTION,
   rejectionOf,
   setUpHandlerTests,
+  stepIs,
   taskEvent,
   taskRecord,
 } from '../../test/support/handler-test-kit';
@@ -49,6 +50,7 @@ describe('patch-step handler', () => {
   it('records the result as PATCHING, patches the step, then marks the record DONE', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
     const timeline = recordTimeline();
+    stepIs('IN_PROGRESS', {}, timeline);
     epilot()
       .patch(STEP_PATH, { status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'success' } })
       .reply(200, () => {
@@ -59,7 +61,7 @@ describe('patch-step handler', () => {
 
     const result = await handler(withResult(completed), lambdaContext());
 
-    expect(timeline).toEqual(['record PATCHING', 'PATCH step', 'record DONE']);
+    expect(timeline).toEqual(['GET step IN_PROGRESS', 'record PATCHING', 'PATCH step', 'record DONE']);
     const [patching, done] = putInputs();
     expect(patching).toMatchObject({
       ExpressionAttributeValues: { ':expected': 3 },
@@ -68,6 +70,8 @@ describe('patch-step handler', () => {
     expect(patching?.Item?.leaseUntil).toBeGreaterThanOrEqual(before + CLAIM_LEASE_MS);
     expect(done).toMatchObject({ ExpressionAttributeValues: { ':expected': 4 }, Item: { status: 'DONE', version: 5, owner: EXECUTION } });
     expect(done?.Item?.finishedAt).toBeGreaterThanOrEqual(before);
+    // When the patch was answered: an open step whose status has not changed since means it did not stick.
+    expect(done?.Item?.patchedAt).toBe(done?.Item?.finishedAt);
     expect(result.result).toEqual(completed);
   });
 
@@ -83,6 +87,7 @@ describe('patch-step handler', () => {
       }),
     });
     const timeline = recordTimeline();
+    stepIs('IN_PROGRESS');
     epilot()
       .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'failed' } })
       .reply(200, () => {
@@ -111,6 +116,7 @@ describe('patch-step handler', () => {
       }),
     });
     recordTimeline();
+    stepIs('IN_PROGRESS');
     epilot()
       .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'cancelled' } })
       .reply(200, {});
@@ -157,6 +163,7 @@ describe('patch-step handler', () => {
   it('fails with RecordConflictError, without patching, when the record changed before PATCHING was written', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED' }) });
     aws.ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    stepIs('IN_PROGRESS');
 
     const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
 
@@ -166,6 +173,7 @@ describe('patch-step handler', () => {
   it('leaves the record in PATCHING when epilot refuses the patch, so a later execution can finish it', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED' }) });
     const timeline = recordTimeline();
+    stepIs('IN_PROGRESS');
     epilot().patch(STEP_PATH).reply(400, { message: 'Invalid status transition' });
 
     const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
@@ -178,6 +186,7 @@ describe('patch-step handler', () => {
   it('decides COMPLETED for a finished successful run that carries no result, and patches it', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
     recordTimeline();
+    stepIs('IN_PROGRESS');
     epilot()
       .patch(STEP_PATH, { status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'success' } })
       .reply(200, { id: 'task-1', status: 'COMPLETED' });
@@ -196,6 +205,7 @@ describe('patch-step handler', () => {
   it('fails the step of a run that timed out with the configured timeout (AUTOMATION_TIMEOUT_MS=5000) when no result was recorded', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
     recordTimeline();
+    stepIs('IN_PROGRESS');
     const reason = 'automation did not finish within 5 s; the run was cancelled';
     epilot()
       .patch(STEP_PATH, { status: 'FAILED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'cancelled' } })
@@ -209,6 +219,78 @@ describe('patch-step handler', () => {
     const result = await handler(event, lambdaContext());
 
     expect(result.result).toEqual({ stepStatus: 'FAILED', automationStatus: 'cancelled', reason });
+  });
+
+  it.each(['SKIPPED', 'FAILED', 'COMPLETED'] as const)(
+    'leaves a step someone else set %s as it is, and closes the record DONE naming that status and when, without a PATCH',
+    async (status) => {
+      aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
+      const timeline = recordTimeline();
+      stepIs(status, { statusLastUpdated: '2024-05-01T12:00:00.000Z' }, timeline);
+      const ours: TaskResult =
+        status === 'FAILED' ? completed : { stepStatus: 'FAILED', automationStatus: 'failed', reason: 'automation failed' };
+
+      const result = await handler(withResult(ours), lambdaContext());
+
+      expect(timeline).toEqual([`GET step ${status}`, 'record DONE']);
+      const reason = `the step was set ${status} by someone else at 2024-05-01T12:00:00.000Z`;
+      expect(putInputs()[0]).toMatchObject({
+        ExpressionAttributeValues: { ':expected': 3 },
+        Item: { status: 'DONE', stepStatus: status, reason: `closed without a patch: ${reason}` },
+      });
+      expect(putInputs()[0]?.Item).not.toHaveProperty('patchedAt');
+      expect(result.result).toMatchObject({ stepStatus: status, reason, elsewhere: true });
+    },
+  );
+
+  it('lets a person’s SKIPPED stand over the FAILED result Cancel automation recorded for a timeout', async () => {
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({ status: 'PATCHING', version: 5, automationExecutionId: 'run-1', stepStatus: 'FAILED', reason: 'timed out' }),
+    });
+    const timeline = recordTimeline();
+    stepIs('SKIPPED', {}, timeline);
+
+    const result = await handler(withResult({ stepStatus: 'FAILED', automationStatus: 'cancelled', reason: 'timed out' }), lambdaContext());
+
+    expect(timeline).toEqual(['GET step SKIPPED', 'record DONE']);
+    expect(result.result).toMatchObject({ stepStatus: 'SKIPPED', elsewhere: true });
+  });
+
+  it('closes a record holding a result someone else decided without reading or patching the step', async () => {
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({
+        status: 'PATCHING',
+        stepStatus: 'SKIPPED',
+        reason: 'the step was set SKIPPED by someone else',
+        resultElsewhere: true,
+      }),
+    });
+    const timeline = recordTimeline();
+
+    const result = await handler(
+      withResult({ stepStatus: 'SKIPPED', reason: 'the step was set SKIPPED by someone else', elsewhere: true }),
+      lambdaContext(),
+    );
+
+    expect(timeline).toEqual(['record DONE']);
+    expect(putInputs()[0]?.Item).toMatchObject({ status: 'DONE', stepStatus: 'SKIPPED' });
+    expect(result.result?.elsewhere).toBe(true);
+  });
+
+  it('patches as usual when the step already shows the status it would patch (its own earlier patch, answer lost)', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', automationExecutionId: 'run-1' }) });
+    const timeline = recordTimeline();
+    stepIs('COMPLETED', {}, timeline);
+    epilot()
+      .patch(STEP_PATH)
+      .reply(200, () => {
+        timeline.push('PATCH step');
+        return {};
+      });
+
+    await handler(withResult(completed), lambdaContext());
+
+    expect(timeline).toEqual(['GET step COMPLETED', 'record PATCHING', 'PATCH step', 'record DONE']);
   });
 
   it('fails with InvalidStateInputError, touching nothing, without a result, a run or an error', async () => {

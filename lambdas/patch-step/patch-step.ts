@@ -1,8 +1,8 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
 import { close, recordDecidedResult } from '../shared/domain/task-lifecycle';
-import { decideResult } from '../shared/domain/task-result';
-import { expectField, type TaskState } from '../shared/domain/task-state';
+import { decideResult, finalizedElsewhere, recordedResult } from '../shared/domain/task-result';
+import { expectField, type TaskResult, type TaskState } from '../shared/domain/task-state';
 import { InvalidStateInputError } from '../shared/errors';
 
 /**
@@ -10,7 +10,8 @@ import { InvalidStateInputError } from '../shared/errors';
  * and writes it to the workflow step. Deciding here rather than in a state of its own saves a Lambda invocation and
  * two transitions between a run's end and its patch. The record holds the result (PATCHING) before the call, so if
  * the patch fails for good, the execution that takes the task over next patches the same result instead of
- * re-deciding it.
+ * re-deciding it. The step is read again first: a status someone else set meanwhile (a person, epilot) stands, and
+ * the record is closed naming it, without a patch.
  */
 function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
@@ -20,6 +21,19 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     const task = { workflowExecutionId: state.workflowExecutionId, taskId: state.taskId };
     const owned = await ownedRecord(deps.records, task, execution);
     if (owned.status === 'DONE') return state;
+    const ours = recordedResult(owned) ?? computed;
+    const elsewhere = ours.elsewhere ? ours : await decidedElsewhere(state, ours);
+    if (elsewhere) {
+      await deps.records.replace(
+        owned,
+        close(owned, deps.clock.now(), { owner: execution, stepStatus: elsewhere.stepStatus, reason: elsewhere.reason }),
+      );
+      logger.warn('The step was finalized by someone else; not patching it', {
+        stepStatus: elsewhere.stepStatus,
+        reason: elsewhere.reason,
+      });
+      return { ...state, result: elsewhere };
+    }
     // A result recorded earlier (by this state, or by Cancel automation before it cancelled the run) wins.
     const { record, result } = await recordDecidedResult(deps, owned, computed);
     const runId = state.run?.executionId ?? record.automationExecutionId;
@@ -34,6 +48,14 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     logger.info('Patched workflow step', { stepStatus: result.stepStatus, automationExecutionId: runId, reason: result.reason });
     return { ...state, result };
   };
+
+  /** The result to keep when the step, read fresh, shows a final status other than ours. */
+  async function decidedElsewhere(state: TaskState, ours: TaskResult): Promise<TaskResult | undefined> {
+    const view = await deps.workflows.loadTask(state.workflowExecutionId, state.taskId);
+    const stepFinalizedElsewhere = finalizedElsewhere(view.task, ours.stepStatus);
+    if (stepFinalizedElsewhere === undefined) return undefined;
+    return decideResult({ ...state, stepFinalizedElsewhere }, deps.settings.automationTimeoutMs);
+  }
 }
 
 function expectRunOrError(state: TaskState): TaskState {

@@ -108,6 +108,63 @@ describe('start-automation handler', () => {
     });
   });
 
+  describe('with a run the claim adopted from the step', () => {
+    const fromStep = (statusChangedAt: number) =>
+      taskEvent({
+        ...claimed,
+        execution: { found: true, workflowStatus: 'STARTED', task: { id: 'task-1', status: 'PENDING', statusChangedAt } },
+        run: { executionId: 'run-0', adopted: true, fromStep: true, polls: 0, finished: false, timedOut: false },
+      });
+
+    it('starts a run of this round instead of following one that ended before the step was reopened', async () => {
+      const now = Date.now();
+      aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 2, automationExecutionId: 'run-0' }) });
+      const timeline = recordTimeline();
+      epilot()
+        .get('/v1/automation/executions/run-0')
+        .reply(200, () => {
+          timeline.push('GET run-0');
+          return {
+            id: 'run-0',
+            execution_status: 'success',
+            created_at: new Date(now - 90_000).toISOString(),
+            updated_at: new Date(now - 60_000).toISOString(),
+          };
+        });
+      epilot()
+        .post('/v1/automation/executions', startBody)
+        .reply(201, () => {
+          timeline.push('POST start');
+          return { id: 'run-1', execution_status: 'pending' };
+        });
+      expectStepMarkedRunning('run-1', timeline);
+
+      const result = await handler(fromStep(now - 10_000), lambdaContext());
+
+      expect(timeline).toEqual([
+        'GET run-0',
+        'record CLAIMED',
+        'record startAttemptedAt',
+        'POST start',
+        'record run run-1',
+        'PATCH step IN_PROGRESS run-1',
+      ]);
+      expect(putInputs()[0]?.Item).toMatchObject({ status: 'CLAIMED', earlierRunIds: ['run-0'] });
+      expect(putInputs()[0]?.Item).not.toHaveProperty('automationExecutionId');
+      expect(result.run).toMatchObject({ executionId: 'run-1', adopted: false });
+    });
+
+    it('follows it, writing nothing, when it is still going', async () => {
+      aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', automationExecutionId: 'run-0' }) });
+      epilot().get('/v1/automation/executions/run-0').reply(200, { id: 'run-0', execution_status: 'in_progress' });
+
+      const result = await handler(fromStep(Date.now() - 10_000), lambdaContext());
+
+      expect(result.run).toMatchObject({ executionId: 'run-0', adopted: true });
+      expect(aws.ddb.calls()).toHaveLength(0);
+    });
+  });
+
   it('adopts the run the record already holds, without starting or writing', async () => {
     const deadline = Date.now() + 3000;
     aws.ddb.on(GetCommand).resolves({
@@ -221,6 +278,34 @@ describe('start-automation handler', () => {
             execution_status: 'success',
             flow_id: 'flow-1',
             created_at: new Date(now - 130_000).toISOString(),
+            workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
+          },
+        ],
+      });
+
+    const error = await rejectionOf(handler(taskEvent(claimed), lambdaContext()));
+
+    expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
+    expect(timeline).toEqual(['record startAttemptedAt']);
+  });
+
+  it('does not adopt an earlier round’s run created just before this round’s attempt (a fast loop); waits instead', async () => {
+    const now = Date.now();
+    aws.ddb.on(GetCommand).resolves({
+      Item: taskRecord({ round: 2, attempt: 2, startAttemptedAt: now - 10_000, earlierRunIds: ['round-1-run'] }),
+    });
+    const timeline = recordTimeline();
+    epilot()
+      .get('/v1/automation/executions')
+      .query(LIST_QUERY)
+      .reply(200, {
+        results: [
+          {
+            id: 'round-1-run',
+            execution_status: 'success',
+            flow_id: 'flow-1',
+            // Within the clock-skew allowance of the attempt, so only its id tells it apart.
+            created_at: new Date(now - 15_000).toISOString(),
             workflow_context: { workflow_exec_id: 'wf-1', workflow_exec_task_id: 'task-1', workflow_role: 'run_task_automation' },
           },
         ],

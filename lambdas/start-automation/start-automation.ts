@@ -1,10 +1,18 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
 import { expectField, type TaskState } from '../shared/domain/task-state';
-import type { AutomationRun } from '../shared/epilot/automation-api';
+import { type AutomationRun, isTerminalAutomationStatus } from '../shared/epilot/automation-api';
 import type { TaskRecord } from '../shared/records/task-records';
 import type { Logger } from '../shared/logger';
-import { deadlineOf, keepWaitingForStart, noteStartAttempt, recordRun } from '../shared/domain/task-lifecycle';
+import {
+  deadlineOf,
+  forgetEarlierRoundRun,
+  isEarlierRoundRun,
+  keepWaitingForStart,
+  noteStartAttempt,
+  ranInAnEarlierRound,
+  recordRun,
+} from '../shared/domain/task-lifecycle';
 import { describeError, EpilotAuthError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
 /**
@@ -41,12 +49,20 @@ export function decideStart(input: {
  */
 function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'workflows' | 'clock' | 'settings'>): TaskStep {
   return async (state, { execution, logger }) => {
-    if (state.run?.executionId) return state;
+    const stepRunId = state.run?.fromStep ? state.run.executionId : undefined;
+    const earlierRoundRun = stepRunId === undefined ? undefined : await earlierRoundRunOnStep(state, stepRunId, logger);
+    if (state.run?.executionId && earlierRoundRun === undefined) return state;
     const flowId = expectField(state.flowId, 'flowId');
     const entityId = expectField(state.entityId, 'entityId');
     const task = { workflowExecutionId: state.workflowExecutionId, taskId: state.taskId };
 
     let record = await ownedRecord(deps.records, task, execution);
+    if (earlierRoundRun !== undefined && record.automationExecutionId === earlierRoundRun) {
+      logger.warn('The run the step names ended before the step was reopened: starting a run of this round', {
+        automationExecutionId: earlierRoundRun,
+      });
+      record = await deps.records.replace(record, forgetEarlierRoundRun(record, earlierRoundRun, deps.clock.now(), deps.settings));
+    }
     if (record.automationExecutionId) {
       return withRun(state, record, { id: record.automationExecutionId, status: record.automationStatus }, true);
     }
@@ -67,7 +83,8 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
         startAttemptedAt: record.startAttemptedAt,
         now,
         startSettleMs: deps.settings.startSettleMs,
-        found: runs,
+        // A run of an earlier round of this task (it may have been created just before this attempt) is not this one.
+        found: runs.filter((run) => !isEarlierRoundRun(record, run.id)),
       });
       const ids = { flowId, entityId, startAttemptedAt: new Date(record.startAttemptedAt).toISOString() };
       if (decision.action === 'adopt') {
@@ -92,6 +109,19 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
     logger.info('Started automation run', { automationExecutionId: run.id, automationStatus: run.status });
     return recordStartedRun(state, record, run, false, logger);
   };
+
+  /** The step's run id, if that run belongs to an earlier round (see `ranInAnEarlierRound`); a failed look follows it. */
+  async function earlierRoundRunOnStep(state: TaskState, runId: string, logger: Logger): Promise<string | undefined> {
+    try {
+      const run = await deps.automations.get(runId);
+      const endedAt = Date.parse(run.updatedAt ?? run.createdAt ?? '');
+      const ended = { ended: isTerminalAutomationStatus(run.status), endedAt: Number.isNaN(endedAt) ? undefined : endedAt };
+      return ranInAnEarlierRound(ended, state.execution?.task?.statusChangedAt) ? runId : undefined;
+    } catch (error) {
+      logger.warn('Could not read the run the step names; following it', { automationExecutionId: runId, error: describeError(error) });
+      return undefined;
+    }
+  }
 
   async function recordStartedRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean, logger: Logger) {
     // The record names the run first: from here on nothing starts a second one, whatever the step patch does.

@@ -107,6 +107,8 @@ export class TaskStateMachine extends Construct {
       new sfn.Choice(this, TaskStates.automationFinished, { stateName: TaskStates.automationFinished })
         .when(sfn.Condition.booleanEquals('$.run.finished', true), patchStep)
         .when(sfn.Condition.booleanEquals('$.run.timedOut', true), cancelAutomation)
+        // Someone else finalized the step while the run goes on: the run is cancelled, and their decision stands.
+        .when(sfn.Condition.isPresent('$.stepFinalizedElsewhere'), cancelAutomation)
         .otherwise(waitForAutomation.next(getAutomationStatus)),
     );
     cancelAutomation.next(patchStep);

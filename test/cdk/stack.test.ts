@@ -213,6 +213,14 @@ describe('task state machine', () => {
     });
   });
 
+  it('sends a run whose step someone else finalized from "Automation finished?" to Cancel automation', () => {
+    expect(z.array(z.looseObject({})).parse(taskState(TaskStates.automationFinished)['Choices'])).toContainEqual({
+      Variable: '$.stepFinalizedElsewhere',
+      IsPresent: true,
+      Next: TaskStates.cancelAutomation,
+    });
+  });
+
   it('binds every Task state to a Lambda of the stack', () => {
     expect(Object.keys(task.taskFunctions).sort()).toEqual(
       [

@@ -163,6 +163,24 @@ describe('simulator contract against the epilot OpenAPI definitions', () => {
     sim.setFaults({});
     sim.scriptFault({ operation: 'automation.getExecution', fault: 'serverError' });
     await call('GET', `/v1/automation/executions/${runs[0]?.id ?? ''}`);
+
+    // people and epilot acting on steps: reopened, finalized by a person, a dropped PATCH, stale reads
+    sim.setFaults({ reopenStepAfterFinalPatch: { afterMs: 100 }, staleStepReadMs: 50 });
+    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', { status: 'COMPLETED' });
+    await call('GET', '/v1/workflows/executions/wf-1');
+    t += 100;
+    await call('GET', '/v1/workflows/executions/wf-1');
+    sim.setFaults({ personFinalizesStep: { status: 'SKIPPED', afterMs: 100 } });
+    await call('POST', '/v1/automation/executions', { entity_id: ENTITY, flow_id: 'flow-never', workflow_context: WORKFLOW_CONTEXT });
+    t += 100;
+    await call('GET', '/v1/workflows/executions/wf-1');
+    sim.setFaults({});
+    sim.scriptFault({ operation: 'workflow.updateStep', onlyFinalStepStatus: true, fault: 'droppedWrite' });
+    await call('PATCH', '/v1/workflows/executions/wf-1/steps/step-auto', {
+      status: 'FAILED',
+      automationConfig: { flowId: 'flow-success', executionId: 'run-y', executionStatus: 'failed' },
+    });
+    await call('GET', '/v1/workflows/executions/wf-1');
   });
 
   afterAll(async () => {

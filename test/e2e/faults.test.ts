@@ -1,26 +1,12 @@
 import { seededRandom } from '../../simulator/faults';
 import type { SweepReport, TaskExecutionReport } from '../../local/runner/local-runner';
 import { summarizeTask } from '../../local/cli/report';
-import type { WorkflowExecutionSeedInput } from '../../simulator/seed';
-import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
+import { DEMO_ENTITY, DEMO_SEED, type Pipeline, singleTaskWorkflow, startPipeline } from '../support/local-pipeline';
 
 /**
  * The real local pipeline against a misbehaving epilot: every scenario must end with no duplicate automation run
  * and no automation task left unpatched (or, where nothing may start, nothing started and nothing patched).
  */
-
-const ENTITY = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
-
-const singleTaskWorkflow = (id: string, taskId: string, flowId = 'flow-send-offer'): WorkflowExecutionSeedInput => ({
-  id,
-  definitionId: 'solarWf',
-  name: `Fault scenario ${id}`,
-  entityIds: [ENTITY],
-  flow: [
-    { id: taskId, name: 'Send offer', executionType: 'AUTOMATION', automationConfig: { flowId } },
-    { id: `${taskId}-next`, name: 'Follow-up call' },
-  ],
-});
 
 function stepOf(pipeline: Pipeline, workflowId: string, stepId: string) {
   const step = pipeline.simulator.getStep(workflowId, stepId);
@@ -74,7 +60,7 @@ describe('single task executions against a faulty epilot', () => {
           {
             id: 'run-from-crashed-execution',
             flowId: 'flow-send-offer',
-            entityId: ENTITY,
+            entityId: DEMO_ENTITY,
             workflowContext: { workflow_exec_id: 'wf-crash', workflow_exec_task_id: 'crash-task', workflow_role: 'run_task_automation' },
             startedAgoMs: 0,
           },
@@ -179,7 +165,7 @@ describe('single task executions against a faulty epilot', () => {
       attempt: 1,
       round: 1,
       flowId: 'flow-send-offer',
-      entityId: ENTITY,
+      entityId: DEMO_ENTITY,
       startAttemptedAt: runCreatedAt - 1000,
       createdAt: runCreatedAt - 2000,
       updatedAt: now - 2000,

@@ -1,26 +1,12 @@
 import { summarizeTask } from '../../local/cli/report';
 import type { TaskExecutionReport } from '../../local/runner/local-runner';
-import type { WorkflowExecutionSeedInput } from '../../simulator/seed';
-import { DEMO_SEED, type Pipeline, startPipeline } from '../support/local-pipeline';
+import { DEMO_SEED, type Pipeline, singleTaskWorkflow, startPipeline } from '../support/local-pipeline';
 
 /**
  * Starts whose answer never arrives, or arrives unusable, against an epilot that creates the run late or lists it
  * late: the runner must find and adopt the one run, never start a second one, and patch the step once at the end.
  * Times: the simulator's delays are real ms; settings and the run list's lag are simulated ms (10× faster).
  */
-
-const ENTITY = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
-
-const singleTaskWorkflow = (id: string, taskId: string): WorkflowExecutionSeedInput => ({
-  id,
-  definitionId: 'solarWf',
-  name: `Lost start ${id}`,
-  entityIds: [ENTITY],
-  flow: [
-    { id: taskId, name: 'Send offer', executionType: 'AUTOMATION', automationConfig: { flowId: 'flow-send-offer' } },
-    { id: `${taskId}-next`, name: 'Follow-up call' },
-  ],
-});
 
 describe('a start without a definite answer', () => {
   let pipeline: Pipeline;

@@ -93,6 +93,33 @@ export function epilot(): nock.Scope {
   return nock(EPILOT_URL, { reqheaders: { authorization: `Bearer ${TOKEN}` } });
 }
 
+/**
+ * epilot's answer to a fresh read of wf-1 (GET execution) showing task-1 with `status`: the read Patch step makes
+ * before it patches, and the poller between windows. `timeline` notes `GET step <status>` when it is answered.
+ */
+export function stepIs(status: string, extra: Record<string, unknown> = {}, timeline?: string[]): nock.Scope {
+  return epilot()
+    .get('/v1/workflows/executions/wf-1')
+    .reply(200, () => {
+      timeline?.push(`GET step ${status}`);
+      return {
+        id: 'wf-1',
+        status: 'STARTED',
+        flow: [
+          {
+            id: 'task-1',
+            name: 'Send offer',
+            type: 'STEP',
+            executionType: 'AUTOMATION',
+            status,
+            automationConfig: { flowId: 'flow-1' },
+            ...extra,
+          },
+        ],
+      };
+    });
+}
+
 /** The little of a Lambda context that middy and Powertools look at. */
 export function lambdaContext(functionName = 'epilot-task-runner-test'): Context {
   return {

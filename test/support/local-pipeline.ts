@@ -5,9 +5,26 @@ import { endpointsOf, type RunnerSettings, runnerSettings } from '../../lambdas/
 import type { TokenProvider } from '../../lambdas/shared/epilot/http';
 import { LocalRunner } from '../../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { loadSeedFile, type SimulatorSeedInput } from '../../simulator/seed';
+import { loadSeedFile, type SimulatorSeedInput, type WorkflowExecutionSeedInput } from '../../simulator/seed';
 
 export const DEMO_SEED = loadSeedFile(path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json'));
+
+/** An entity of the demo organisation that e2e scenarios attach their own workflows to. */
+export const DEMO_ENTITY = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';
+
+/** A workflow of one AUTOMATION task (then a manual one, so the workflow stays STARTED) on the demo entity. */
+export function singleTaskWorkflow(id: string, taskId: string, flowId = 'flow-send-offer'): WorkflowExecutionSeedInput {
+  return {
+    id,
+    definitionId: 'solarWf',
+    name: `Single task ${id}`,
+    entityIds: [DEMO_ENTITY],
+    flow: [
+      { id: taskId, name: 'Send offer', executionType: 'AUTOMATION', automationConfig: { flowId } },
+      { id: `${taskId}-next`, name: 'Follow-up call' },
+    ],
+  };
+}
 
 /** Simulated time runs this much faster than real time: a 2 s automation takes 0.2 s, a 1 s poll 0.1 s. */
 const TIME_SCALE = 10;

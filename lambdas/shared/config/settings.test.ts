@@ -127,7 +127,7 @@ describe('settings that cannot work together', () => {
 
   it('refuses a poll window whose status call cannot fit in a Lambda invocation, naming the options', () => {
     expect(() => parseSettings({ pollWindowMs: 600_000, httpTimeoutMs: 120_000 }, 'option', (name) => `--${optionName(name)}`)).toThrow(
-      /option --poll-window-ms: one status call \(--poll-window-ms \+ --poll-interval-ms \+ 3 × --http-timeout-ms\)/,
+      /option --poll-window-ms: one status call \(--poll-window-ms \+ --poll-interval-ms \+ 6 × --http-timeout-ms\)/,
     );
   });
 });

@@ -171,7 +171,7 @@ function conflicts(settings: Settings): Array<{ name: SettingName; message: (nam
     found.push({
       name: 'pollWindowMs',
       message: (nameOf) =>
-        `one status call (${nameOf('pollWindowMs')} + ${nameOf('pollIntervalMs')} + 3 × ${nameOf('httpTimeoutMs')}) ` +
+        `one status call (${nameOf('pollWindowMs')} + ${nameOf('pollIntervalMs')} + 6 × ${nameOf('httpTimeoutMs')}) ` +
         `must fit in Lambda's ${MAX_FUNCTION_SECONDS} s`,
     });
   }
@@ -206,7 +206,9 @@ const HISTORY_EVENTS_PER_POLL_LOOP = 5;
 
 /** How long one "Get automation status" invocation may take: the window, one more interval, a slow last call. */
 export function pollCallSeconds(settings: Pick<Settings, 'pollWindowMs' | 'pollIntervalMs' | 'httpTimeoutMs'>): number {
-  return Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 3 * settings.httpTimeoutMs) / 1000) + 10;
+  // A status call and, after the window, one step read (Get automation status watches the step), each with the
+  // HTTP client's three tries.
+  return Math.ceil((settings.pollWindowMs + settings.pollIntervalMs + 6 * settings.httpTimeoutMs) / 1000) + 10;
 }
 
 /** Runner settings with defaults for all but `input`: what tests and the local runner start from. */

@@ -2,6 +2,9 @@ import {
   type ClaimRequest,
   claim,
   close,
+  forgetEarlierRoundRun,
+  ranInAnEarlierRound,
+  ROUND_SKEW_MS,
   heldByAnotherExecution,
   keepWaitingForStart,
   noteStartAttempt,
@@ -45,6 +48,7 @@ function aRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
     flowId: 'flow-1',
     entityId: 'entity-1',
     stepRunId: undefined,
+    stepStatusChangedAt: undefined,
     leases: LEASES,
     ...overrides,
   };
@@ -87,6 +91,12 @@ describe('claim', () => {
       expect(decision.record.attempt).toBe(4);
     });
 
+    it('marks a run adopted from the step as such (Start automation checks it belongs to this round)', () => {
+      expect(expectClaim(claim(aRequest({ stepRunId: 'run-from-epilot' }))).runFromStep).toBe(true);
+      const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1' });
+      expect(expectClaim(claim(aRequest({ record, stepRunId: 'run-1' }))).runFromStep).toBeUndefined();
+    });
+
     it('adopts the run the step already shows instead of starting a second one', () => {
       const decision = expectClaim(claim(aRequest({ stepRunId: 'run-from-epilot' })));
 
@@ -105,10 +115,11 @@ describe('claim', () => {
   });
 
   describe('with a DONE record', () => {
+    const PATCHED_AT = NOW - 10_000;
     const done = aRecord({
       status: 'DONE',
       owner: OTHER,
-      leaseUntil: NOW - 10_000,
+      leaseUntil: PATCHED_AT,
       attempt: 2,
       round: 1,
       automationExecutionId: 'run-1',
@@ -116,45 +127,103 @@ describe('claim', () => {
       stepStatus: 'COMPLETED',
       reason: 'automation success',
       startAttemptedAt: NOW - 400_000,
-      finishedAt: NOW - 10_000,
+      finishedAt: PATCHED_AT,
+      patchedAt: PATCHED_AT,
     });
-
-    it('skips when the step still shows the run this runner finished (same run id)', () => {
-      const decision = expectSkip(claim(aRequest({ record: done, stepRunId: 'run-1' })));
-
-      expect(decision.reason).toMatch(/^already done/);
-      expect(decision.reason).toContain('run-1');
-    });
+    /** The step's status changed after the runner's patch, by more than the skew margin: the task was reopened. */
+    const REOPENED_AT = PATCHED_AT + 5_000;
+    /** The step's status last changed when the runner noted its run (IN_PROGRESS), before its final patch. */
+    const RUN_NOTED_AT = NOW - 300_000;
 
     it('starts a new round when the reopened step shows no run id', () => {
-      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: undefined })));
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: undefined, stepStatusChangedAt: REOPENED_AT })));
 
       expect(decision.next).toBe('start');
-      expect(decision.record).toMatchObject({ status: 'CLAIMED', owner: ME, round: 2, attempt: 3 });
+      expect(decision.record).toMatchObject({ status: 'CLAIMED', owner: ME, round: 2, attempt: 3, earlierRunIds: ['run-1'] });
       // The record of the new round starts clean: nothing of the finished run may leak into it.
       expect(decision.record).not.toHaveProperty('automationExecutionId');
       expect(decision.record).not.toHaveProperty('startAttemptedAt');
       expect(decision.record).not.toHaveProperty('stepStatus');
       expect(decision.record).not.toHaveProperty('finishedAt');
+      expect(decision.record).not.toHaveProperty('patchedAt');
       expect(decision.record.createdAt).toBe(done.createdAt);
     });
 
-    it('starts a new round that adopts the run when the reopened step shows a different run id', () => {
-      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-2' })));
+    it('starts a new round with a new run, not adopting the old one, when the reopened step still shows the old run id', () => {
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-1', stepStatusChangedAt: REOPENED_AT })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.runId).toBeUndefined();
+      expect(decision.record).toMatchObject({ status: 'CLAIMED', round: 2, earlierRunIds: ['run-1'] });
+    });
+
+    it('starts a new round that adopts the run when the reopened step shows a run none of its rounds had', () => {
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-2', stepStatusChangedAt: REOPENED_AT })));
 
       expect(decision.next).toBe('adopt');
       expect(decision.runId).toBe('run-2');
       expect(decision.record).toMatchObject({ status: 'STARTED', automationExecutionId: 'run-2', round: 2, attempt: 3 });
     });
 
+    it('adopts a run none of its rounds had even without a status change (someone else started it for a new round)', () => {
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-2', stepStatusChangedAt: RUN_NOTED_AT })));
+
+      expect(decision).toMatchObject({ next: 'adopt', runId: 'run-2', record: { round: 2 } });
+    });
+
+    it('keeps the runs of every earlier round and never adopts one of them for the next round', () => {
+      const second = { ...done, round: 2, automationExecutionId: 'run-2', earlierRunIds: ['run-1'] };
+
+      const decision = expectClaim(claim(aRequest({ record: second, stepRunId: 'run-1', stepStatusChangedAt: REOPENED_AT })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.record).toMatchObject({ round: 3, earlierRunIds: ['run-1', 'run-2'] });
+    });
+
+    it.each([
+      ['the status last changed when the run was noted (the patch was dropped)', 'run-1', RUN_NOTED_AT],
+      ['the read shows the step as before the patch, without its run (stale)', undefined, RUN_NOTED_AT],
+      ['the status changed within the skew margin of the patch (its own stamp)', 'run-1', PATCHED_AT + 1_000],
+      ['epilot gives no status time at all', 'run-1', undefined],
+    ])('patches the recorded result again, without a run, when %s', (_case, stepRunId, stepStatusChangedAt) => {
+      const decision = expectClaim(claim(aRequest({ record: done, stepRunId, stepStatusChangedAt })));
+
+      expect(decision.next).toBe('patch');
+      expect(decision.runId).toBe('run-1');
+      expect(decision.result).toEqual({ stepStatus: 'COMPLETED', automationStatus: 'success', reason: 'automation success' });
+      expect(decision.record).toMatchObject({ status: 'PATCHING', owner: ME, round: 1, attempt: 3, leaseUntil: NOW + LEASE_MS });
+    });
+
+    it('skips a round closed without a patch after its run, when the step did not change since', () => {
+      const closed = { ...done, patchedAt: undefined, reason: 'closed without a patch: step already final (SKIPPED)' };
+
+      const decision = expectSkip(claim(aRequest({ record: closed, stepRunId: 'run-1', stepStatusChangedAt: RUN_NOTED_AT })));
+
+      expect(decision.reason).toMatch(/^already done: run run-1 ended/);
+    });
+
+    it('starts a new round for a round closed before any run, since nothing can run twice', () => {
+      const closed = aRecord({ status: 'DONE', finishedAt: PATCHED_AT, reason: 'closed without a patch: workflow not STARTED (DONE)' });
+
+      const decision = expectClaim(claim(aRequest({ record: closed })));
+
+      expect(decision).toMatchObject({ next: 'start', record: { round: 2 } });
+    });
+
+    it('counts a round closed without a patch as ended at its finish time', () => {
+      const closed = { ...done, patchedAt: undefined };
+
+      expect(expectClaim(claim(aRequest({ record: closed, stepStatusChangedAt: REOPENED_AT }))).next).toBe('start');
+    });
+
     it('takes the attempt from the execution when one was given', () => {
-      const decision = expectClaim(claim(aRequest({ record: done, attempt: 7 })));
+      const decision = expectClaim(claim(aRequest({ record: done, attempt: 7, stepStatusChangedAt: REOPENED_AT })));
 
       expect(decision.record).toMatchObject({ round: 2, attempt: 7 });
     });
 
     it('does not care whose lease it was: DONE is final for that round', () => {
-      const decision = expectClaim(claim(aRequest({ record: { ...done, leaseUntil: NOW + 60_000 } })));
+      const decision = expectClaim(claim(aRequest({ record: { ...done, leaseUntil: NOW + 60_000 }, stepStatusChangedAt: REOPENED_AT })));
 
       expect(decision.record.round).toBe(2);
     });
@@ -260,6 +329,43 @@ describe('claim', () => {
       expect(decision.result?.stepStatus).toBe('COMPLETED');
       expect(decision.result?.reason).toMatch(/earlier execution/);
     });
+
+    describe('PATCHING, with the step open again', () => {
+      const RECORDED_AT = NOW - 60_000;
+      const patching = aRecord({
+        status: 'PATCHING',
+        round: 1,
+        automationExecutionId: 'run-1',
+        automationStatus: 'success',
+        stepStatus: 'COMPLETED',
+        reason: 'automation success',
+        resultRecordedAt: RECORDED_AT,
+      });
+
+      it('starts a new round, without the old run, when the step status changed after the result was recorded', () => {
+        // The patch landed, then epilot reopened the task before the record was closed (the old known limit).
+        const decision = expectClaim(claim(aRequest({ record: patching, stepRunId: 'run-1', stepStatusChangedAt: RECORDED_AT + 30_000 })));
+
+        expect(decision.next).toBe('start');
+        expect(decision.result).toBeUndefined();
+        expect(decision.record).toMatchObject({ status: 'CLAIMED', round: 2, earlierRunIds: ['run-1'] });
+      });
+
+      it('patches the recorded result when the step status last changed before it was recorded', () => {
+        const decision = expectClaim(claim(aRequest({ record: patching, stepRunId: 'run-1', stepStatusChangedAt: RECORDED_AT - 200_000 })));
+
+        expect(decision).toMatchObject({ next: 'patch', result: { stepStatus: 'COMPLETED' }, record: { round: 1 } });
+      });
+    });
+
+    it('starts a run instead of adopting one the step shows that belongs to an earlier round', () => {
+      const record = aRecord({ status: 'CLAIMED', round: 2, earlierRunIds: ['run-1'] });
+
+      const decision = expectClaim(claim(aRequest({ record, stepRunId: 'run-1' })));
+
+      expect(decision.next).toBe('start');
+      expect(decision.runId).toBeUndefined();
+    });
   });
 
   describe('with its own record (a retried Claim)', () => {
@@ -287,6 +393,40 @@ describe('claim', () => {
       expect(decision.runId).toBe('run-1');
       expect(decision.deadline).toBe(NOW + 20_000);
     });
+  });
+});
+
+describe('ranInAnEarlierRound', () => {
+  const ENDED = NOW - 60_000;
+  it.each([
+    ['ended, and the step changed after it by more than the skew margin', true, ENDED, ENDED + ROUND_SKEW_MS + 1, true],
+    ['ended, and the step changed within the skew margin of its end', true, ENDED, ENDED + ROUND_SKEW_MS, false],
+    ['ended after the step last changed (the IN_PROGRESS note of a live round)', true, ENDED, ENDED - 5_000, false],
+    ['still going', false, ENDED, ENDED + 60_000, false],
+    ['ended at an unknown time', true, undefined, ENDED + 60_000, false],
+    ['ended, with no time of the step’s status change', true, ENDED, undefined, false],
+  ] as const)('is %s: %s', (_case, ended, endedAt, changedAt, expected) => {
+    expect(ranInAnEarlierRound({ ended, endedAt }, changedAt)).toBe(expected);
+  });
+});
+
+describe('forgetEarlierRoundRun', () => {
+  it('takes the record back to CLAIMED without the run, keeping it among the earlier rounds’ runs, with a claim lease', () => {
+    const record = aRecord({
+      status: 'STARTED',
+      owner: ME,
+      automationExecutionId: 'run-0',
+      automationStatus: 'success',
+      deadline: NOW + 1,
+      earlierRunIds: ['run-x'],
+    });
+
+    const next = forgetEarlierRoundRun(record, 'run-0', NOW, LEASES);
+
+    expect(next).toMatchObject({ status: 'CLAIMED', owner: ME, earlierRunIds: ['run-x', 'run-0'], leaseUntil: NOW + LEASE_MS });
+    expect(next).not.toHaveProperty('automationExecutionId');
+    expect(next).not.toHaveProperty('automationStatus');
+    expect(next).not.toHaveProperty('deadline');
   });
 });
 
@@ -356,7 +496,18 @@ describe('recordResult', () => {
       automationStatus: 'failed',
       reason: 'automation failed',
       leaseUntil: NOW + LEASE_MS,
+      resultRecordedAt: NOW,
     });
+  });
+
+  it('marks a result someone else decided on the step, and drops that mark for a result of its own', () => {
+    const record = aRecord({ status: 'STARTED', owner: ME, automationExecutionId: 'run-1' });
+    const elsewhere = recordResult(record, { stepStatus: 'SKIPPED', reason: 'set by a person', elsewhere: true }, NOW, LEASES);
+
+    expect(elsewhere.resultElsewhere).toBe(true);
+    expect(
+      recordResult(aRecord({ ...record, resultElsewhere: true }), { stepStatus: 'FAILED', reason: 'x' }, NOW, LEASES),
+    ).not.toHaveProperty('resultElsewhere');
   });
 });
 
@@ -371,6 +522,7 @@ describe('close', () => {
       reason: 'automation success',
       leaseUntil: NOW,
       finishedAt: NOW,
+      patchedAt: NOW,
     });
   });
 
@@ -385,6 +537,12 @@ describe('close', () => {
       leaseUntil: NOW,
       finishedAt: NOW,
     });
+  });
+
+  it('notes no patch time for a record closed without a patch, and drops one an earlier round left', () => {
+    const record = aRecord({ status: 'PATCHING', stepStatus: 'COMPLETED', patchedAt: NOW - 60_000 });
+
+    expect(close(record, NOW, { owner: ME, stepStatus: 'SKIPPED', reason: 'set by a person' })).not.toHaveProperty('patchedAt');
   });
 
   it('keeps the recorded step status when epilot shows none', () => {

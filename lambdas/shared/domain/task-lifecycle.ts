@@ -40,6 +40,16 @@ export function heldByAnotherExecution(record: TaskRecord, execution: string, no
   return record.owner !== execution && leaseIsLive(record, now);
 }
 
+/**
+ * How much later than this runner's last word on a round (its patch, or its decision) the step's status must have
+ * changed to count as a change by someone else: epilot stamps the change with its clock, the runner with its own
+ * (both NTP-synced on AWS), and the runner's own patch is stamped before its answer arrives.
+ */
+export const ROUND_SKEW_MS = 2_000;
+
+/** Earlier rounds' runs kept in a record; a task looping more often than this is not expected. */
+const EARLIER_RUNS_KEPT = 10;
+
 export interface ClaimRequest {
   record: TaskRecord | undefined;
   now: number;
@@ -52,6 +62,8 @@ export interface ClaimRequest {
   entityId: string;
   /** The run epilot itself shows on the step, if any. */
   stepRunId: string | undefined;
+  /** When the step's status last changed (epoch ms), if epilot says: the evidence of a new round. */
+  stepStatusChangedAt: number | undefined;
   leases: Leases;
 }
 
@@ -62,22 +74,23 @@ export type ClaimDecision =
       next: 'start' | 'adopt' | 'patch';
       record: TaskRecordFields;
       runId?: string | undefined;
+      /** The run to adopt comes from what the step shows, not from this runner's record: Start automation checks it. */
+      runFromStep?: boolean | undefined;
       deadline?: number | undefined;
       result?: TaskResult | undefined;
     };
 
+/**
+ * Decides what an execution does with the record it read, for a step Find task found open. Rounds are told apart
+ * by the step's status change, not by run ids: a DONE record starts a new round only when the step's status changed
+ * after this runner's last round ended; without that evidence, an open step means the patch did not stick (or the
+ * read is stale) and the recorded result is patched again, never run again.
+ */
 export function claim(request: ClaimRequest): ClaimDecision {
   const { record, now, owner, leases } = request;
   if (record === undefined) return freshClaim(request, 1, request.attempt ?? 1);
 
-  if (record.status === 'DONE') {
-    // The step is open again (Find task checked it is not final). Same run id: epilot still shows our finished
-    // run, so this is not a new round. A different run id, or none, means the workflow reopened the task.
-    if (request.stepRunId !== undefined && request.stepRunId === record.automationExecutionId) {
-      return { kind: 'skip', reason: `already done: run ${record.automationExecutionId} was patched ${record.stepStatus}` };
-    }
-    return freshClaim(request, record.round + 1, request.attempt ?? record.attempt + 1, record.createdAt);
-  }
+  if (record.status === 'DONE') return claimDone(request, record);
 
   if (heldByAnotherExecution(record, owner, now)) {
     return {
@@ -90,6 +103,9 @@ export function claim(request: ClaimRequest): ClaimDecision {
   const base: TaskRecordFields = { ...record, owner, attempt: Math.max(request.attempt ?? record.attempt, record.attempt) };
   const result = recordedResult(record);
   if (result !== undefined) {
+    // The result was decided, and the step's status changed since, to an open one: the patch landed and epilot
+    // reopened the task before the record was closed. That round is over; patching it again would undo the reopen.
+    if (changedSince(request, record.resultRecordedAt)) return newRound(request, record);
     return {
       kind: 'claim',
       next: 'patch',
@@ -98,13 +114,15 @@ export function claim(request: ClaimRequest): ClaimDecision {
       result,
     };
   }
-  const runId = record.automationExecutionId ?? request.stepRunId;
+  const stepRun = request.stepRunId !== undefined && !isEarlierRoundRun(record, request.stepRunId) ? request.stepRunId : undefined;
+  const runId = record.automationExecutionId ?? stepRun;
   if (runId !== undefined) {
     const deadline = record.deadline ?? runDeadline(now, leases);
     return {
       kind: 'claim',
       next: 'adopt',
       runId,
+      ...(record.automationExecutionId === undefined ? { runFromStep: true } : {}),
       deadline,
       record: { ...base, status: 'STARTED', automationExecutionId: runId, deadline, leaseUntil: runLease(deadline, now, leases) },
     };
@@ -112,7 +130,77 @@ export function claim(request: ClaimRequest): ClaimDecision {
   return { kind: 'claim', next: 'start', record: { ...base, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
 }
 
-function freshClaim(request: ClaimRequest, round: number, attempt: number, createdAt = request.now): ClaimDecision {
+/** Whether the step's status changed later than `since` (plus the skew margin). No evidence is no change. */
+function changedSince(request: ClaimRequest, since: number | undefined): boolean {
+  return since !== undefined && request.stepStatusChangedAt !== undefined && request.stepStatusChangedAt > since + ROUND_SKEW_MS;
+}
+
+function claimDone(request: ClaimRequest, record: TaskRecord): ClaimDecision {
+  const endedAt = record.patchedAt ?? record.finishedAt ?? record.updatedAt;
+  if (changedSince(request, endedAt)) return newRound(request, record);
+  // A run none of this task's rounds had is on the step: someone started it for a round this runner has not seen.
+  if (
+    request.stepRunId !== undefined &&
+    !isEarlierRoundRun(record, request.stepRunId) &&
+    request.stepRunId !== record.automationExecutionId
+  ) {
+    return newRound(request, record);
+  }
+  const result = patchedResult(record);
+  if (result !== undefined) {
+    // The step is open, and nothing changed its status since this runner's patch: the patch did not stick, or this
+    // read still shows the step as it was before it. Either way: patch the same result again, never run again.
+    const { now, owner, leases } = request;
+    return {
+      kind: 'claim',
+      next: 'patch',
+      record: {
+        ...record,
+        status: 'PATCHING',
+        owner,
+        attempt: Math.max(request.attempt ?? record.attempt + 1, record.attempt),
+        leaseUntil: claimLease(now, leases),
+      },
+      runId: record.automationExecutionId,
+      result,
+    };
+  }
+  if (record.automationExecutionId === undefined) {
+    // The round was closed before any run (its workflow was not started, say): nothing can run twice.
+    return newRound(request, record);
+  }
+  return {
+    kind: 'skip',
+    reason:
+      `already done: run ${record.automationExecutionId} ended (${record.stepStatus ?? 'no step status'}), and the step's ` +
+      `status has not changed since ${new Date(endedAt).toISOString()}`,
+  };
+}
+
+/** The result this runner patched to close a round, if it did (a record closed without a patch has none). */
+function patchedResult(record: TaskRecord): TaskResult | undefined {
+  if (record.patchedAt === undefined) return undefined;
+  return recordedResult({ ...record, status: 'PATCHING' });
+}
+
+/** Whether `runId` is the run of one of this task's rounds that are over (never adopted for a new round). */
+export function isEarlierRoundRun(record: TaskRecord | undefined, runId: string): boolean {
+  return record?.earlierRunIds?.includes(runId) ?? false;
+}
+
+function newRound(request: ClaimRequest, record: TaskRecord): ClaimDecision {
+  const ended = record.automationExecutionId;
+  const earlier = [...(record.earlierRunIds ?? []), ...(ended !== undefined && !isEarlierRoundRun(record, ended) ? [ended] : [])];
+  return freshClaim(request, record.round + 1, request.attempt ?? record.attempt + 1, record.createdAt, earlier.slice(-EARLIER_RUNS_KEPT));
+}
+
+function freshClaim(
+  request: ClaimRequest,
+  round: number,
+  attempt: number,
+  createdAt = request.now,
+  earlierRunIds: string[] = [],
+): ClaimDecision {
   const { now, leases } = request;
   const common = {
     workflowExecutionId: request.workflowExecutionId,
@@ -123,14 +211,16 @@ function freshClaim(request: ClaimRequest, round: number, attempt: number, creat
     flowId: request.flowId,
     entityId: request.entityId,
     createdAt,
+    ...(earlierRunIds.length > 0 ? { earlierRunIds } : {}),
   };
-  if (request.stepRunId !== undefined) {
-    // epilot (or an earlier round of ours) already started a run for this task: never start a second one.
+  if (request.stepRunId !== undefined && !earlierRunIds.includes(request.stepRunId)) {
+    // epilot (or another runner) already started a run for this round: never start a second one.
     const deadline = runDeadline(now, leases);
     return {
       kind: 'claim',
       next: 'adopt',
       runId: request.stepRunId,
+      runFromStep: true,
       deadline,
       record: {
         ...common,
@@ -142,6 +232,29 @@ function freshClaim(request: ClaimRequest, round: number, attempt: number, creat
     };
   }
   return { kind: 'claim', next: 'start', record: { ...common, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
+}
+
+/**
+ * Whether a run the step names (and no record of this runner does) belongs to a round that is over: it ended, and
+ * the step's status changed after that (plus the skew margin), so the task was reopened since. Following it would
+ * patch its old result onto the new round. A run still going, or one without the times to tell, is followed.
+ */
+export function ranInAnEarlierRound(
+  run: { ended: boolean; endedAt: number | undefined },
+  stepStatusChangedAt: number | undefined,
+): boolean {
+  return run.ended && run.endedAt !== undefined && stepStatusChangedAt !== undefined && stepStatusChangedAt > run.endedAt + ROUND_SKEW_MS;
+}
+
+/** A run adopted from the step turned out to be an earlier round's: this round starts its own, and never adopts that one. */
+export function forgetEarlierRoundRun(record: TaskRecord, runId: string, now: number, leases: Leases): TaskRecordFields {
+  const { automationExecutionId: _run, automationStatus: _status, deadline: _deadline, ...rest } = record;
+  return {
+    ...rest,
+    status: 'CLAIMED',
+    earlierRunIds: [...(record.earlierRunIds ?? []), runId].slice(-EARLIER_RUNS_KEPT),
+    leaseUntil: claimLease(now, leases),
+  };
 }
 
 /**
@@ -186,12 +299,15 @@ export function deadlineOf(record: TaskRecord, now: number, leases: Leases): num
 
 /** The result goes to the record before anything that ends the run or patches the step (see task-result.ts). */
 export function recordResult(record: TaskRecord, result: TaskResult, now: number, leases: Leases): TaskRecordFields {
+  const { resultElsewhere: _previous, ...rest } = record;
   return {
-    ...record,
+    ...rest,
     status: 'PATCHING',
     stepStatus: result.stepStatus,
     automationStatus: result.automationStatus,
     reason: result.reason,
+    resultRecordedAt: now,
+    ...(result.elsewhere ? { resultElsewhere: true } : {}),
     leaseUntil: claimLease(now, leases),
   };
 }
@@ -205,14 +321,16 @@ export interface Unpatched {
 }
 
 /**
- * DONE: after the step patch, or, with `unpatched`, for a record an execution left unfinished while the task
- * needs no run any more (its step is final, its workflow closed…).
+ * DONE: after the step patch (answered at `now`: from then on an open step whose status did not change since means
+ * the patch did not stick), or, with `unpatched`, for a record closed while the task needs no patch from this
+ * runner (its step is final, its workflow closed, someone else decided the step…).
  */
 export function close(record: TaskRecord, now: number, unpatched?: Unpatched): TaskRecordFields {
   const done: TaskRecordFields = { ...record, status: 'DONE', leaseUntil: now, finishedAt: now };
-  if (unpatched === undefined) return done;
+  if (unpatched === undefined) return { ...done, patchedAt: now };
+  const { patchedAt: _earlierPatch, ...notPatched } = done;
   return {
-    ...done,
+    ...notPatched,
     owner: unpatched.owner,
     stepStatus: unpatched.stepStatus ?? record.stepStatus,
     reason: `closed without a patch: ${unpatched.reason}`,

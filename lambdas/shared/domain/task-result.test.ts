@@ -3,7 +3,7 @@ import { runnerSettings } from '../config/settings';
 import type { TaskRecord, TaskRecordFields } from '../records/task-records';
 import { aTaskRecord } from '../../../test/support/task-records';
 import { recordDecidedResult } from './task-lifecycle';
-import { decideResult, recordedResult } from './task-result';
+import { decideResult, finalizedElsewhere, recordedResult } from './task-result';
 import type { TaskRun, TaskState } from './task-state';
 
 const TIMEOUT_MS = 300_000;
@@ -125,7 +125,65 @@ function aRecord(overrides: Partial<TaskRecord> = {}): TaskRecord {
   );
 }
 
+describe('decideResult for a step someone else finalized', () => {
+  it.each([
+    ['a run still going', { status: 'in_progress', finished: false }, 'SKIPPED'],
+    ['a run that succeeded', { status: 'success' }, 'FAILED'],
+    ['a run that timed out', { status: 'in_progress', finished: false, timedOut: true }, 'COMPLETED'],
+  ] as const)('keeps the step status someone else set over %s', (_case, run, status) => {
+    const state = withRun(run, { stepFinalizedElsewhere: { status, changedAt: '2024-05-01T12:00:00.000Z' } });
+
+    expect(decideResult(state, TIMEOUT_MS)).toEqual({
+      stepStatus: status,
+      automationStatus: run.status,
+      reason: `the step was set ${status} by someone else at 2024-05-01T12:00:00.000Z`,
+      elsewhere: true,
+    });
+  });
+
+  it('keeps it over a runner error too, and says the run was cancelled', () => {
+    const state = withRun(
+      { status: 'cancelled' },
+      { stepFinalizedElsewhere: { status: 'COMPLETED' }, error: { Error: 'EpilotTransientError', Cause: 'x' } },
+    );
+
+    expect(decideResult(state, TIMEOUT_MS)).toMatchObject({
+      stepStatus: 'COMPLETED',
+      reason: 'the step was set COMPLETED by someone else; the run was cancelled',
+      elsewhere: true,
+    });
+  });
+});
+
+describe('finalizedElsewhere', () => {
+  const AT = Date.parse('2024-05-01T12:00:00.000Z');
+  it.each([
+    ['an open step', { status: 'IN_PROGRESS', statusChangedAt: AT }, undefined, undefined],
+    ['a step read with no status', { status: undefined, statusChangedAt: AT }, undefined, undefined],
+    ['no step at all', undefined, undefined, undefined],
+    ['a step final with the status the runner would patch', { status: 'COMPLETED', statusChangedAt: AT }, 'COMPLETED', undefined],
+    [
+      'a step set SKIPPED, with its time',
+      { status: 'SKIPPED', statusChangedAt: AT },
+      'COMPLETED',
+      { status: 'SKIPPED', changedAt: '2024-05-01T12:00:00.000Z' },
+    ],
+    ['a step set FAILED without a time', { status: 'FAILED', statusChangedAt: undefined }, undefined, { status: 'FAILED' }],
+  ] as const)('for %s gives %j', (_case, step, ours, expected) => {
+    expect(finalizedElsewhere(step, ours)).toEqual(expected);
+  });
+});
+
 describe('recordedResult', () => {
+  it('reads a result someone else decided as such', () => {
+    expect(recordedResult(aRecord({ status: 'PATCHING', stepStatus: 'SKIPPED', reason: 'r', resultElsewhere: true }))).toEqual({
+      stepStatus: 'SKIPPED',
+      automationStatus: undefined,
+      reason: 'r',
+      elsewhere: true,
+    });
+  });
+
   it('reads the result a PATCHING record holds', () => {
     const record = aRecord({ status: 'PATCHING', stepStatus: 'FAILED', automationStatus: 'cancelled', reason: 'timed out' });
 

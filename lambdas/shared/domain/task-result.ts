@@ -1,5 +1,6 @@
 import type { TaskRecord } from '../records/task-records';
 import { stepStatusResultSchema, type TaskResult, type TaskState } from './task-state';
+import type { TaskView } from './workflow-engine';
 
 /**
  * The step result: decided once from the state (`decideResult`), recorded before any side effect that ends the run
@@ -17,6 +18,18 @@ const STEP_STATUS_BY_AUTOMATION_STATUS = {
 
 export function decideResult(state: TaskState, timeoutMs: number): TaskResult {
   const run = state.run;
+  const elsewhere = state.stepFinalizedElsewhere;
+  // Someone else's decision stands over anything the run or the runner would say.
+  if (elsewhere) {
+    return {
+      stepStatus: elsewhere.status,
+      automationStatus: run?.status,
+      reason: `the step was set ${elsewhere.status} by someone else${elsewhere.changedAt ? ` at ${elsewhere.changedAt}` : ''}${
+        run?.status === 'cancelled' ? '; the run was cancelled' : ''
+      }`,
+      elsewhere: true,
+    };
+  }
   if (state.error) {
     return {
       stepStatus: 'FAILED',
@@ -50,5 +63,23 @@ export function recordedResult(record: TaskRecord): TaskResult | undefined {
     stepStatus: stepStatus.data,
     automationStatus: record.automationStatus,
     reason: record.reason ?? 'finishing a patch an earlier execution could not complete',
+    ...(record.resultElsewhere ? { elsewhere: true } : {}),
+  };
+}
+
+/**
+ * The step as read now, if someone else finalized it: Find task let only open steps through, so a final status
+ * now is a decision made while this task's run went on. `ours` is the status this runner would patch: the same
+ * status is no conflict (it may be this runner's own patch whose answer was lost), and is patched as usual.
+ */
+export function finalizedElsewhere(
+  step: Pick<TaskView, 'status' | 'statusChangedAt'> | undefined,
+  ours?: TaskResult['stepStatus'],
+): NonNullable<TaskState['stepFinalizedElsewhere']> | undefined {
+  const status = stepStatusResultSchema.safeParse(step?.status);
+  if (!status.success || status.data === ours) return undefined;
+  return {
+    status: status.data,
+    ...(step?.statusChangedAt === undefined ? {} : { changedAt: new Date(step.statusChangedAt).toISOString() }),
   };
 }

@@ -26,6 +26,7 @@ const taskViewSchema = z.object({
   flowId: z.string().optional(),
   runId: z.string().optional(),
   runStatus: z.string().optional(),
+  statusChangedAt: z.number().optional(),
 });
 
 const executionViewSchema = z.object({
@@ -47,6 +48,8 @@ export const taskStateSchema = taskInputSchema.extend({
       executionId: z.string().optional(),
       status: z.string().optional(),
       adopted: z.boolean().default(false),
+      /** Adopted from the run id the step shows (no record of this runner named it): checked before it is followed. */
+      fromStep: z.boolean().optional(),
       /** ISO time the run was recorded as started, when the record knows it. */
       startedAt: z.string().optional(),
       /** ISO time after which the runner stops waiting, cancels the run and fails the step. */
@@ -56,11 +59,21 @@ export const taskStateSchema = taskInputSchema.extend({
       timedOut: z.boolean().default(false),
     })
     .optional(),
+  /** Set when the step was found final while its run went on: someone else decided, and that decision stands. */
+  stepFinalizedElsewhere: z
+    .object({
+      status: stepStatusResultSchema,
+      /** ISO time epilot gives for the status change, if any. */
+      changedAt: z.string().optional(),
+    })
+    .optional(),
   result: z
     .looseObject({
       stepStatus: stepStatusResultSchema,
       automationStatus: z.string().optional(),
       reason: z.string(),
+      /** The status is someone else's decision the step already shows: the record is closed, the step not patched. */
+      elsewhere: z.boolean().optional(),
     })
     .optional(),
   /** Set by a Catch: `{Error, Cause}` of what went wrong. */

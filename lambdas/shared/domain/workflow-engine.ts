@@ -21,6 +21,11 @@ export interface TaskView {
   /** The automation run epilot already records for this task, if any. */
   runId?: string | undefined;
   runStatus?: string | undefined;
+  /**
+   * When the task's status last changed (epoch ms), as the engine reports it: how rounds are told apart (a change
+   * after this runner's last round ended means the task was reopened) and whose decision a final status is.
+   */
+  statusChangedAt?: number | undefined;
 }
 
 export interface ExecutionView {

@@ -22,6 +22,7 @@ const automationExecutionSchema = z.looseObject({
   flow_id: z.string().optional(),
   entity_id: z.string().optional(),
   created_at: z.string().optional(),
+  updated_at: z.string().optional(),
   workflow_context: z
     .looseObject({
       workflow_exec_id: z.string().optional(),
@@ -43,6 +44,8 @@ export interface AutomationRun {
   flowId: string | undefined;
   entityId: string | undefined;
   createdAt: string | undefined;
+  /** The run's last change: for a run that ended, when it ended. */
+  updatedAt?: string | undefined;
   workflowExecutionId: string | undefined;
   taskId: string | undefined;
 }
@@ -193,6 +196,7 @@ function toRun(body: z.output<typeof automationExecutionSchema>): AutomationRun 
     flowId: body.flow_id,
     entityId: body.entity_id,
     createdAt: body.created_at,
+    updatedAt: body.updated_at,
     workflowExecutionId: body.workflow_context?.workflow_exec_id,
     taskId: body.workflow_context?.workflow_exec_task_id,
   };

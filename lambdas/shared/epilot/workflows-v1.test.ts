@@ -180,6 +180,23 @@ describe('WorkflowsV1Engine.loadTask', () => {
     expect(view).toMatchObject({ found: true, task: undefined });
   });
 
+  it.each([
+    [
+      'statusLastUpdated',
+      { statusLastUpdated: '2024-05-01T12:00:00.000Z', lastUpdated: '2024-05-01T13:00:00.000Z' },
+      Date.parse('2024-05-01T12:00:00.000Z'),
+    ],
+    ['lastUpdated when the status never changed', { lastUpdated: '2024-05-01T13:00:00.000Z' }, Date.parse('2024-05-01T13:00:00.000Z')],
+    ['nothing from unreadable times', { statusLastUpdated: 'yesterday' }, undefined],
+    ['nothing without times', {}, undefined],
+  ])('reads the time of the status change from %s', async (_case, times, expected) => {
+    replyWithExecution(execution([{ id: 'task-1', type: 'STEP', status: 'IN_PROGRESS', executionType: 'AUTOMATION', ...times }]));
+
+    const view = await newEngine().loadTask('wf-1', 'task-1');
+
+    expect(view.task?.statusChangedAt).toEqual(expected);
+  });
+
   it('reports found with no task when the step is not in the flow', async () => {
     replyWithExecution(execution([{ id: 'other', executionType: 'AUTOMATION' }]));
 

@@ -19,6 +19,8 @@ const stepSchema = z.looseObject({
   executionType: z.string().nullish(),
   execution_type: z.string().nullish(),
   automationConfig: automationConfigSchema.nullish(),
+  lastUpdated: z.string().nullish(),
+  statusLastUpdated: z.string().nullish(),
 });
 type Step = z.output<typeof stepSchema>;
 
@@ -115,5 +117,18 @@ function toTaskView(step: Step): TaskView {
     flowId: config?.flowId ?? undefined,
     runId: config?.executionId ?? config?.execution_id ?? undefined,
     runStatus: config?.executionStatus ?? config?.execution_status ?? undefined,
+    statusChangedAt: statusChangedAt(step),
   };
+}
+
+/**
+ * `statusLastUpdated`; a step whose status never changed has none, and then `lastUpdated` (any change) is the
+ * closest evidence. An unreadable time counts as none.
+ */
+function statusChangedAt(step: Step): number | undefined {
+  for (const time of [step.statusLastUpdated, step.lastUpdated]) {
+    const parsed = time ? Date.parse(time) : Number.NaN;
+    if (!Number.isNaN(parsed)) return parsed;
+  }
+  return undefined;
 }

@@ -38,6 +38,14 @@ export const taskRecordSchema = z.object({
   deadline: z.number().optional(),
   stepStatus: z.string().optional(),
   reason: z.string().optional(),
+  /** When the result (PATCHING) was recorded: a step status change after it means the task moved on since. */
+  resultRecordedAt: z.number().optional(),
+  /** The recorded result is a decision someone else made on the step (a person, epilot): closed without a patch. */
+  resultElsewhere: z.boolean().optional(),
+  /** When this runner's final patch of the step was answered (its status is `stepStatus`). */
+  patchedAt: z.number().optional(),
+  /** The runs of this task's earlier rounds (newest last): never adopted again, whatever the step still shows. */
+  earlierRunIds: z.array(z.string()).optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
   finishedAt: z.number().optional(),
