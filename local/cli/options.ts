@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Clock, scaledClock, systemClock } from '../../lambdas/shared/clock';
+import { loadSeedFile, SeedError, type SimulatorSeed } from '../../simulator/seed';
 import {
   InvalidSettingsError,
   optionName,
@@ -72,9 +73,13 @@ function positiveNumber(flag: string) {
   };
 }
 
-export function addLocalRunOptions(command: Command, defaults: { logLevel: LocalRunOptions['logLevel']; stateDir: string }): Command {
+/** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
+export function addLocalRunOptions(
+  command: Command,
+  defaults: { logLevel: LocalRunOptions['logLevel']; stateDir?: string; stateDirHelp?: string },
+): Command {
   return command
-    .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', defaults.stateDir)
+    .option('--state-dir <dir>', defaults.stateDirHelp ?? 'where the embedded DynamoDB keeps task records', defaults.stateDir)
     .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
     .addOption(
       new Option('--log-level <level>', 'structured logs on stderr')
@@ -102,3 +107,13 @@ export function localClock(options: Pick<LocalRunOptions, 'timeScale' | 'timeOri
 }
 
 export const JSON_OPTION = ['--json', 'print a machine-readable summary on stdout (logs go to stderr)'] as const;
+
+/** A simulator seed file named by `flag`, checked: a bad file is a usage error naming the file and the field. */
+export function seedFromOption(file: string, flag = '--seed'): SimulatorSeed {
+  try {
+    return loadSeedFile(file);
+  } catch (error) {
+    if (error instanceof SeedError) throw new UsageError(`${flag}: ${error.message}`);
+    throw error;
+  }
+}
