@@ -7,7 +7,7 @@ import { createLogger } from '../shared/logger';
 import { TaskRecords } from '../shared/records/task-records';
 import type { TaskInput } from '../shared/domain/task-state';
 import { capturingLogger, logLines } from '../../test/support/capturing-logger';
-import { newWebhookSecret, signedDelivery } from '../../test/support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
 import { MAX_WEBHOOK_BODY_BYTES, receiveWebhook, type WebhookDeps, type WebhookRequest } from './webhook';
 
 const SECRET = newWebhookSecret();

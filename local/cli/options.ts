@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import * as z from 'zod';
 import { type Clock, scaledClock, systemClock } from '../../lambdas/shared/clock';
 import { loadSeedFile, SeedError, type SimulatorSeed } from '../../simulator/seed';
 import {
@@ -10,6 +11,7 @@ import {
   type Settings,
   SETTING_NAMES,
   settingHelp,
+  settingSchema,
   settingsIn,
 } from '../../lambdas/shared/config/settings';
 
@@ -17,6 +19,15 @@ import {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** The one rule every command's exit code follows (shown after each `--help`; the README says the same). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    done (a sweep that ran, whatever each task's outcome; serve or simulate stopped with Ctrl-C)
+  1    the work failed (epilot refused the token, was unreachable, or the sweep failed)
+  2    bad usage or configuration (an unknown or bad option, a missing token or secret, an unusable
+       --state-dir or --seed file)
+  130  interrupted with Ctrl-C before the work was done`;
 
 export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
 
@@ -28,12 +39,39 @@ export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
 export function addSettingOptions(command: Command, groups: readonly SettingGroup[], defaults: Partial<Settings> = {}): Command {
   const fallback = parseSettings({});
   for (const name of settingsIn(groups)) {
-    const shown = defaults[name] ?? fallback[name];
     // No commander default: a setting the user did not type stays unset, so only typed values are checked as theirs.
-    const help = shown === undefined ? settingHelp(name) : `${settingHelp(name)} (default: ${String(shown)})`;
-    command.addOption(new Option(`${flagOf(name)} <value>`, help));
+    command.addOption(
+      new Option(`${flagOf(name)} <value>`, withRange(settingHelp(name), settingSchema(name), defaults[name] ?? fallback[name])),
+    );
   }
   return command;
+}
+
+/**
+ * `help` followed by the values `schema` accepts and the default, e.g. `… (100–60000, default: 1000)`. The range is
+ * read from the schema that checks the value, so help and check cannot disagree.
+ */
+export function withRange(help: string, schema: z.ZodType, shownDefault?: string | number): string {
+  const parts = [rangeOf(schema), shownDefault === undefined ? undefined : `default: ${String(shownDefault)}`].filter(Boolean);
+  return parts.length === 0 ? help : `${help} (${parts.join(', ')})`;
+}
+
+/** The numbers `schema` accepts, as help text (`100–60000`), or undefined when it sets no bound. */
+export function rangeOf(schema: z.ZodType): string | undefined {
+  const { minimum, maximum } = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' });
+  // z.int() bounds itself by the safe integers: no bound a user would set.
+  const min = minimum !== undefined && minimum > Number.MIN_SAFE_INTEGER ? minimum : undefined;
+  const max = maximum !== undefined && maximum < Number.MAX_SAFE_INTEGER ? maximum : undefined;
+  if (min !== undefined && max !== undefined) return `${min}–${max}`;
+  if (min !== undefined) return `at least ${min}`;
+  return max === undefined ? undefined : `at most ${max}`;
+}
+
+/** What a number option checked by `schema` must be, for its error: `a whole number, at least 0`. */
+export function acceptedNumbers(schema: z.ZodType): string {
+  const range = rangeOf(schema);
+  const kind = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }).type === 'integer' ? 'a whole number' : 'a number';
+  return range ? `${kind}, ${range}` : kind;
 }
 
 /** The settings the user passed (or this command's defaults), checked; a bad value names its option. */
@@ -74,18 +112,33 @@ function positiveNumber(flag: string) {
 }
 
 /** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
+/** A TCP port; 0 lets the system pick a free one. */
+export function portNumber(flag: string) {
+  return (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`${flag} must be a port number, 0–65535`);
+    return parsed;
+  };
+}
+
 export function addLocalRunOptions(
   command: Command,
   defaults: { logLevel: LocalRunOptions['logLevel']; stateDir?: string; stateDirHelp?: string },
 ): Command {
-  return command
+  command
     .option('--state-dir <dir>', defaults.stateDirHelp ?? 'where the embedded DynamoDB keeps task records', defaults.stateDir)
     .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
     .addOption(
       new Option('--log-level <level>', 'structured logs on stderr')
         .choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])
         .default(defaults.logLevel),
-    )
+    );
+  return addClockOptions(command);
+}
+
+/** The hidden options of a scaled clock (`LocalRunOptions.timeScale` and `timeOrigin`). */
+export function addClockOptions(command: Command): Command {
+  return command
     .addOption(
       // For tests and benchmarks: Wait states, retry delays and timeouts run this many times faster.
       new Option('--time-scale <factor>', 'run simulated time this many times faster')

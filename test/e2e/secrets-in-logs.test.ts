@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { WebhookResponse } from '../../lambdas/webhook/webhook';
-import { newWebhookSecret, signedDelivery } from '../support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
 import { capturingLogger, logLines } from '../support/capturing-logger';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';

@@ -116,6 +116,9 @@ export function settingsIn(groups: readonly SettingGroup[]): SettingName[] {
 
 export const settingHelp = (name: SettingName): string => SETTINGS[name].help;
 
+/** The schema a setting is checked with (its range and default, for help texts). */
+export const settingSchema = (name: SettingName): z.ZodType => SETTINGS[name].schema;
+
 /** `pollIntervalMs` → `POLL_INTERVAL_MS` */
 export const envName = (name: SettingName): string => name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase();
 
