@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import * as z from 'zod';
 import { type Clock, scaledClock, systemClock } from '../../lambdas/shared/clock';
@@ -160,6 +161,9 @@ export function localClock(options: Pick<LocalRunOptions, 'timeScale' | 'timeOri
 }
 
 export const JSON_OPTION = ['--json', 'print a machine-readable summary on stdout (logs go to stderr)'] as const;
+
+/** The organisation `demo` and `simulate` simulate unless `--seed` names another. */
+export const DEMO_SEED_FILE = path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json');
 
 /** A simulator seed file named by `flag`, checked: a bad file is a usage error naming the file and the field. */
 export function seedFromOption(file: string, flag = '--seed'): SimulatorSeed {

@@ -49,7 +49,10 @@ describe('ProgressView on a terminal', () => {
     view.update({ executionName: 'd', input: input('d'), stateName: 'Find task' });
 
     const escape = String.fromCharCode(27);
-    const cursorUps = written.join('').split(escape).filter((sequence) => /^\[\d+A/.test(sequence));
+    const cursorUps = written
+      .join('')
+      .split(escape)
+      .filter((sequence) => /^\[\d+A/.test(sequence));
     expect(cursorUps).toEqual(['[1A']);
   });
 });

@@ -74,7 +74,7 @@ export function sweepSummaryJson(report: SweepReport) {
 }
 
 /** Output is laid out for a terminal this wide: the common default, and what a narrow split pane still has. */
-export const TERMINAL_WIDTH = 100;
+const TERMINAL_WIDTH = 100;
 
 /** Characters of an automation execution id shown in the table (like a short commit hash); `--json` has them whole. */
 const SHORT_ID = 8;

@@ -20,7 +20,7 @@ class DeliveryFailed extends Error {
 }
 
 /** The body epilot's "Trigger webhook" action sends for `options`' entity. */
-export function deliveryBody(options: Pick<DeliverOptions, 'entityId' | 'schema' | 'workflowExecutionId' | 'taskId'>): string {
+function deliveryBody(options: Pick<DeliverOptions, 'entityId' | 'schema' | 'workflowExecutionId' | 'taskId'>): string {
   // With a task: the entity as epilot sends it while the workflow waits on that task. Without: no workflows, so the
   // receiver looks the entity up by search, as it does for a payload configured without them.
   const summary =

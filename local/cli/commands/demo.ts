@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { endpointsOf, type RunnerSettings, runnerSettingsOf } from '../../../lambdas/shared/config/settings';
 import { startEpilotSimulator } from '../../../simulator/epilot-simulator';
@@ -7,6 +6,7 @@ import type { LocalRunner, SweepReport } from '../../runner/local-runner';
 import {
   addLocalRunOptions,
   addSettingOptions,
+  DEMO_SEED_FILE,
   JSON_OPTION,
   type LocalRunOptions,
   localClock,
@@ -17,8 +17,6 @@ import { ProgressView, sweepSummaryJson } from '../report';
 import { runSweep, startRunner, SweepFailed } from '../run';
 import { prepareDemoStateDir } from '../demo-state-dir';
 
-const DEMO_SEED = path.join(__dirname, '..', '..', '..', 'simulator', 'demo-organisation.json');
-
 /** The demo's flows take seconds; its defaults let a `never` flow time out and a finished task settle quickly. */
 const DEMO_DEFAULTS: Partial<RunnerSettings> = { automationTimeoutMs: 8000, doneSettleMs: 60_000 };
 
@@ -27,7 +25,7 @@ export function addDemoCommand(program: Command): void {
   const command = program
     .command('demo')
     .description('start a simulated epilot organisation and run one sweep over it (what `npm start` does)')
-    .option('--seed <file>', 'organisation to simulate', DEMO_SEED)
+    .option('--seed <file>', 'organisation to simulate', DEMO_SEED_FILE)
     .option(...JSON_OPTION);
   addSettingOptions(command, ['runner'], DEMO_DEFAULTS);
   // The simulated organisation is new every run, so its records start empty too: in a folder of the demo's own.

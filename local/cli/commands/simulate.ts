@@ -1,13 +1,20 @@
-import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { kebabCase } from '../../../lambdas/shared/config/settings';
 import { startEpilotSimulator } from '../../../simulator/epilot-simulator';
 import { type FaultOptions, FaultOptionsSchema } from '../../../simulator/faults';
-import { addClockOptions, type LocalRunOptions, acceptedNumbers, localClock, portNumber, seedFromOption, withRange } from '../options';
-
-const DEMO_SEED = path.join(__dirname, '..', '..', '..', 'simulator', 'demo-organisation.json');
+import {
+  acceptedNumbers,
+  addClockOptions,
+  DEMO_SEED_FILE,
+  type LocalRunOptions,
+  localClock,
+  portNumber,
+  seedFromOption,
+  withRange,
+} from '../options';
 
 /** Fixed, so the README's commands work as written; the simulator holds no real data. */
-export const SIMULATOR_TOKEN = 'simulator-token';
+const SIMULATOR_TOKEN = 'simulator-token';
 
 /**
  * The simulator's random faults a user can turn on, with their help. Each option is named like its fault setting
@@ -25,7 +32,7 @@ const FAULT_OPTIONS = {
 type FaultOption = keyof typeof FAULT_OPTIONS;
 const FAULT_NAMES = Object.keys(FAULT_OPTIONS) as FaultOption[];
 
-const flagOfFault = (name: FaultOption) => `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+const flagOfFault = (name: FaultOption) => `--${kebabCase(name)}`;
 
 /** Text → the fault setting's value, refused in terms of the option when the schema refuses it. */
 function faultValue(name: FaultOption) {
@@ -54,7 +61,7 @@ export function addSimulateCommand(program: Command): void {
     .description('run a simulated epilot organisation (entity, workflow and automation APIs) until Ctrl-C')
     .option('--port <port>', 'port on 127.0.0.1 to listen on (0: any free port)', portNumber('--port'), 4010)
     .option('--token <token>', 'the API token the simulator accepts', SIMULATOR_TOKEN)
-    .option('--seed <file>', 'organisation to simulate (JSON like simulator/demo-organisation.json)', DEMO_SEED);
+    .option('--seed <file>', 'organisation to simulate (JSON like simulator/demo-organisation.json)', DEMO_SEED_FILE);
   for (const name of FAULT_NAMES) {
     command.addOption(
       new Option(
