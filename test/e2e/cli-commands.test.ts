@@ -118,6 +118,19 @@ describe('epilot-task-runner simulate', () => {
     expect(ownLines(result.stderr)).toEqual([expect.stringContaining(`seed file ${seed}: flows[0].outcome`)]);
   });
 
+  it('refuses a --port in use in one line naming --port, exit 2', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+
+    const result = await runCli(['simulate', '--port', String(port)]).finally(() => taken.close());
+
+    expect(result.code).toBe(2);
+    expect(ownLines(result.stderr)).toEqual([
+      `epilot-task-runner: --port ${port} cannot be used (EADDRINUSE): pass another port, or --port 0 for any free one`,
+    ]);
+  });
+
   it('serves the organisation at the URL it prints; a sweep there patches the tasks; SIGINT stops it with exit 0', async () => {
     const simulate = startCli(['simulate', '--port', '0', '--time-scale', String(TIME_SCALE)]);
     try {

@@ -10,6 +10,7 @@ import {
   localClock,
   portNumber,
   seedFromOption,
+  UsageError,
   withRange,
 } from '../options';
 
@@ -83,6 +84,12 @@ export function addSimulateCommand(program: Command): void {
       port: options.port,
       faults,
       clock: localClock({ timeScale: options.timeScale, timeOrigin }),
+    }).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') {
+        throw new UsageError(`--port ${options.port} cannot be used (${code}): pass another port, or --port 0 for any free one`);
+      }
+      throw error;
     });
     const say = (text: string) => process.stdout.write(`${text}\n`);
     // A scaled clock is only useful when the runner shares it: the example passes the same scale and origin.
