@@ -99,7 +99,10 @@ describe('epilot-task-runner --version and --help', () => {
     ['a bad local option', ['sweep', '--token', 't', '--concurrency', '0'], /--concurrency must be a positive whole number/],
     ['an unknown option', ['sweep', '--frobnicate'], /unknown option '--frobnicate'/],
     ['an out-of-range fault rate', ['simulate', '--reset-rate', '2'], /--reset-rate must be a number, 0–1/],
-  ])('exits 2 for %s, naming the option', async (_case, args, message) => {
+    ['a --url that is no URL', ['deliver', '--entity-id', 'e1', '--url', 'receiver'], /--url must be an http\(s\) URL/],
+    ['a secret that cannot sign', ['deliver', '--entity-id', 'e1', '--webhook-secret', 'whsec_!!'], /secret cannot sign/],
+    ['a --task-id alone', ['deliver', '--entity-id', 'e1', '--task-id', 't1'], /--workflow-execution-id and --task-id together/],
+  ])('exits 2 with one line saying what is wrong for %s', async (_case, args, message) => {
     const result = await runCli(args);
 
     expect(result.code).toBe(2);

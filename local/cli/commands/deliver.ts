@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import * as z from 'zod';
 import { addSettingOptions, settingsFromOptions, UsageError } from '../options';
 import { resolveWebhookSecret } from '../run';
 import { signedDelivery } from '../signed-delivery';
@@ -12,6 +13,11 @@ interface DeliverOptions {
   schema: string;
   workflowExecutionId?: string;
   taskId?: string;
+}
+
+function httpUrl(value: string): string {
+  if (!z.url({ protocol: /^https?$/ }).safeParse(value).success) throw new InvalidArgumentError('--url must be an http(s) URL');
+  return value;
 }
 
 /** The delivery was not accepted (exit code 1); `name` is worded to be read in the CLI's one-line error. */
@@ -39,7 +45,7 @@ export function addDeliverCommand(program: Command): void {
   const command = program
     .command('deliver')
     .description('send one signed test webhook delivery, as epilot would, to a running `serve` and print the answer')
-    .option('--url <url>', 'the receiver', 'http://127.0.0.1:8787/webhook')
+    .option('--url <url>', 'the receiver', httpUrl, 'http://127.0.0.1:8787/webhook')
     .option('--webhook-secret <whsec>', 'the signing secret serve was given (default: $EPILOT_WEBHOOK_SECRET)')
     .requiredOption('--entity-id <id>', 'the entity the delivery is about')
     .option('--schema <schema>', "the entity's schema", 'opportunity')
@@ -53,7 +59,13 @@ export function addDeliverCommand(program: Command): void {
       throw new UsageError('pass --workflow-execution-id and --task-id together, or neither');
     }
     const secret = await resolveWebhookSecret(options, settings);
-    const delivery = signedDelivery(deliveryBody(options), { secret, ...(options.webhookId ? { id: options.webhookId } : {}) });
+    let delivery: ReturnType<typeof signedDelivery>;
+    try {
+      delivery = signedDelivery(deliveryBody(options), { secret, ...(options.webhookId ? { id: options.webhookId } : {}) });
+    } catch {
+      // Never the secret itself in the message: only that it cannot sign.
+      throw new UsageError('the webhook signing secret cannot sign: after whsec_ it must be base64, as epilot shows it');
+    }
     let response: Response;
     try {
       response = await fetch(options.url, { method: 'POST', headers: delivery.headers, body: delivery.body });
