@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { endpointsOf, type RunnerSettings, runnerSettingsOf } from '../../../lambdas/shared/config/settings';
-import { startEpilotSimulator } from '../../../simulator/epilot-simulator';
+import { type EpilotSimulator, startEpilotSimulator } from '../../../simulator/epilot-simulator';
 import type { LocalRunner, SweepReport } from '../../runner/local-runner';
 import {
   addLocalRunOptions,
@@ -41,9 +41,10 @@ export function addDemoCommand(program: Command): void {
     const seed = seedFromOption(options.seed);
     const stateDir = prepareDemoStateDir(options.stateDir);
     const progress = json ? undefined : new ProgressView(process.stdout);
-    const simulator = await startEpilotSimulator({ token, seed, clock });
+    let simulator: EpilotSimulator | undefined;
     let runner: LocalRunner | undefined;
     try {
+      simulator = await startEpilotSimulator({ token, seed, clock });
       runner = await startRunner(
         { ...options, stateDir: stateDir.dir },
         {
@@ -71,7 +72,7 @@ export function addDemoCommand(program: Command): void {
       if (json) process.stdout.write(`${JSON.stringify({ sweeps: reports.map(sweepSummaryJson) }, null, 2)}\n`);
     } finally {
       await runner?.stop();
-      await simulator.stop();
+      await simulator?.stop();
       stateDir.dispose();
     }
   });
