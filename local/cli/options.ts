@@ -25,9 +25,10 @@ export class UsageError extends Error {
 export const EXIT_CODES_HELP = `
 Exit codes:
   0    done (a sweep that ran, whatever each task's outcome; serve or simulate stopped with Ctrl-C)
-  1    the work failed (epilot refused the token, was unreachable, or the sweep failed)
+  1    the work failed (epilot refused the token or was unreachable, the sweep failed, a delivery
+       was not accepted)
   2    bad usage or configuration (an unknown or bad option, a missing token or secret, an unusable
-       --state-dir or --seed file)
+       --state-dir, --seed file or --port)
   130  interrupted with Ctrl-C before the work was done`;
 
 export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
@@ -112,7 +113,6 @@ function positiveNumber(flag: string) {
   };
 }
 
-/** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
 /** A TCP port; 0 lets the system pick a free one. */
 export function portNumber(flag: string) {
   return (value: string) => {
@@ -122,6 +122,7 @@ export function portNumber(flag: string) {
   };
 }
 
+/** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
 export function addLocalRunOptions(
   command: Command,
   defaults: { logLevel: LocalRunOptions['logLevel']; stateDir?: string; stateDirHelp?: string },

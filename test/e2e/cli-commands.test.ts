@@ -90,7 +90,7 @@ describe('epilot-task-runner --version and --help', () => {
 
     expect(result.code).toBe(0);
     expect(result.stdout.replace(/\s+/g, ' ')).toContain('one automation run (100–60000, default: 1000)');
-    expect(result.stdout).toMatch(/Exit codes:\n {2}0 +done.*\n {2}1 +the work failed.*\n {2}2 +bad usage or configuration/);
+    expect(result.stdout).toMatch(/Exit codes:\n {2}0 +done.*\n {2}1 +the work failed[\s\S]*?\n {2}2 +bad usage or configuration/);
   });
 
   // Side by side: each is a CLI start and nothing else.
