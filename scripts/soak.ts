@@ -21,7 +21,7 @@ import { createLogger } from '../lambdas/shared/logger';
 import { endpointsOf, runnerSettings } from '../lambdas/shared/config/settings';
 import type { TaskRecord } from '../lambdas/shared/records/task-records';
 import { startRunnerProcess } from '../test/support/runner-process';
-import { newWebhookSecret, signedDelivery } from '../test/support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../local/cli/signed-delivery';
 import { readTaskRecords, taskKey } from '../test/support/state-dir-records';
 import { LocalRunner } from '../local/runner/local-runner';
 import { type EpilotSimulator, type FaultOptions, startEpilotSimulator } from '../simulator/epilot-simulator';

@@ -3,7 +3,7 @@ import { type StartExecutionCommandInput, StartExecutionCommand } from '@aws-sdk
 import { GetCommand, type PutCommandInput, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { epilot, lambdaContext, setUpHandlerTests, STATE_MACHINE_ARN, TABLE_NAME } from '../../test/support/handler-test-kit';
-import { newWebhookSecret, signedDelivery } from '../../test/support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
 import { handler } from './handler';
 
 const aws = setUpHandlerTests();

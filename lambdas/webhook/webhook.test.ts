@@ -7,7 +7,8 @@ import type { SearchedEntity } from '../shared/epilot/entity-api';
 import { createLogger } from '../shared/logger';
 import { TaskRecords } from '../shared/records/task-records';
 import type { TaskInput } from '../shared/domain/task-state';
-import { newWebhookSecret, signedDelivery } from '../../test/support/signed-delivery';
+import { capturingLogger, logLines } from '../../test/support/capturing-logger';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
 import { MAX_WEBHOOK_BODY_BYTES, receiveWebhook, type WebhookDeps, type WebhookRequest } from './webhook';
 
 const SECRET = newWebhookSecret();
@@ -288,6 +289,21 @@ describe('receiveWebhook', () => {
     expect(response.statusCode).toBe(status);
     expect(JSON.parse(response.body).message).toMatch(message);
     expect(h.starts).toEqual([]);
+  });
+
+  it.each([
+    ['a bad signature', () => signed(payload(entityWithAutomationTask('e1', 'wf1', 'task1')), { secret: newWebhookSecret() })],
+    ['malformed JSON', () => signed('{"entity": {')],
+    ['a body without entity', () => signed(JSON.stringify({ metadata: {} }))],
+  ])('logs the refusal of %s with its reason in the printed JSON line, the same text as the answer', async (_case, request) => {
+    const sink: string[] = [];
+    const deps = { ...harness().deps, logger: capturingLogger(sink, { logLevel: 'DEBUG' }) };
+
+    const response = await receiveWebhook(request(), deps);
+
+    const refusal = logLines(sink).find((line) => String(line.message).startsWith('Webhook refused'));
+    expect(refusal?.reason).toBe((JSON.parse(response.body) as { message: string }).message);
+    expect(logLines(sink).map((line) => line.message)).not.toContainEqual(expect.stringContaining('reserved key'));
   });
 
   it('answers 413 to a body over 1 MB before verifying it', async () => {

@@ -103,13 +103,14 @@ export async function receiveWebhook(request: WebhookRequest, deps: WebhookDeps)
   try {
     json = JSON.parse(raw);
   } catch (error) {
-    const message = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
-    logger.warn('Webhook refused: malformed JSON', { webhookId: deliveryId, message });
-    return reply(400, { status: 'rejected', message });
+    const reason = `malformed JSON: ${error instanceof Error ? error.message : String(error)}`;
+    // Not `message`: Powertools reserves that key for the line's own text and drops the field.
+    logger.warn('Webhook refused: malformed JSON', { webhookId: deliveryId, reason });
+    return reply(400, { status: 'rejected', message: reason });
   }
   const parsed = parseWebhookBody(json);
   if ('problem' in parsed) {
-    logger.warn('Webhook refused: unusable body', { webhookId: deliveryId, message: parsed.problem });
+    logger.warn('Webhook refused: unusable body', { webhookId: deliveryId, reason: parsed.problem });
     return reply(400, { status: 'rejected', message: parsed.problem });
   }
   const { body } = parsed;

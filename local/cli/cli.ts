@@ -1,5 +1,6 @@
 import '../emulator/polyfills';
 import { Command } from 'commander';
+import { version } from '../../package.json';
 import {
   describeError,
   EpilotAuthError,
@@ -8,19 +9,28 @@ import {
   EpilotTransientError,
 } from '../../lambdas/shared/errors';
 import { addDemoCommand } from './commands/demo';
+import { addDeliverCommand } from './commands/deliver';
 import { addServeCommand } from './commands/serve';
+import { addSimulateCommand } from './commands/simulate';
 import { addSweepCommand } from './commands/sweep';
-import { UsageError } from './options';
+import { EXIT_CODES_HELP, UsageError } from './options';
 import { SweepFailed } from './run';
 
 function buildProgram(): Command {
   const program = new Command()
     .name('epilot-task-runner')
     .description('Runs epilot workflow task automations: the same state machines as on AWS, on this machine')
-    .showHelpAfterError('(add --help for usage)');
+    .version(version, '--version', 'print the version and exit')
+    .showHelpAfterError('(add --help for usage)')
+    // Before the commands are added: they inherit it, so their usage errors also end in main's exit code 2.
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
   addDemoCommand(program);
   addSweepCommand(program);
   addServeCommand(program);
+  addSimulateCommand(program);
+  addDeliverCommand(program);
+  for (const command of program.commands) command.addHelpText('after', EXIT_CODES_HELP);
   return program;
 }
 

@@ -1,5 +1,8 @@
+import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import * as z from 'zod';
 import { type Clock, scaledClock, systemClock } from '../../lambdas/shared/clock';
+import { loadSeedFile, SeedError, type SimulatorSeed } from '../../simulator/seed';
 import {
   InvalidSettingsError,
   optionName,
@@ -9,6 +12,7 @@ import {
   type Settings,
   SETTING_NAMES,
   settingHelp,
+  settingSchema,
   settingsIn,
 } from '../../lambdas/shared/config/settings';
 
@@ -16,6 +20,16 @@ import {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** The one rule every command's exit code follows (shown after each `--help`; the README says the same). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    done (a sweep that ran, whatever each task's outcome; serve or simulate stopped with Ctrl-C)
+  1    the work failed (epilot refused the token or was unreachable, the sweep failed, a delivery
+       was not accepted)
+  2    bad usage or configuration (an unknown or bad option, a missing token or secret, an unusable
+       --state-dir, --seed file or --port)
+  130  interrupted with Ctrl-C before the work was done`;
 
 export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
 
@@ -27,12 +41,39 @@ export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
 export function addSettingOptions(command: Command, groups: readonly SettingGroup[], defaults: Partial<Settings> = {}): Command {
   const fallback = parseSettings({});
   for (const name of settingsIn(groups)) {
-    const shown = defaults[name] ?? fallback[name];
     // No commander default: a setting the user did not type stays unset, so only typed values are checked as theirs.
-    const help = shown === undefined ? settingHelp(name) : `${settingHelp(name)} (default: ${String(shown)})`;
-    command.addOption(new Option(`${flagOf(name)} <value>`, help));
+    command.addOption(
+      new Option(`${flagOf(name)} <value>`, withRange(settingHelp(name), settingSchema(name), defaults[name] ?? fallback[name])),
+    );
   }
   return command;
+}
+
+/**
+ * `help` followed by the values `schema` accepts and the default, e.g. `… (100–60000, default: 1000)`. The range is
+ * read from the schema that checks the value, so help and check cannot disagree.
+ */
+export function withRange(help: string, schema: z.ZodType, shownDefault?: string | number): string {
+  const parts = [rangeOf(schema), shownDefault === undefined ? undefined : `default: ${String(shownDefault)}`].filter(Boolean);
+  return parts.length === 0 ? help : `${help} (${parts.join(', ')})`;
+}
+
+/** The numbers `schema` accepts, as help text (`100–60000`), or undefined when it sets no bound. */
+export function rangeOf(schema: z.ZodType): string | undefined {
+  const { minimum, maximum } = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' });
+  // z.int() bounds itself by the safe integers: no bound a user would set.
+  const min = minimum !== undefined && minimum > Number.MIN_SAFE_INTEGER ? minimum : undefined;
+  const max = maximum !== undefined && maximum < Number.MAX_SAFE_INTEGER ? maximum : undefined;
+  if (min !== undefined && max !== undefined) return `${min}–${max}`;
+  if (min !== undefined) return `at least ${min}`;
+  return max === undefined ? undefined : `at most ${max}`;
+}
+
+/** What a number option checked by `schema` must be, for its error: `a whole number, at least 0`. */
+export function acceptedNumbers(schema: z.ZodType): string {
+  const range = rangeOf(schema);
+  const kind = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }).type === 'integer' ? 'a whole number' : 'a number';
+  return range ? `${kind}, ${range}` : kind;
 }
 
 /** The settings the user passed (or this command's defaults), checked; a bad value names its option. */
@@ -72,15 +113,34 @@ function positiveNumber(flag: string) {
   };
 }
 
-export function addLocalRunOptions(command: Command, defaults: { logLevel: LocalRunOptions['logLevel']; stateDir: string }): Command {
-  return command
-    .option('--state-dir <dir>', 'where the embedded DynamoDB keeps task records', defaults.stateDir)
+/** A TCP port; 0 lets the system pick a free one. */
+export function portNumber(flag: string) {
+  return (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`${flag} must be a port number, 0–65535`);
+    return parsed;
+  };
+}
+
+/** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
+export function addLocalRunOptions(
+  command: Command,
+  defaults: { logLevel: LocalRunOptions['logLevel']; stateDir?: string; stateDirHelp?: string },
+): Command {
+  command
+    .option('--state-dir <dir>', defaults.stateDirHelp ?? 'where the embedded DynamoDB keeps task records', defaults.stateDir)
     .option('--concurrency <n>', 'task executions running at once', positiveInt('--concurrency'), 10)
     .addOption(
       new Option('--log-level <level>', 'structured logs on stderr')
         .choices(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])
         .default(defaults.logLevel),
-    )
+    );
+  return addClockOptions(command);
+}
+
+/** The hidden options of a scaled clock (`LocalRunOptions.timeScale` and `timeOrigin`). */
+export function addClockOptions(command: Command): Command {
+  return command
     .addOption(
       // For tests and benchmarks: Wait states, retry delays and timeouts run this many times faster.
       new Option('--time-scale <factor>', 'run simulated time this many times faster')
@@ -102,3 +162,16 @@ export function localClock(options: Pick<LocalRunOptions, 'timeScale' | 'timeOri
 }
 
 export const JSON_OPTION = ['--json', 'print a machine-readable summary on stdout (logs go to stderr)'] as const;
+
+/** The organisation `demo` and `simulate` simulate unless `--seed` names another. */
+export const DEMO_SEED_FILE = path.join(__dirname, '..', '..', 'simulator', 'demo-organisation.json');
+
+/** A simulator seed file named by `flag`, checked: a bad file is a usage error naming the file and the field. */
+export function seedFromOption(file: string, flag = '--seed'): SimulatorSeed {
+  try {
+    return loadSeedFile(file);
+  } catch (error) {
+    if (error instanceof SeedError) throw new UsageError(`${flag}: ${error.message}`);
+    throw error;
+  }
+}

@@ -73,40 +73,90 @@ export function sweepSummaryJson(report: SweepReport) {
   };
 }
 
+/** Output is laid out for a terminal this wide: the common default, and what a narrow split pane still has. */
+const TERMINAL_WIDTH = 100;
+
+/** Characters of an automation execution id shown in the table (like a short commit hash); `--json` has them whole. */
+const SHORT_ID = 8;
+
 export function renderSummaryTable(report: SweepReport): string {
   const summary = sweepSummaryJson(report);
   const rows = summary.tasks.map((task) => [
-    task.entityId ?? '-',
     task.workflowExecutionId,
     task.taskId,
-    task.automationExecutionId ?? '-',
+    task.automationExecutionId?.slice(0, SHORT_ID) ?? '-',
     task.outcome === 'patched'
       ? `${task.timedOut ? 'timed out, cancelled' : (task.automationStatus ?? '?')} → ${task.stepStatus ?? '?'}`
       : `${task.outcome}: ${task.reason ?? ''}`,
     String(task.polls),
     `${(task.durationMs / 1000).toFixed(1)} s`,
   ]);
-  const table = formatTable(['entity', 'workflow', 'task', 'automation execution', 'automation → step', 'polls', 'duration'], rows);
+  const table = formatTable(['workflow', 'task', 'run', 'automation → step', 'polls', 'time'], rows, TERMINAL_WIDTH);
   const { sweep } = summary;
-  const footer =
-    `${sweep.entities} entities in ${sweep.pages} page(s); ${sweep.candidates} automation task(s) found, ` +
-    `${sweep.started} started, ${sweep.alreadyRunning} already running, ${sweep.recentlyDone} finished recently.`;
+  const footer = wrap(
+    `${sweep.entities} entities (${sweep.pages} page(s)); ${sweep.candidates} automation task(s): ` +
+      `${sweep.started} started, ${sweep.alreadyRunning} already running, ${sweep.recentlyDone} finished recently.`,
+    TERMINAL_WIDTH,
+  ).join('\n');
   return rows.length === 0 ? `No task executions ran.\n${footer}` : `${table}\n${footer}`;
 }
 
-export function formatTable(header: string[], rows: string[][]): string {
+const GAP = 2;
+
+/**
+ * Columns padded to their widest cell. With `maxWidth`, the widest columns are narrowed (never below their
+ * header) until the table fits, and their cells wrap onto further lines of the same row.
+ */
+export function formatTable(header: string[], rows: string[][], maxWidth?: number): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((width) => '─'.repeat(width))), ...rows.map(line)].join('\n');
+  const total = () => widths.reduce((sum, width) => sum + width, 0) + GAP * (widths.length - 1);
+  while (maxWidth !== undefined && total() > maxWidth) {
+    const narrowable = widths.map((width, column) => (width > (header[column] ?? '').length ? width : 0));
+    const widest = Math.max(...narrowable);
+    if (widest === 0) break;
+    widths[narrowable.indexOf(widest)] = widest - 1;
+  }
+  const lines = (cells: string[]) => {
+    const wrapped = cells.map((cell, column) => wrap(cell, widths[column] ?? cell.length));
+    const height = Math.max(...wrapped.map((cellLines) => cellLines.length));
+    return Array.from({ length: height }, (_, index) =>
+      wrapped
+        .map((cellLines, column) => (cellLines[index] ?? '').padEnd(widths[column] ?? 0))
+        .join(' '.repeat(GAP))
+        .trimEnd(),
+    );
+  };
+  return [...lines(header), ...lines(widths.map((width) => '─'.repeat(width))), ...rows.flatMap(lines)].join('\n');
+}
+
+/** `text` in lines of at most `width` characters, broken at spaces where it can be, inside a word where not. */
+export function wrap(text: string, width: number): string[] {
+  if (text.length <= width) return [text];
+  const result: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    let rest = word;
+    while (rest.length > width) {
+      if (current) result.push(current);
+      result.push(rest.slice(0, width));
+      rest = rest.slice(width);
+      current = '';
+    }
+    const joined = current ? `${current} ${rest}` : rest;
+    if (joined.length <= width) current = joined;
+    else {
+      result.push(current);
+      current = rest;
+    }
+  }
+  if (current || result.length === 0) result.push(current);
+  return result;
 }
 
 /**
  * Live progress, one line per task execution: its current state and poll count. On a terminal the lines are
- * redrawn in place; elsewhere (CI, pipes) a line is printed whenever a task moves to another state.
+ * redrawn in place; elsewhere (CI, pipes) a line is printed whenever a task moves to another state. One view
+ * serves any number of sweeps, each ended by `finish`.
  */
 export class ProgressView {
   private readonly lines = new Map<string, string>();
@@ -123,9 +173,15 @@ export class ProgressView {
     else this.out.write(`${line}\n`);
   };
 
+  /**
+   * Ends this sweep's lines. The view forgets them, so the next sweep's progress is drawn below this sweep's table
+   * instead of moving the cursor up over it.
+   */
   finish(): void {
     if (this.out.isTTY) this.redraw();
     this.out.write('\n');
+    this.lines.clear();
+    this.drawn = 0;
   }
 
   private redraw(): void {

@@ -1,15 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Console } from 'node:console';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
 import type { WebhookResponse } from '../../lambdas/webhook/webhook';
-import { newWebhookSecret, signedDelivery } from '../support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
+import { capturingLogger, logLines } from '../support/capturing-logger';
 import { deploymentSettings } from '../../lib/deployment-settings';
 import { EpilotTaskRunnerStack } from '../../lib/stack';
 import type { SweepReport } from '../../local/runner/local-runner';
@@ -30,35 +27,7 @@ const SECRET = newWebhookSecret();
 const SECRET_KEY = SECRET.slice('whsec_'.length);
 const FORBIDDEN = [TOKEN, SECRET, SECRET_KEY];
 
-/** Powertools' logger with every line kept in memory (children included), like local/stderr-logger.ts. */
-class CapturingLogger extends Logger {
-  private readonly sink: string[];
-  constructor(sink: string[], options: ConstructorOptions = {}) {
-    super({ serviceName: 'epilot-task-runner', ...options });
-    this.sink = sink;
-    const stream = new Writable({
-      write(chunk: Buffer | string, _encoding, done) {
-        sink.push(String(chunk));
-        done();
-      },
-    });
-    (this as unknown as { console: Console }).console = new Console({ stdout: stream, stderr: stream });
-  }
-
-  protected override createLogger(options?: ConstructorOptions): Logger {
-    return new CapturingLogger(this.sink, options);
-  }
-}
-
 type LogLine = Record<string, unknown>;
-
-function parseLines(chunks: string[]): LogLine[] {
-  return chunks
-    .join('')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as LogLine);
-}
 
 function expectNoSecrets(what: string, text: string): void {
   for (const secret of FORBIDDEN) {
@@ -98,7 +67,7 @@ describe('no secret in logs, outputs or the template; ids on every task log line
   const responses: WebhookResponse[] = [];
 
   beforeAll(async () => {
-    pipeline = await startPipeline({ token: TOKEN, webhookSecret: SECRET, logger: new CapturingLogger(chunks, { logLevel: 'DEBUG' }) });
+    pipeline = await startPipeline({ token: TOKEN, webhookSecret: SECRET, logger: capturingLogger(chunks, { logLevel: 'DEBUG' }) });
     // epilot echoing the token in error bodies (a transient one on a status call, a permanent one on a start).
     pipeline.simulator.scriptFault({
       operation: 'automation.getExecution',
@@ -149,7 +118,7 @@ describe('no secret in logs, outputs or the template; ids on every task log line
     expect(pipeline.simulator.getWorkflowExecution('wf-webhook-secrets')).toMatchObject({
       flow: [expect.objectContaining({ id: 'webhook-offer', status: 'COMPLETED' }), expect.anything()],
     });
-    const lines = parseLines(chunks);
+    const lines = logLines(chunks);
     expect(lines.some((line) => line.level === 'DEBUG')).toBe(true);
     expect(pipeline.simulator.traffic.filter((exchange) => exchange.fault?.startsWith('scripted:')).length).toBe(6);
     expect(lines.some((line) => line.message === 'Webhook refused: bad signature')).toBe(true);
@@ -172,7 +141,7 @@ describe('no secret in logs, outputs or the template; ids on every task log line
   });
 
   it('every line from a task state carries workflowExecutionId and taskId, and automationExecutionId once the run started', () => {
-    const lines = parseLines(chunks);
+    const lines = logLines(chunks);
     expect(expectTaskIds(lines)).toBeGreaterThan(50);
     const patched = lines.filter((line) => line.message === 'Patched workflow step');
     expect(patched.length).toBeGreaterThanOrEqual(8);

@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
+import { runCli } from '../support/cli-process';
 import { DEMO_SEED } from '../support/local-pipeline';
 
-const run = promisify(execFile);
-const CLI = path.join(__dirname, '..', '..', 'cli', 'epilot-task-runner.cjs');
 const TOKEN = 'cli-test-token';
 /**
  * The CLI's hidden `--time-scale`: its runner's clock (Wait states, polling, the run deadline) runs this much faster
@@ -16,19 +13,7 @@ const TOKEN = 'cli-test-token';
  * reaches `--timeout 3000` in 150 ms instead of 3 s.
  */
 const TIME_SCALE = 20;
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env, POWERTOOLS_LOG_LEVEL: '' },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
+const cli = runCli;
 
 interface SweepJson {
   sweep: { status: string; started: number; candidates: number; recentlyDone: number };

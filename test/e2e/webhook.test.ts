@@ -1,6 +1,6 @@
 import { type Serving, startServe } from '../../local/cli/commands/serve';
 import { type Pipeline, startPipeline } from '../support/local-pipeline';
-import { newWebhookSecret, signedDelivery } from '../support/signed-delivery';
+import { newWebhookSecret, signedDelivery } from '../../local/cli/signed-delivery';
 
 const SECRET = newWebhookSecret();
 const MUELLER = '6f1a9a52-0b7e-4c1e-9d3a-1a0000000001';

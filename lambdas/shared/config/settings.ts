@@ -116,11 +116,17 @@ export function settingsIn(groups: readonly SettingGroup[]): SettingName[] {
 
 export const settingHelp = (name: SettingName): string => SETTINGS[name].help;
 
+/** The schema a setting is checked with (its range and default, for help texts). */
+export const settingSchema = (name: SettingName): z.ZodType => SETTINGS[name].schema;
+
 /** `pollIntervalMs` → `POLL_INTERVAL_MS` */
 export const envName = (name: SettingName): string => name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase();
 
 /** `pollIntervalMs` → `poll-interval-ms` (the option is `--poll-interval-ms`) */
-export const optionName = (name: SettingName): string => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+export const optionName = (name: SettingName): string => kebabCase(name);
+
+/** `serverErrorRate` → `server-error-rate`: how every camel-case setting is spelled as a command line option. */
+export const kebabCase = (name: string): string => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 
 /** A setting the user got wrong, named as the user wrote it (context key, variable or option). */
 export class InvalidSettingsError extends Error {

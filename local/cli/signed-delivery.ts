@@ -1,6 +1,6 @@
 /**
  * A Standard Webhooks delivery as epilot sends it: the three `webhook-*` headers, signed with the endpoint's
- * `whsec_` secret over id, timestamp and body. Used by the webhook tests (unit, handler, e2e) and the soak.
+ * `whsec_` secret over id, timestamp and body. Sent by the `deliver` command, the webhook tests and the soak.
  */
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
