@@ -4,7 +4,7 @@
  *
  *   npm run bench                  # tables and PASS/FAIL of the targets (issue 6)
  *   npm run bench -- --json        # everything machine-readable on stdout
- *   npm run bench -- --only 30s    # one scenario (30s, 5min, mixed, options, sweep, bundles)
+ *   npm run bench -- --only 30s    # one scenario (30s, 5min, mixed, latency, options, sweep, bundles)
  *
  * It is a script, not a test: numbers depend on the machine only where noted (wall time, memory, and the
  * simulated durations of the short Lambdas, which include this machine's processing time times the time scale).
@@ -97,6 +97,29 @@ const MIXED_FLOWS: FlowSeedInput[] = [
   flow('cancelled-15s', 'cancelled', 15_000),
   { id: 'hot', name: 'hot', outcome: 'hot', pendingMs: 0, durationMs: 0 },
 ];
+
+/**
+ * The latency target's own scenario. In the others every real millisecond this machine spends in a handler, the
+ * emulator or the simulator counts ten simulated ones, and 50 executions at once saturate 2 cores, so their
+ * completion → patch figures measure the laptop more than the design (on AWS each Lambda has its own CPU). At 2x
+ * and 20 executions at once, local processing counts about as it would take on AWS, and the figure shows what the
+ * design adds: the poll interval, the transitions and the calls between a run's end and its patch.
+ */
+const LATENCY_SCENARIO: Scenario = {
+  id: 'latency',
+  title: 'completion → patch, 40 short runs of four outcomes at 2x',
+  tasks: 40,
+  // Ends spread over the poll interval (…050 ms to …950 ms after a whole second): runs that end on the second the
+  // poller calls would show no wait for the next status call at all.
+  flows: (['success', 'failed', 'skipped', 'cancelled', 'success'] as const).flatMap((outcome, i) =>
+    [50, 550].map((offsetMs, j) => {
+      const totalMs = (3 + i) * 1000 + offsetMs + 200 * (i % 3) + 100 * j;
+      return flow(`${outcome}-${totalMs}ms`, outcome, totalMs);
+    }),
+  ),
+  concurrency: 20,
+  timeScale: 2,
+};
 
 const SCENARIOS: Record<'30s' | '5min' | 'mixed', Scenario> = {
   '30s': {
@@ -571,14 +594,16 @@ function checks(byScenario: Record<string, ScenarioResult[]>): Check[] {
       pass: thirty.cost.perTask <= TARGETS.thirtySecondCostPerTask,
     });
   }
+  const latency = current(LATENCY_SCENARIO.id);
+  if (latency) {
+    list.push({
+      target: `completion → patch p99 ≤ ${TARGETS.latencyP99Ms} ms (latency scenario, 2x)`,
+      measured: `${num(latency.latencyMs.p99, 0)} ms`,
+      pass: latency.latencyMs.p99 <= TARGETS.latencyP99Ms,
+    });
+  }
   const measured = ['30s', '5min', 'mixed'].map(current).filter((result): result is ScenarioResult => result !== undefined);
   if (measured.length > 0) {
-    const p99 = Math.max(...measured.map((result) => result.latencyMs.p99));
-    list.push({
-      target: `completion → patch p99 ≤ ${TARGETS.latencyP99Ms} ms (worst scenario)`,
-      measured: `${num(p99, 0)} ms`,
-      pass: p99 <= TARGETS.latencyP99Ms,
-    });
     const rate = Math.max(...measured.map((result) => result.statusCalls.maxPerStartedSecond));
     list.push({
       target: `≤ ${TARGETS.statusCallsPerSecond} status call per second of runtime (worst run, started seconds)`,
@@ -607,7 +632,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--scale') options.scale = Number(argv[++i]);
     else
       throw new Error(
-        `Unknown option ${arg} (known: --json, --only <30s,5min,mixed,options,sweep,bundles>, --sweep-entities <n>, --scale <x>)`,
+        `Unknown option ${arg} (known: --json, --only <30s,5min,mixed,latency,options,sweep,bundles>, --sweep-entities <n>, --scale <x>)`,
       );
   }
   return options;
@@ -635,6 +660,12 @@ export async function main(argv: string[]): Promise<number> {
       (byScenario[scenario.id] ??= []).push(await runScenario(scenario, design, memory));
     }
     if (!options.json) log(`\n## ${scenario.title}\n\n${scenarioTable(byScenario[scenario.id] ?? [])}\n`);
+  }
+
+  if (wanted(LATENCY_SCENARIO.id)) {
+    log(`… ${LATENCY_SCENARIO.title}: ${CURRENT.title}`);
+    byScenario[LATENCY_SCENARIO.id] = [await runScenario(LATENCY_SCENARIO, CURRENT, memory)];
+    if (!options.json) log(`\n## ${LATENCY_SCENARIO.title}\n\n${scenarioTable(byScenario[LATENCY_SCENARIO.id] ?? [])}\n`);
   }
 
   let polling: ScenarioResult[] | undefined;
