@@ -112,6 +112,39 @@ describe('startEmbeddedDynamoDb', () => {
     }
   });
 
+  it('after taking over the directory of a dead process, its index still holds exactly the items with index keys', async () => {
+    const first = await startEmbeddedDynamoDb({ path: directory, template });
+    const put = (sk: string, status?: string) =>
+      first.client.send(
+        new PutItemCommand({
+          TableName: recordsId,
+          Item: { pk: { S: 'task' }, sk: { S: sk }, updatedAt: { N: '5' }, ...(status ? { status: { S: status } } : {}) },
+        }),
+      );
+    await put('1', 'CLAIMED');
+    await put('2', 'CLAIMED');
+    await put('2');
+    await first.stop();
+    // What a SIGKILL leaves: the lock file of a process that no longer runs.
+    fs.writeFileSync(path.join(directory, 'embedded-dynamodb.lock'), '999999999');
+
+    const second = await startEmbeddedDynamoDb({ path: directory, template });
+    try {
+      const byStatus = await second.client.send(
+        new QueryCommand({
+          TableName: recordsId,
+          IndexName: 'byStatus',
+          KeyConditionExpression: '#s = :s',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': { S: 'CLAIMED' } },
+        }),
+      );
+      expect(byStatus.Items?.map((item) => item['sk']?.S)).toEqual(['1']);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('refuses a second server on a directory in use, instead of crashing in LevelDB', async () => {
     const first = await startEmbeddedDynamoDb({ path: directory });
     try {

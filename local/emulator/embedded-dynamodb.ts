@@ -3,11 +3,16 @@ import * as path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type AttributeValue,
   type CreateTableCommandInput,
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
   paginateListTables,
+  paginateScan,
+  PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod';
 import { LOCAL_REGION } from './local-account';
@@ -50,7 +55,8 @@ export interface EmbeddedDynamoDb {
 }
 
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  const releaseLock = options.path === undefined ? () => undefined : lockDirectory(options.path);
+  const lock = options.path === undefined ? { release: () => undefined, tookOverFromDeadProcess: false } : lockDirectory(options.path);
+  const releaseLock = lock.release;
   // Table status changes are instant: tables and indexes are ACTIVE as soon as the create call returns.
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
@@ -92,6 +98,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   try {
     const tables = options.template ? tableDefinitions(options.template) : [];
     await createMissingTables(client, tables);
+    if (lock.tookOverFromDeadProcess) await repairIndexes(client);
     const names = Object.fromEntries(tables.map((t) => [t.logicalId, t.input.TableName]));
     return { endpoint, client, tables: names, tableName: (wanted) => findTableName(names, wanted), stop };
   } catch (error) {
@@ -105,20 +112,61 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
  * process from inside LevelDB. A lock file with the owner's pid turns that into an error here; a lock left by a
  * process that no longer runs is taken over.
  */
-function lockDirectory(directory: string): () => void {
+function lockDirectory(directory: string): { release: () => void; tookOverFromDeadProcess: boolean } {
   fs.mkdirSync(directory, { recursive: true });
   const lockFile = path.join(directory, 'embedded-dynamodb.lock');
+  let tookOverFromDeadProcess = false;
   for (;;) {
     try {
       fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(lockFile, { force: true });
+      return { release: () => fs.rmSync(lockFile, { force: true }), tookOverFromDeadProcess };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(fs.readFileSync(lockFile, 'utf8'));
       if (isRunning(owner)) throw new Error(`${directory} is in use by another embedded DynamoDB (pid ${owner})`, { cause: error });
       fs.rmSync(lockFile, { force: true });
+      tookOverFromDeadProcess = true;
     }
   }
+}
+
+/**
+ * dynalite writes an item and its index entries one after another, not in one LevelDB batch: a process killed in
+ * between (soak phase C found it) leaves an index without the item's entry, or with the entry of the item as it was,
+ * so an open task record is never found by the open-records query again. DynamoDB itself keeps indexes in step. After
+ * taking over from a dead process, every index is made to match its table again: a stale entry is overwritten with
+ * the item under that entry's key and then moved to the item's own key (or deleted with an item that is gone), and
+ * every item is written again, which writes its entries.
+ */
+async function repairIndexes(client: DynamoDBClient): Promise<void> {
+  for await (const page of paginateListTables({ client }, {})) {
+    for (const TableName of page.TableNames ?? []) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+      const tableKeys = (Table?.KeySchema ?? []).flatMap((key) => (key.AttributeName ? [key.AttributeName] : []));
+      for (const index of Table?.GlobalSecondaryIndexes ?? []) {
+        const indexKeys = (index.KeySchema ?? []).flatMap((key) => (key.AttributeName ? [key.AttributeName] : []));
+        for await (const entries of paginateScan({ client }, { TableName, IndexName: index.IndexName })) {
+          for (const entry of entries.Items ?? []) {
+            const Key = pick(entry, tableKeys);
+            const { Item } = await client.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
+            const entryKey = pick(entry, indexKeys);
+            if (Item && indexKeys.every((name) => JSON.stringify(Item[name]) === JSON.stringify(entryKey[name]))) continue;
+            await client.send(new PutItemCommand({ TableName, Item: { ...(Item ?? Key), ...entryKey } }));
+            if (Item) await client.send(new PutItemCommand({ TableName, Item }));
+            else await client.send(new DeleteItemCommand({ TableName, Key }));
+          }
+        }
+      }
+      if ((Table?.GlobalSecondaryIndexes ?? []).length === 0) continue;
+      for await (const items of paginateScan({ client }, { TableName, ConsistentRead: true })) {
+        for (const Item of items.Items ?? []) await client.send(new PutItemCommand({ TableName, Item }));
+      }
+    }
+  }
+}
+
+function pick(item: Record<string, AttributeValue>, names: string[]): Record<string, AttributeValue> {
+  return Object.fromEntries(names.flatMap((name) => (item[name] === undefined ? [] : [[name, item[name]]])));
 }
 
 function isRunning(pid: number): boolean {
