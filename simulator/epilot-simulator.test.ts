@@ -1,4 +1,4 @@
-import { seededRandom } from './faults';
+import { FaultInjector, seededRandom } from './faults';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -594,6 +594,55 @@ describe('epilot simulator', () => {
       await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' });
       t += 5000;
       expect((await stepOf()).status).toBe('COMPLETED');
+    });
+
+    it('emptyStartBodyRate creates the run and answers 201 with an empty body', async () => {
+      sim.setFaults({ emptyStartBodyRate: 1 });
+      const answered = await call('POST', '/v1/automation/executions', startBody);
+      expect([answered.status, answered.text]).toEqual([201, '']);
+      expect(sim.listAutomationRuns()).toHaveLength(1);
+      expect(sim.traffic.at(-1)?.fault).toBe('random:emptyStartBody');
+    });
+
+    it('slowStartRate holds a start slowStartMs before creating its run, so a client that gave up sees the run created later', async () => {
+      sim.setFaults({ slowStartRate: 1, slowStartMs: 300 });
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 50);
+      const gaveUp = fetch(`${sim.url}/v1/automation/executions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(startBody),
+        signal: controller.signal,
+      });
+      await expect(gaveUp).rejects.toThrow();
+      clearTimeout(timer);
+      expect(sim.listAutomationRuns()).toHaveLength(0);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(sim.listAutomationRuns()).toHaveLength(1);
+    });
+
+    it('droppedFinalPatchRate answers final step PATCHes 200 without applying them, and applies non-final ones', async () => {
+      sim.setFaults({ droppedFinalPatchRate: 1 });
+      await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'IN_PROGRESS' });
+      const dropped = await call('PATCH', '/v1/workflows/executions/wf-a/steps/a-auto', { status: 'COMPLETED' });
+      expect([dropped.status, obj(dropped.json).status]).toEqual([200, 'COMPLETED']);
+      expect(sim.getStep('wf-a', 'a-auto')?.status).toBe('IN_PROGRESS');
+      expect(sim.traffic.at(-1)?.fault).toBe('random:droppedFinalPatch');
+    });
+
+    it('a rate on personFinalizesStep and reopenStepAfterFinalPatch picks about that share of runs and patches; no rate picks all', () => {
+      const injector = new FaultInjector(seededRandom(7), {
+        personFinalizesStep: { status: 'SKIPPED', afterMs: 0, rate: 0.3 },
+        reopenStepAfterFinalPatch: { afterMs: 0, rate: 0.1 },
+      });
+      const picked = (draw: () => unknown) => Array.from({ length: 1000 }, draw).filter((option) => option !== undefined).length;
+      expect(picked(() => injector.personFinalizesThisRun())).toBeGreaterThan(250);
+      expect(picked(() => injector.personFinalizesThisRun())).toBeLessThan(350);
+      expect(picked(() => injector.reopensThisStep())).toBeGreaterThan(60);
+      expect(picked(() => injector.reopensThisStep())).toBeLessThan(140);
+      injector.set({ personFinalizesStep: { status: 'SKIPPED', afterMs: 0 } });
+      expect(picked(() => injector.personFinalizesThisRun())).toBe(1000);
+      expect(picked(() => injector.reopensThisStep())).toBe(0);
     });
 
     it('random faults are deterministic for a given random source and can change at runtime', async () => {

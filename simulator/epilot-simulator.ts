@@ -427,7 +427,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
         // The real API answers an unknown id with 200 and an empty body.
         return {
           status: 200,
-          body: execution?.toApi(store.contextsOf(execution), { now, staleMs: faults.stepEdits().staleStepReadMs ?? 0 }),
+          body: execution?.toApi(store.contextsOf(execution), { now, staleMs: faults.staleStepReadMs() }),
         };
       },
     },
@@ -444,7 +444,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
         if (!execution) return workflowError(404, `Workflow execution ${executionId} not found`);
         const step = dropWrite ? execution.patchedStepView(stepId, parsed.data) : execution.patchStep(stepId, parsed.data, now);
         if (!step) return workflowError(404, `Step ${stepId} not found in workflow execution ${executionId}`);
-        if (!dropWrite) edits.afterPatch(executionId, stepId, now, faults.stepEdits().reopenStepAfterFinalPatch);
+        if (!dropWrite) edits.afterPatch(executionId, stepId, now, () => faults.reopensThisStep());
         return { status: 200, body: step };
       },
     },
@@ -462,7 +462,7 @@ function buildRoutes(store: SimulatorStore, search: EntitySearch, faults: FaultI
         if (!flow) return automationError(404, `Automation flow ${parsed.data.flow_id} not found`);
         if (!store.entities.has(parsed.data.entity_id)) return automationError(404, `Entity ${parsed.data.entity_id} not found`);
         const run = store.startRun(parsed.data, flow);
-        edits.afterRunStarted(run, faults.stepEdits().personFinalizesStep);
+        edits.afterRunStarted(run, faults.personFinalizesThisRun());
         return { status: 201, body: runToApi(run, now, 'pending') };
       },
     },

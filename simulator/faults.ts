@@ -37,6 +37,16 @@ export const FaultOptionsSchema = z.strictObject({
   lostStartResponseRate: rate.optional(),
   /** How a lost response shows: the socket is destroyed (default), or a 502 arrives instead of the 201. */
   lostResponseAs: z.enum(['reset', 'badGateway']).optional(),
+  /** Share of automation.startExecution calls that are processed (the run is created) and answered 201 with no body. */
+  emptyStartBodyRate: rate.optional(),
+  /**
+   * Share of automation.startExecution calls held `slowStartMs` (real ms) before they are processed: with a hold
+   * longer than the client's HTTP timeout, the client gives up and the run is created afterwards (a slow create).
+   */
+  slowStartRate: rate.optional(),
+  slowStartMs: z.int().min(0).optional(),
+  /** Share of step PATCHes setting a final status that are answered 200 as if applied, and dropped. */
+  droppedFinalPatchRate: rate.optional(),
   // How epilot's run list may hide a run that exists (the exactly-once review, #1 and #6). A start that hangs past
   // the client's timeout and creates its run afterwards is the scripted `{delayMs}` fault on startExecution.
   /** A newly created run is left out of the run list (getExecutions) for this many (simulated) ms. */
@@ -51,14 +61,27 @@ export const FaultOptionsSchema = z.strictObject({
    * A person finalizes the step of every run started for a workflow task, `afterMs` (simulated) after its run was
    * created, while the run goes on (it is not cancelled).
    */
-  personFinalizesStep: z.strictObject({ status: z.enum(['COMPLETED', 'SKIPPED', 'FAILED']), afterMs: z.int().min(0) }).optional(),
+  personFinalizesStep: z
+    .strictObject({
+      status: z.enum(['COMPLETED', 'SKIPPED', 'FAILED']),
+      afterMs: z.int().min(0),
+      /** Share of runs whose step a person finishes (default 1: every run). */
+      rate: rate.optional(),
+    })
+    .optional(),
   /**
    * epilot reopens an AUTOMATION step `afterMs` (simulated) after a PATCH made it final (a loop, or a person), at
    * most `times` times per step (default 1): the status goes back to `status` (default PENDING), statusLastUpdated
    * moves, and automationConfig keeps the old executionId.
    */
   reopenStepAfterFinalPatch: z
-    .strictObject({ afterMs: z.int().min(0), status: z.enum(['PENDING', 'IN_PROGRESS']).optional(), times: z.int().min(1).optional() })
+    .strictObject({
+      afterMs: z.int().min(0),
+      status: z.enum(['PENDING', 'IN_PROGRESS']).optional(),
+      times: z.int().min(1).optional(),
+      /** Share of final PATCHes that get a reopen (default 1: every one, up to `times`). */
+      rate: rate.optional(),
+    })
     .optional(),
   /** For this many (simulated) ms after a step PATCH, GET execution still serves that step as it was before the PATCH. */
   staleStepReadMs: z.int().min(0).optional(),
@@ -138,10 +161,25 @@ export class FaultInjector {
     });
   }
 
-  /** The edits people and epilot make to steps, in force. */
-  stepEdits(): Pick<FaultOptions, 'personFinalizesStep' | 'reopenStepAfterFinalPatch' | 'staleStepReadMs'> {
-    const { personFinalizesStep, reopenStepAfterFinalPatch, staleStepReadMs } = this.options;
-    return { personFinalizesStep, reopenStepAfterFinalPatch, staleStepReadMs };
+  /** How long after a PATCH a GET still serves the step as it was before it. */
+  staleStepReadMs(): number {
+    return this.options.staleStepReadMs ?? 0;
+  }
+
+  /** Whether a person finishes the step of the run just started (drawn only when a share below 1 is set). */
+  personFinalizesThisRun(): FaultOptions['personFinalizesStep'] {
+    return this.drawn(this.options.personFinalizesStep);
+  }
+
+  /** Whether epilot reopens the step a PATCH just made final (drawn only when a share below 1 is set). */
+  reopensThisStep(): FaultOptions['reopenStepAfterFinalPatch'] {
+    return this.drawn(this.options.reopenStepAfterFinalPatch);
+  }
+
+  private drawn<T extends { rate?: number | undefined }>(option: T | undefined): T | undefined {
+    if (option === undefined) return undefined;
+    if (option.rate === undefined || option.rate >= 1) return option;
+    return this.random() < option.rate ? option : undefined;
   }
 
   /** The run-list faults in force (they shape the listing itself, not one request's fate). */
@@ -190,6 +228,12 @@ export class FaultInjector {
     if (operation === 'automation.startExecution' && o.lostStartResponseRate && this.random() < o.lostStartResponseRate) {
       return { ...plan, loseResponse: o.lostResponseAs ?? 'reset', label: 'random:lostStartResponse' };
     }
+    if (operation === 'automation.startExecution' && o.emptyStartBodyRate && this.random() < o.emptyStartBodyRate)
+      return { ...plan, loseResponse: 'emptyBody', label: 'random:emptyStartBody' };
+    if (operation === 'automation.startExecution' && o.slowStartRate && this.random() < o.slowStartRate)
+      return { ...plan, delayMs: plan.delayMs + (o.slowStartMs ?? 0), label: 'random:slowStart' };
+    if (operation === 'workflow.updateStep' && setsFinalStatus && o.droppedFinalPatchRate && this.random() < o.droppedFinalPatchRate)
+      return { ...plan, dropWrite: true, label: 'random:droppedFinalPatch' };
     return plan;
   }
 

@@ -33,12 +33,14 @@ export class ScheduledStepEdits {
   }
 
   /** epilot reopens an AUTOMATION step a PATCH made final (keeping its automationConfig), a bounded number of times. */
-  afterPatch(executionId: string, stepId: string, now: number, option: FaultOptions['reopenStepAfterFinalPatch']): void {
+  afterPatch(executionId: string, stepId: string, now: number, draw: () => FaultOptions['reopenStepAfterFinalPatch']): void {
     const execution = this.executions.get(executionId);
-    if (!option || !execution?.isFinalAutomationStep(stepId)) return;
+    if (!execution?.isFinalAutomationStep(stepId)) return;
     const key = `${executionId}/${stepId}`;
     const done = this.reopens.get(key) ?? 0;
-    if (done >= (option.times ?? 1)) return;
+    // Drawn only for a final automation step that may still be reopened, so other PATCHes leave the sequence alone.
+    const option = draw();
+    if (!option || done >= (option.times ?? 1)) return;
     this.reopens.set(key, done + 1);
     this.schedule({ at: now + option.afterMs, executionId, stepId, body: { status: option.status ?? 'PENDING' }, when: 'final' });
   }

@@ -47,7 +47,7 @@ function putInputs(): PutCommandInput[] {
 }
 
 describe('patch-step handler', () => {
-  it('records the result as PATCHING, patches the step, then marks the record DONE', async () => {
+  it('records the result as PATCHING, patches the step, then marks the record DONE with epilot’s stamp of the patch', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
     const timeline = recordTimeline();
     stepIs('IN_PROGRESS', {}, timeline);
@@ -55,7 +55,7 @@ describe('patch-step handler', () => {
       .patch(STEP_PATH, { status: 'COMPLETED', automationConfig: { flowId: 'flow-1', executionId: 'run-1', executionStatus: 'success' } })
       .reply(200, () => {
         timeline.push('PATCH step');
-        return { id: 'task-1', status: 'COMPLETED' };
+        return { id: 'task-1', status: 'COMPLETED', statusLastUpdated: '2026-12-04T10:00:00.000Z' };
       });
     const before = Date.now();
 
@@ -72,6 +72,7 @@ describe('patch-step handler', () => {
     expect(done?.Item?.finishedAt).toBeGreaterThanOrEqual(before);
     // When the patch was answered: an open step whose status has not changed since means it did not stick.
     expect(done?.Item?.patchedAt).toBe(done?.Item?.finishedAt);
+    expect(done?.Item?.patchStampedAt).toBe(Date.parse('2026-12-04T10:00:00.000Z'));
     expect(result.result).toEqual(completed);
   });
 

@@ -37,14 +37,14 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     // A result recorded earlier (by this state, or by Cancel automation before it cancelled the run) wins.
     const { record, result } = await recordDecidedResult(deps, owned, computed);
     const runId = state.run?.executionId ?? record.automationExecutionId;
-    await deps.workflows.completeTask(state.workflowExecutionId, state.taskId, {
+    const answer = await deps.workflows.completeTask(state.workflowExecutionId, state.taskId, {
       status: result.stepStatus,
       flowId,
       runId,
       runStatus: result.automationStatus,
       reason: result.reason,
     });
-    await deps.records.replace(record, close(record, deps.clock.now()));
+    await deps.records.replace(record, close(record, deps.clock.now(), answer));
     logger.info('Patched workflow step', { stepStatus: result.stepStatus, automationExecutionId: runId, reason: result.reason });
     return { ...state, result };
   };

@@ -9,6 +9,7 @@ import {
   OTHER_EXECUTION,
   rejectionOf,
   setUpHandlerTests,
+  stepIs,
   taskEvent,
   taskRecord,
 } from '../../test/support/handler-test-kit';
@@ -35,8 +36,9 @@ const LIST_QUERY = { entity_id: 'entity-1', include_flows: 'true', from: '0', si
 /** startSettleMs default: 180 s. */
 const START_SETTLE_MS = 180_000;
 
-/** The IN_PROGRESS patch that makes the step remember its run. */
+/** The read of the step that shows it still open, then the IN_PROGRESS patch that makes the step remember its run. */
 function expectStepMarkedRunning(runId: string, timeline?: string[], status = 200) {
+  stepIs('PENDING');
   return epilot()
     .patch('/v1/workflows/executions/wf-1/steps/task-1', {
       status: 'IN_PROGRESS',
@@ -377,6 +379,38 @@ describe('start-automation handler', () => {
     expect(error.name).toBe(ErrorNames.startOutcomeUnknown);
     expect(error.message).toContain('run list is unusable');
     expect(timeline).toEqual([]);
+  });
+
+  it('does not note the run on a step a person finalized since Find task read it, and carries their decision', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    const timeline = recordTimeline();
+    epilot().post('/v1/automation/executions', startBody).reply(201, { id: 'run-1', execution_status: 'pending' });
+    stepIs('COMPLETED', { statusLastUpdated: '2026-12-04T10:00:00.000Z' }, timeline);
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    // No PATCH was expected: strict nock fails the test if the IN_PROGRESS note went out.
+    expect(timeline).toEqual(['record startAttemptedAt', 'record run run-1', 'GET step COMPLETED']);
+    expect(result.stepFinalizedElsewhere).toEqual({ status: 'COMPLETED', changedAt: '2026-12-04T10:00:00.000Z' });
+    expect(result.run).toMatchObject({ executionId: 'run-1', adopted: false });
+  });
+
+  it('notes the run on the step when the read before the note fails', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    const timeline = recordTimeline();
+    epilot().post('/v1/automation/executions', startBody).reply(201, { id: 'run-1', execution_status: 'pending' });
+    epilot().get('/v1/workflows/executions/wf-1').times(3).reply(503, { message: 'Service Unavailable' });
+    epilot()
+      .patch('/v1/workflows/executions/wf-1/steps/task-1', { status: 'IN_PROGRESS', automationConfig: { flowId: 'flow-1', executionId: 'run-1' } })
+      .reply(200, () => {
+        timeline.push('PATCH step IN_PROGRESS run-1');
+        return { id: 'task-1', status: 'IN_PROGRESS' };
+      });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(timeline).toEqual(['record startAttemptedAt', 'record run run-1', 'PATCH step IN_PROGRESS run-1']);
+    expect(result.stepFinalizedElsewhere).toBeUndefined();
   });
 
   it('keeps the recorded run and succeeds when the IN_PROGRESS step patch is refused', async () => {

@@ -13,6 +13,7 @@ import {
   ranInAnEarlierRound,
   recordRun,
 } from '../shared/domain/task-lifecycle';
+import { finalizedElsewhere } from '../shared/domain/task-result';
 import { describeError, EpilotAuthError, InvalidEpilotDataError, StartOutcomeUnknownError } from '../shared/errors';
 
 /**
@@ -126,6 +127,17 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
   async function recordStartedRun(state: TaskState, record: TaskRecord, run: AutomationRun, adopted: boolean, logger: Logger) {
     // The record names the run first: from here on nothing starts a second one, whatever the step patch does.
     const written = await deps.records.replace(record, recordRun(record, run, deps.clock.now(), deps.settings));
+    // A person may have finished the step since Find task read it: the IN_PROGRESS note would overwrite that
+    // decision (epilot's PATCH has no condition), so the step is read first and left alone if it is final. The
+    // poller's step watch then cancels the run. What is left is the read-to-write gap of one request.
+    const elsewhere = await stepFinalizedMeanwhile(state, logger);
+    if (elsewhere !== undefined) {
+      logger.warn('The step was finalized by someone else before its run was noted on it; not noting it', {
+        automationExecutionId: run.id,
+        stepStatus: elsewhere.status,
+      });
+      return { ...withRun(state, written, run, adopted), stepFinalizedElsewhere: elsewhere };
+    }
     // The step remembers its run too, so a runner without these records (another state dir, a new stack) adopts it.
     try {
       await deps.workflows.markTaskRunning(state.workflowExecutionId, state.taskId, {
@@ -139,6 +151,16 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
       });
     }
     return withRun(state, written, run, adopted);
+  }
+
+  async function stepFinalizedMeanwhile(state: TaskState, logger: Logger): Promise<TaskState['stepFinalizedElsewhere']> {
+    try {
+      return finalizedElsewhere((await deps.workflows.loadTask(state.workflowExecutionId, state.taskId)).task);
+    } catch (error) {
+      // The note goes out anyway: the poller's step watch reads the step again after its first window.
+      logger.warn('Could not read the step before noting its run', { error: describeError(error) });
+      return undefined;
+    }
   }
 
   function withRun(state: TaskState, record: TaskRecord, run: { id: string; status?: string | undefined }, adopted: boolean): TaskState {

@@ -149,6 +149,28 @@ describe('claim', () => {
       expect(decision.record.createdAt).toBe(done.createdAt);
     });
 
+    describe('with epilot’s own stamp of the patch', () => {
+      /** epilot's clock runs 300 ms behind the runner's here: its stamp of the patch is before patchedAt. */
+      const stamped = { ...done, patchStampedAt: PATCHED_AT - 300 };
+
+      it('starts a new round when the step’s status changed after that stamp, even within the skew margin of patchedAt', () => {
+        const decision = expectClaim(claim(aRequest({ record: stamped, stepRunId: 'run-1', stepStatusChangedAt: PATCHED_AT + 500 })));
+
+        expect(decision.next).toBe('start');
+        expect(decision.record).toMatchObject({ status: 'CLAIMED', round: 2, earlierRunIds: ['run-1'] });
+        expect(decision.record).not.toHaveProperty('patchStampedAt');
+      });
+
+      it('patches again, never a new round, when the step shows a status change no later than that stamp (stale or dropped)', () => {
+        for (const stepStatusChangedAt of [RUN_NOTED_AT, PATCHED_AT - 300]) {
+          const decision = expectClaim(claim(aRequest({ record: stamped, stepRunId: 'run-1', stepStatusChangedAt })));
+
+          expect(decision.next).toBe('patch');
+          expect(decision.record).toMatchObject({ status: 'PATCHING', round: 1 });
+        }
+      });
+    });
+
     it('starts a new round with a new run, not adopting the old one, when the reopened step still shows the old run id', () => {
       const decision = expectClaim(claim(aRequest({ record: done, stepRunId: 'run-1', stepStatusChangedAt: REOPENED_AT })));
 
@@ -524,6 +546,14 @@ describe('close', () => {
       finishedAt: NOW,
       patchedAt: NOW,
     });
+  });
+
+  it('keeps epilot’s stamp of the status change from the patch’s answer, and no earlier round’s stamp without one', () => {
+    const record = aRecord({ status: 'PATCHING', owner: ME, stepStatus: 'COMPLETED', patchStampedAt: NOW - 60_000 });
+
+    expect(close(record, NOW, { statusChangedAt: NOW - 120 })).toMatchObject({ patchedAt: NOW, patchStampedAt: NOW - 120 });
+    expect(close(record, NOW, {})).not.toHaveProperty('patchStampedAt');
+    expect(close(record, NOW, { owner: ME, stepStatus: 'COMPLETED', reason: 'done elsewhere' })).not.toHaveProperty('patchStampedAt');
   });
 
   it('closes a record left unfinished without a patch, taking it over and keeping the step status epilot shows', () => {

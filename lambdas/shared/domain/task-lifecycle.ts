@@ -3,6 +3,7 @@ import type { RunnerSettings } from '../config/settings';
 import type { TaskRecord, TaskRecordFields } from '../records/task-records';
 import { recordedResult } from './task-result';
 import type { TaskResult } from './task-state';
+import type { PatchAnswer } from './workflow-engine';
 
 /**
  * Everything that can happen to a task's record, as pure "next record" functions of the record read and `now`:
@@ -130,6 +131,16 @@ export function claim(request: ClaimRequest): ClaimDecision {
   return { kind: 'claim', next: 'start', record: { ...base, status: 'CLAIMED', leaseUntil: claimLease(now, leases) } };
 }
 
+/**
+ * Whether the step's status changed after epilot's own stamp of this runner's patch: both times on epilot's clock,
+ * so no margin, and a loop that reopens the step a moment after the patch is a new round. A read that still shows
+ * the step as before the patch (stale, or the patch was dropped) shows an older stamp. Undefined without both.
+ */
+function reopenedSincePatch(request: ClaimRequest, record: TaskRecord): boolean | undefined {
+  if (record.patchStampedAt === undefined || request.stepStatusChangedAt === undefined) return undefined;
+  return request.stepStatusChangedAt > record.patchStampedAt;
+}
+
 /** Whether the step's status changed later than `since` (plus the skew margin). No evidence is no change. */
 function changedSince(request: ClaimRequest, since: number | undefined): boolean {
   return since !== undefined && request.stepStatusChangedAt !== undefined && request.stepStatusChangedAt > since + ROUND_SKEW_MS;
@@ -137,7 +148,7 @@ function changedSince(request: ClaimRequest, since: number | undefined): boolean
 
 function claimDone(request: ClaimRequest, record: TaskRecord): ClaimDecision {
   const endedAt = record.patchedAt ?? record.finishedAt ?? record.updatedAt;
-  if (changedSince(request, endedAt)) return newRound(request, record);
+  if (reopenedSincePatch(request, record) ?? changedSince(request, endedAt)) return newRound(request, record);
   // A run none of this task's rounds had is on the step: someone started it for a round this runner has not seen.
   if (
     request.stepRunId !== undefined &&
@@ -321,13 +332,18 @@ export interface Unpatched {
 }
 
 /**
- * DONE: after the step patch (answered at `now`: from then on an open step whose status did not change since means
- * the patch did not stick), or, with `unpatched`, for a record closed while the task needs no patch from this
- * runner (its step is final, its workflow closed, someone else decided the step…).
+ * DONE: after the step patch, with epilot's answer to it (answered at `now`: from then on an open step whose status
+ * did not change since means the patch did not stick), or, with an `Unpatched`, for a record closed while the task
+ * needs no patch from this runner (its step is final, its workflow closed, someone else decided the step…).
  */
-export function close(record: TaskRecord, now: number, unpatched?: Unpatched): TaskRecordFields {
-  const done: TaskRecordFields = { ...record, status: 'DONE', leaseUntil: now, finishedAt: now };
-  if (unpatched === undefined) return { ...done, patchedAt: now };
+export function close(record: TaskRecord, now: number, how?: PatchAnswer | Unpatched): TaskRecordFields {
+  const { patchStampedAt: _earlierStamp, ...rest } = record;
+  const done: TaskRecordFields = { ...rest, status: 'DONE', leaseUntil: now, finishedAt: now };
+  if (how === undefined || !('reason' in how)) {
+    const stamp = how?.statusChangedAt;
+    return { ...done, patchedAt: now, ...(stamp === undefined ? {} : { patchStampedAt: stamp }) };
+  }
+  const unpatched = how;
   const { patchedAt: _earlierPatch, ...notPatched } = done;
   return {
     ...notPatched,

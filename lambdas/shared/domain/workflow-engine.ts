@@ -44,6 +44,15 @@ export interface TaskResultPatch {
   reason?: string | undefined;
 }
 
+/**
+ * What epilot said about a status patch. `statusChangedAt` is epilot's stamp of the change, on the same clock as the
+ * `statusChangedAt` of later reads: a later change is someone else's however soon it comes, where the runner's own
+ * clock would need a skew margin (and would take a fast loop's reopen for its own patch).
+ */
+export interface PatchAnswer {
+  statusChangedAt?: number | undefined;
+}
+
 export interface WorkflowEngine {
   /** Reads the execution fresh and picks out one task; `found: false` when the execution does not exist. */
   loadTask(workflowExecutionId: string, taskId: string): Promise<ExecutionView>;
@@ -52,6 +61,9 @@ export interface WorkflowEngine {
    * this stack's records adopts it instead of starting another). Safe to repeat with the same values.
    */
   markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void>;
-  /** Writes the task's final status and automation result. Safe to repeat with the same values. */
-  completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void>;
+  /**
+   * Writes the task's final status and automation result. Safe to repeat with the same values. Answers epilot's
+   * own time stamp of the status change when its answer carries one (see `PatchAnswer`).
+   */
+  completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<PatchAnswer>;
 }

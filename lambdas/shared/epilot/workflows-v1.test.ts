@@ -266,6 +266,22 @@ describe('WorkflowsV1Engine.completeTask', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it('answers epilot’s stamp of the status change when the answer shows the status written, and nothing otherwise', async () => {
+    const patch = { status: 'COMPLETED', flowId: 'flow-1', runId: 'run-1' } as const;
+    const answered = (body: Record<string, unknown>) => ({ status: 200, body: JSON.stringify({ id: 'task-1', ...body }) });
+    const stamp = '2026-12-04T10:00:00.123Z';
+    expectPatch(() => true, answered({ status: 'COMPLETED', statusLastUpdated: stamp }));
+    expectPatch(() => true, answered({ status: 'IN_PROGRESS', statusLastUpdated: stamp }));
+    expectPatch(() => true, answered({ status: 'COMPLETED', statusLastUpdated: 'yesterday' }));
+    expectPatch(() => true, { status: 200, body: '' });
+
+    const engine = newEngine();
+    expect(await engine.completeTask('wf-1', 'task-1', patch)).toEqual({ statusChangedAt: Date.parse(stamp) });
+    expect(await engine.completeTask('wf-1', 'task-1', patch)).toEqual({});
+    expect(await engine.completeTask('wf-1', 'task-1', patch)).toEqual({});
+    expect(await engine.completeTask('wf-1', 'task-1', patch)).toEqual({});
+  });
+
   it('sends no error object by default, not even for a failure', async () => {
     let sent: unknown;
     nock(BASE)

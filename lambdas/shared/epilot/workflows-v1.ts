@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { ExecutionView, TaskResultPatch, TaskView, WorkflowEngine } from '../domain/workflow-engine';
+import type { ExecutionView, PatchAnswer, TaskResultPatch, TaskView, WorkflowEngine } from '../domain/workflow-engine';
 import type { EpilotHttp } from './http';
 
 // Spellings differ between epilot's definition (camelCase) and its integration guide (snake_case); read both.
@@ -69,8 +69,8 @@ export class WorkflowsV1Engine implements WorkflowEngine {
     });
   }
 
-  async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<void> {
-    await this.updateStep(workflowExecutionId, taskId, {
+  async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<PatchAnswer> {
+    const answer = await this.updateStep(workflowExecutionId, taskId, {
       status: patch.status,
       automationConfig: {
         flowId: patch.flowId,
@@ -82,10 +82,15 @@ export class WorkflowsV1Engine implements WorkflowEngine {
         ? { error: { message: patch.reason, code: 'AUTOMATION_FAILED' } }
         : {}),
     });
+    // Only an answer that shows the status just written stamps it; anything else (empty, odd) says nothing.
+    const step = stepSchema.safeParse(answer);
+    if (!step.success || step.data.status !== patch.status) return {};
+    const stamp = step.data.statusLastUpdated ? Date.parse(step.data.statusLastUpdated) : Number.NaN;
+    return Number.isNaN(stamp) ? {} : { statusChangedAt: stamp };
   }
 
-  private async updateStep(workflowExecutionId: string, taskId: string, body: Record<string, unknown>): Promise<void> {
-    await this.http.sendAllowingEmpty({
+  private async updateStep(workflowExecutionId: string, taskId: string, body: Record<string, unknown>): Promise<unknown> {
+    return this.http.sendAllowingEmpty({
       api: 'workflow',
       operation: 'updateStep',
       method: 'PATCH',
