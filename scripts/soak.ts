@@ -72,8 +72,7 @@ function parseArgs(argv: string[]): SoakOptions {
       const phases = (argv[++i] ?? '').toUpperCase();
       if (!/^[ABCD]+$/.test(phases)) throw new Error(`bad argument --phases ${phases}: letters of ABCD`);
       options.phases = phases;
-    }
-    else if (arg === '--help' || arg === '-h') {
+    } else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
         'npm run soak -- [--tasks 500] [--crash-tasks 300] [--kills 20] [--triggers 50] [--people-tasks 200] [--seed 1] [--time-scale 10] [--phases ABCD] [--json]\n',
       );
@@ -177,8 +176,16 @@ interface PhaseResult {
   recordsLeftClaimed: number;
   /** Not in the issue's list, but a second patch is a side effect twice too. */
   duplicatePatches: number;
-  /** A person's final status on a step changed by the runner's PATCH afterwards (before any reopen). */
+  /**
+   * A person's final status on a step changed by the runner's PATCH afterwards (before any reopen), although the
+   * runner had read the step since the person's change.
+   */
   humanDecisionsOverwritten: number;
+  /**
+   * The same, where the runner's last read of the step came before the person's change: the person acted within
+   * one request of the runner's write. epilot's PATCH has no condition, so nothing can prevent it (README).
+   */
+  personRacedAWrite: number;
   /** A PATCH naming a run created in an earlier round of the step than the PATCH's own. */
   earlierRoundRunsAdopted: number;
   faultsInjected: number;
@@ -218,15 +225,17 @@ function evaluate(
     recordsLeftClaimed: 0,
     duplicatePatches: 0,
     humanDecisionsOverwritten: 0,
+    personRacedAWrite: 0,
     earlierRoundRunsAdopted: 0,
     faultsInjected: simulator.traffic.filter((exchange) => exchange.fault !== undefined).length - faultsBefore,
     seconds: Math.round((Date.now() - startedAt) / 100) / 10,
     notes: [],
   };
+  const reads = stepReadTimes(simulator);
   for (const task of tasks) {
     const key = taskKey(task.workflowExecutionId, task.taskId);
     const status = stepStatus(simulator, task.workflowExecutionId, task.taskId);
-    const verdict = judgeRounds(simulator, task);
+    const verdict = judgeRounds(simulator, task, reads);
     const record = records.get(key);
     if (status === verdict.expectedStatus) result.correctStatus++;
     else result.notes.push(`${key}: step ${status ?? 'missing'}, expected ${verdict.expectedStatus}`);
@@ -236,14 +245,7 @@ function evaluate(
     }
     if (status === undefined || !FINAL_STEP_STATUSES.has(status)) {
       result.unpatched++;
-      // The evidence: what happened to the step, its runs, and what the record says.
-      const history = simulator
-        .getStepPatches(task.workflowExecutionId, task.taskId)
-        .map((edit) => `${edit.by}:${edit.body.status ?? '-'}:${edit.body.automationConfig?.executionId ?? ''}`);
-      const runs = simulator.runsFor(task.workflowExecutionId, task.taskId).map((run) => `${run.id}:${run.status}`);
-      result.notes.push(
-        `${key}: left ${status ?? 'missing'}; step history ${history.join(' ')}; runs ${runs.join(' ')}; record ${JSON.stringify(record ?? null)}`,
-      );
+      result.notes.push(`${key}: left ${status ?? 'missing'}; ${evidence(simulator, task, record)}`);
     }
     if (verdict.mostPatchesInARound > 1) {
       result.duplicatePatches++;
@@ -251,7 +253,11 @@ function evaluate(
     }
     if (verdict.humanDecisionsOverwritten > 0) {
       result.humanDecisionsOverwritten++;
-      result.notes.push(`${key}: a person's decision overwritten`);
+      result.notes.push(`${key}: a person's decision overwritten; ${evidence(simulator, task, record)}`);
+    }
+    if (verdict.personRacedAWrite > 0) {
+      result.personRacedAWrite++;
+      result.notes.push(`${key}: a person acted within one request of the runner's write`);
     }
     if (verdict.earlierRoundRunsAdopted > 0) {
       result.earlierRoundRunsAdopted++;
@@ -267,6 +273,16 @@ function evaluate(
   return result;
 }
 
+/** What happened to the step (who set what, when), its runs, and what the record says: the evidence of a failure. */
+function evidence(simulator: EpilotSimulator, task: ExpectedTask, record: TaskRecord | undefined): string {
+  const origin = simulator.runsFor(task.workflowExecutionId, task.taskId)[0]?.createdAt ?? 0;
+  const history = simulator
+    .getStepPatches(task.workflowExecutionId, task.taskId)
+    .map((edit) => `${edit.at - origin}ms:${edit.by}:${edit.body.status ?? '-'}:${edit.body.automationConfig?.executionId ?? ''}`);
+  const runs = simulator.runsFor(task.workflowExecutionId, task.taskId).map((run) => `${run.id}@${run.createdAt - origin}ms:${run.status}`);
+  return `step history ${history.join(' ')}; runs ${runs.join(' ')}; record ${JSON.stringify(record ?? null)}`;
+}
+
 /**
  * What the step's history says about one task. Rounds are cut where epilot reopened the step (an edit of its own
  * to an open status); each round may have one run and one result patch. A person's final status stands: the
@@ -275,12 +291,14 @@ function evaluate(
 function judgeRounds(
   simulator: EpilotSimulator,
   task: ExpectedTask,
+  reads: ReadonlyMap<string, readonly number[]>,
 ): {
   rounds: number;
   expectedStatus: string;
   mostRunsInARound: number;
   mostPatchesInARound: number;
   humanDecisionsOverwritten: number;
+  personRacedAWrite: number;
   earlierRoundRunsAdopted: number;
 } {
   const history = simulator.getStepPatches(task.workflowExecutionId, task.taskId);
@@ -293,30 +311,50 @@ function judgeRounds(
   const patchesPerRound = new Array<number>(rounds).fill(0);
   for (const run of runs) runsPerRound[roundAt(run.createdAt)] = (runsPerRound[roundAt(run.createdAt)] ?? 0) + 1;
   const runRound = new Map(runs.map((run) => [run.id, roundAt(run.createdAt)]));
-  let personSaid: string | undefined;
+  let personSaid: { status: string; at: number } | undefined;
   let humanDecisionsOverwritten = 0;
+  let personRacedAWrite = 0;
   let earlierRoundRunsAdopted = 0;
+  const stepReads = reads.get(task.workflowExecutionId) ?? [];
   for (const edit of history) {
     const status = edit.body.status;
     if (edit.by === 'epilot') {
-      personSaid = isFinal(status) ? status : status === undefined ? personSaid : undefined;
+      if (status !== undefined) personSaid = isFinal(status) ? { status, at: edit.at } : undefined;
       continue;
     }
     const round = roundAt(edit.at);
     if (isFinal(status)) patchesPerRound[round] = (patchesPerRound[round] ?? 0) + 1;
-    if (personSaid !== undefined && status !== undefined && status !== personSaid) humanDecisionsOverwritten++;
+    if (personSaid !== undefined && status !== undefined && status !== personSaid.status) {
+      const lastRead = stepReads.filter((at) => at < edit.at).at(-1);
+      if (lastRead !== undefined && lastRead >= personSaid.at) humanDecisionsOverwritten++;
+      else personRacedAWrite++;
+      // Their decision is gone: later patches of the round do not overwrite it again.
+      personSaid = undefined;
+    }
     const named = edit.body.automationConfig?.executionId;
     const namedRound = named === undefined ? undefined : runRound.get(named);
     if (namedRound !== undefined && namedRound < round) earlierRoundRunsAdopted++;
   }
   return {
     rounds,
-    expectedStatus: personSaid ?? task.expectedStatus,
+    expectedStatus: personSaid?.status ?? task.expectedStatus,
     mostRunsInARound: Math.max(...runsPerRound),
     mostPatchesInARound: Math.max(...patchesPerRound),
     humanDecisionsOverwritten,
+    personRacedAWrite,
     earlierRoundRunsAdopted,
   };
+}
+
+/** Arrival times of the answered reads of each workflow execution, oldest first, from the simulator's traffic. */
+function stepReadTimes(simulator: EpilotSimulator): Map<string, number[]> {
+  const reads = new Map<string, number[]>();
+  for (const exchange of simulator.traffic) {
+    if (exchange.operation !== 'workflow.getExecution' || exchange.status !== 200) continue;
+    const id = decodeURIComponent(exchange.path.split('/').at(-1) ?? '');
+    reads.set(id, [...(reads.get(id) ?? []), exchange.at]);
+  }
+  return reads;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -595,9 +633,11 @@ async function phaseD(setup: SharedSetup): Promise<PhaseResult> {
     runner = undefined;
     const records = await readTaskRecords(stateDir);
     const result = evaluate(`D: ${tasks.length} tasks, people, lag`, simulator, tasks, records, started);
-    const reopened = tasks.filter((task) => judgeRounds(simulator, task).rounds > 1).length;
+    const reopened = tasks.filter((task) => judgeRounds(simulator, task, new Map()).rounds > 1).length;
     const decidedByPeople = tasks.filter((task) =>
-      simulator.getStepPatches(task.workflowExecutionId, task.taskId).some((edit) => edit.by === 'epilot' && edit.body.status === 'COMPLETED'),
+      simulator
+        .getStepPatches(task.workflowExecutionId, task.taskId)
+        .some((edit) => edit.by === 'epilot' && edit.body.status === 'COMPLETED'),
     ).length;
     result.notes.unshift(`${rounds} sweep rounds`, `${reopened} steps reopened`, `${decidedByPeople} steps finished by a person`);
     return result;
@@ -623,6 +663,7 @@ function renderTable(results: PhaseResult[]): string {
       recordsLeftClaimed: sum.recordsLeftClaimed + r.recordsLeftClaimed,
       duplicatePatches: sum.duplicatePatches + r.duplicatePatches,
       humanDecisionsOverwritten: sum.humanDecisionsOverwritten + r.humanDecisionsOverwritten,
+      personRacedAWrite: sum.personRacedAWrite + r.personRacedAWrite,
       earlierRoundRunsAdopted: sum.earlierRoundRunsAdopted + r.earlierRoundRunsAdopted,
       faultsInjected: sum.faultsInjected + r.faultsInjected,
       seconds: Math.round((sum.seconds + r.seconds) * 10) / 10,
@@ -636,6 +677,7 @@ function renderTable(results: PhaseResult[]): string {
       recordsLeftClaimed: 0,
       duplicatePatches: 0,
       humanDecisionsOverwritten: 0,
+      personRacedAWrite: 0,
       earlierRoundRunsAdopted: 0,
       faultsInjected: 0,
       seconds: 0,
@@ -651,6 +693,7 @@ function renderTable(results: PhaseResult[]): string {
     'records left claimed',
     'duplicate patches',
     'human decisions overwritten',
+    'person raced a write',
     'earlier-round runs adopted',
     'faults injected',
     'seconds',
@@ -664,6 +707,7 @@ function renderTable(results: PhaseResult[]): string {
     String(r.recordsLeftClaimed),
     String(r.duplicatePatches),
     String(r.humanDecisionsOverwritten),
+    String(r.personRacedAWrite),
     String(r.earlierRoundRunsAdopted),
     String(r.faultsInjected),
     String(r.seconds),

@@ -61,7 +61,7 @@ describe('patch-step handler', () => {
 
     const result = await handler(withResult(completed), lambdaContext());
 
-    expect(timeline).toEqual(['GET step IN_PROGRESS', 'record PATCHING', 'PATCH step', 'record DONE']);
+    expect(timeline).toEqual(['record PATCHING', 'GET step IN_PROGRESS', 'PATCH step', 'record DONE']);
     const [patching, done] = putInputs();
     expect(patching).toMatchObject({
       ExpressionAttributeValues: { ':expected': 3 },
@@ -164,7 +164,6 @@ describe('patch-step handler', () => {
   it('fails with RecordConflictError, without patching, when the record changed before PATCHING was written', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED' }) });
     aws.ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
-    stepIs('IN_PROGRESS');
 
     const error = await rejectionOf(handler(withResult(completed), lambdaContext()));
 
@@ -233,13 +232,14 @@ describe('patch-step handler', () => {
 
       const result = await handler(withResult(ours), lambdaContext());
 
-      expect(timeline).toEqual([`GET step ${status}`, 'record DONE']);
+      // The result is recorded before the read, so only the PATCH would come between the read and the write.
+      expect(timeline).toEqual(['record PATCHING', `GET step ${status}`, 'record DONE']);
       const reason = `the step was set ${status} by someone else at 2024-05-01T12:00:00.000Z`;
-      expect(putInputs()[0]).toMatchObject({
-        ExpressionAttributeValues: { ':expected': 3 },
+      expect(putInputs()[1]).toMatchObject({
+        ExpressionAttributeValues: { ':expected': 4 },
         Item: { status: 'DONE', stepStatus: status, reason: `closed without a patch: ${reason}` },
       });
-      expect(putInputs()[0]?.Item).not.toHaveProperty('patchedAt');
+      expect(putInputs()[1]?.Item).not.toHaveProperty('patchedAt');
       expect(result.result).toMatchObject({ stepStatus: status, reason, elsewhere: true });
     },
   );
@@ -291,7 +291,7 @@ describe('patch-step handler', () => {
 
     await handler(withResult(completed), lambdaContext());
 
-    expect(timeline).toEqual(['GET step COMPLETED', 'record PATCHING', 'PATCH step', 'record DONE']);
+    expect(timeline).toEqual(['record PATCHING', 'GET step COMPLETED', 'PATCH step', 'record DONE']);
   });
 
   it('fails with InvalidStateInputError, touching nothing, without a result, a run or an error', async () => {

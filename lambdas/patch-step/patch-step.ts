@@ -21,12 +21,14 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     const task = { workflowExecutionId: state.workflowExecutionId, taskId: state.taskId };
     const owned = await ownedRecord(deps.records, task, execution);
     if (owned.status === 'DONE') return state;
-    const ours = recordedResult(owned) ?? computed;
+    // A result recorded earlier (by this state, or by Cancel automation before it cancelled the run) wins. It is
+    // recorded before the step is read, so nothing but the PATCH itself comes between the read and the write.
+    const { record, result: ours } = await recordDecidedResult(deps, owned, computed);
     const elsewhere = ours.elsewhere ? ours : await decidedElsewhere(state, ours);
     if (elsewhere) {
       await deps.records.replace(
-        owned,
-        close(owned, deps.clock.now(), { owner: execution, stepStatus: elsewhere.stepStatus, reason: elsewhere.reason }),
+        record,
+        close(record, deps.clock.now(), { owner: execution, stepStatus: elsewhere.stepStatus, reason: elsewhere.reason }),
       );
       logger.warn('The step was finalized by someone else; not patching it', {
         stepStatus: elsewhere.stepStatus,
@@ -34,8 +36,7 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
       });
       return { ...state, result: elsewhere };
     }
-    // A result recorded earlier (by this state, or by Cancel automation before it cancelled the run) wins.
-    const { record, result } = await recordDecidedResult(deps, owned, computed);
+    const result = ours;
     const runId = state.run?.executionId ?? record.automationExecutionId;
     const answer = await deps.workflows.completeTask(state.workflowExecutionId, state.taskId, {
       status: result.stepStatus,

@@ -128,15 +128,17 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
     // The record names the run first: from here on nothing starts a second one, whatever the step patch does.
     const written = await deps.records.replace(record, recordRun(record, run, deps.clock.now(), deps.settings));
     // A person may have finished the step since Find task read it: the IN_PROGRESS note would overwrite that
-    // decision (epilot's PATCH has no condition), so the step is read first and left alone if it is final. The
-    // poller's step watch then cancels the run. What is left is the read-to-write gap of one request.
-    const elsewhere = await stepFinalizedMeanwhile(state, logger);
-    if (elsewhere !== undefined) {
+    // decision (epilot's PATCH has no condition), so the step is read first and left alone if it is final, or if it
+    // cannot be read (the record names the run; the poller's step watch reads the step again after its window).
+    // What is left is the read-to-write gap of one request.
+    const read = await stepRead(state, logger);
+    if (read.unreadable) return withRun(state, written, run, adopted);
+    if (read.elsewhere !== undefined) {
       logger.warn('The step was finalized by someone else before its run was noted on it; not noting it', {
         automationExecutionId: run.id,
-        stepStatus: elsewhere.status,
+        stepStatus: read.elsewhere.status,
       });
-      return { ...withRun(state, written, run, adopted), stepFinalizedElsewhere: elsewhere };
+      return { ...withRun(state, written, run, adopted), stepFinalizedElsewhere: read.elsewhere };
     }
     // The step remembers its run too, so a runner without these records (another state dir, a new stack) adopts it.
     try {
@@ -153,13 +155,20 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
     return withRun(state, written, run, adopted);
   }
 
-  async function stepFinalizedMeanwhile(state: TaskState, logger: Logger): Promise<TaskState['stepFinalizedElsewhere']> {
+  async function stepRead(
+    state: TaskState,
+    logger: Logger,
+  ): Promise<{ unreadable: boolean; elsewhere?: TaskState['stepFinalizedElsewhere'] }> {
     try {
-      return finalizedElsewhere((await deps.workflows.loadTask(state.workflowExecutionId, state.taskId)).task);
+      return {
+        unreadable: false,
+        elsewhere: finalizedElsewhere((await deps.workflows.loadTask(state.workflowExecutionId, state.taskId)).task),
+      };
     } catch (error) {
-      // The note goes out anyway: the poller's step watch reads the step again after its first window.
-      logger.warn('Could not read the step before noting its run', { error: describeError(error) });
-      return undefined;
+      logger.warn('Could not read the step before noting its run; not noting it (the task record names the run)', {
+        error: describeError(error),
+      });
+      return { unreadable: true };
     }
   }
 

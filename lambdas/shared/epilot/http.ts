@@ -44,6 +44,12 @@ export interface EpilotCall<S extends z.ZodType> {
    * `Retry-After` slept, that could run past it. Without it the retries are bounded by the attempts alone.
    */
   notAfter?: number;
+  /**
+   * Sent once here, never retried in place: a write that follows a read of what it may overwrite (a step patch
+   * after the step was read) would otherwise land after a pause in which the read went stale. Its caller's retry
+   * reads again first.
+   */
+  once?: boolean;
 }
 
 const RETRY_BASE_MS = 200;
@@ -122,7 +128,7 @@ export class EpilotHttp {
    * `Retry-After` epilot sent, and is not made when that wait is long or would run past the call's `notAfter`.
    */
   private retryWait(call: EpilotCall<z.ZodType>, error: unknown, attempt: number): number | undefined {
-    if (attempt >= this.maxAttempts) return undefined;
+    if (attempt >= this.maxAttempts || call.once) return undefined;
     const repeatable = error instanceof TransientFailure ? call.idempotent : error instanceof EpilotAuthError;
     if (!repeatable) return undefined;
     const retryAfter = error instanceof TransientFailure ? error.retryAfterMs : undefined;

@@ -335,11 +335,20 @@ describe('WorkflowsV1Engine.completeTask', () => {
     });
   });
 
-  it('retries a patch after a 5xx (repeating the same final status is harmless)', async () => {
+  it('does not retry a patch after a 5xx in place, but fails with EpilotTransientError (the retry reads the step again first)', async () => {
     nock(BASE).patch('/v1/workflows/executions/wf-1/steps/task-1').reply(503, { message: 'busy' });
-    expectPatch({ status: 'SKIPPED', automationConfig: { flowId: 'flow-1' } });
 
-    await newEngine().completeTask('wf-1', 'task-1', { status: 'SKIPPED', flowId: 'flow-1' });
+    await expect(newEngine().completeTask('wf-1', 'task-1', { status: 'SKIPPED', flowId: 'flow-1' })).rejects.toMatchObject({
+      name: ErrorNames.epilotTransient,
+    });
+  });
+
+  it('does not retry the IN_PROGRESS note after a 5xx in place either', async () => {
+    nock(BASE).patch('/v1/workflows/executions/wf-1/steps/task-1').reply(503, { message: 'busy' });
+
+    await expect(newEngine().markTaskRunning('wf-1', 'task-1', { flowId: 'flow-1', runId: 'run-1' })).rejects.toMatchObject({
+      name: ErrorNames.epilotTransient,
+    });
   });
 
   it('fails with EpilotPermanentError when epilot refuses the patch', async () => {

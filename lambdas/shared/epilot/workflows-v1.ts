@@ -95,8 +95,10 @@ export class WorkflowsV1Engine implements WorkflowEngine {
       operation: 'updateStep',
       method: 'PATCH',
       path: `/v1/workflows/executions/${encodeURIComponent(workflowExecutionId)}/steps/${encodeURIComponent(taskId)}`,
-      // The same status (and run) again changes nothing, so transient failures may be retried in place.
+      // Repeating it changes nothing, but it is never repeated here: it follows a read of the step (a person's
+      // decision must not be overwritten), and the caller's retry reads the step again first.
       idempotent: true,
+      once: true,
       body,
       schema: z.unknown(),
     });
