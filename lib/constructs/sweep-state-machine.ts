@@ -5,7 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SweepStates } from '../../lambdas/state-names';
 import { SWEEP_FUNCTIONS } from '../../lambdas/states';
-import { AUTH_RETRY, RATE_LIMITED_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
+import { AUTH_RETRY, LAMBDA_RETRY, RATE_LIMITED_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
@@ -30,7 +30,8 @@ export class SweepStateMachine extends Construct {
     const detectTasks = invokeRegisteredFunction(this, this.detectFunction, SWEEP_FUNCTIONS.detectTasks)
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry({ ...TRANSIENT_RETRY, maxAttempts: 3 })
-      .addRetry({ ...AUTH_RETRY, maxAttempts: 3 });
+      .addRetry({ ...AUTH_RETRY, maxAttempts: 3 })
+      .addRetry(LAMBDA_RETRY);
     const definition = detectTasks.next(
       new sfn.Choice(this, SweepStates.morePages, { stateName: SweepStates.morePages })
         .when(

@@ -4,7 +4,15 @@ import { Construct } from 'constructs';
 import { ErrorNames } from '../../lambdas/shared/errors';
 import { TaskStates } from '../../lambdas/state-names';
 import { TASK_FUNCTIONS } from '../../lambdas/states';
-import { AUTH_RETRY, POLL_BAD_DATA_RETRY, POLL_RETRY, RATE_LIMITED_RETRY, RECORD_CONFLICT_RETRY, TRANSIENT_RETRY } from '../sfn/retries';
+import {
+  AUTH_RETRY,
+  LAMBDA_RETRY,
+  POLL_BAD_DATA_RETRY,
+  POLL_RETRY,
+  RATE_LIMITED_RETRY,
+  RECORD_CONFLICT_RETRY,
+  TRANSIENT_RETRY,
+} from '../sfn/retries';
 import { createRunnerStateMachine } from '../sfn/runner-state-machine';
 import { invokeRegisteredFunction, type NeedBindings, RunnerFunction } from './runner-function';
 
@@ -33,9 +41,10 @@ export class TaskStateMachine extends Construct {
     const fetchExecution = invoke(TASK_FUNCTIONS.fetchExecution)
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry(TRANSIENT_RETRY)
-      .addRetry(AUTH_RETRY);
-    const findTask = invoke(TASK_FUNCTIONS.findTask);
-    const claimTask = invoke(TASK_FUNCTIONS.claimTask).addRetry(RECORD_CONFLICT_RETRY);
+      .addRetry(AUTH_RETRY)
+      .addRetry(LAMBDA_RETRY);
+    const findTask = invoke(TASK_FUNCTIONS.findTask).addRetry(LAMBDA_RETRY);
+    const claimTask = invoke(TASK_FUNCTIONS.claimTask).addRetry(RECORD_CONFLICT_RETRY).addRetry(LAMBDA_RETRY);
     // A start without a definite answer: come back and look for its run until startSettleMs has passed (the
     // Lambda then starts again). Evenly spaced, no jitter, so the attempts together surely outlast the window.
     const settleIntervalSeconds = Math.min(30, Math.max(1, Math.round(settings.startSettleMs / 10_000)));
@@ -50,7 +59,8 @@ export class TaskStateMachine extends Construct {
       .addRetry(startOutcomeUnknownRetry)
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry(TRANSIENT_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
+      .addRetry(RECORD_CONFLICT_RETRY)
+      .addRetry(LAMBDA_RETRY);
     const getAutomationStatus = invoke(TASK_FUNCTIONS.getAutomationStatus)
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry(POLL_RETRY)
@@ -59,12 +69,14 @@ export class TaskStateMachine extends Construct {
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry(TRANSIENT_RETRY)
       .addRetry(AUTH_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
+      .addRetry(RECORD_CONFLICT_RETRY)
+      .addRetry(LAMBDA_RETRY);
     const patchStep = invoke(TASK_FUNCTIONS.patchStep)
       .addRetry(RATE_LIMITED_RETRY)
       .addRetry(TRANSIENT_RETRY)
       .addRetry(AUTH_RETRY)
-      .addRetry(RECORD_CONFLICT_RETRY);
+      .addRetry(RECORD_CONFLICT_RETRY)
+      .addRetry(LAMBDA_RETRY);
 
     const nothingToDo = new sfn.Succeed(this, TaskStates.nothingToDo, { stateName: TaskStates.nothingToDo });
     const handedOver = new sfn.Succeed(this, TaskStates.handedOver, { stateName: TaskStates.handedOver });

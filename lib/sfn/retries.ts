@@ -5,7 +5,7 @@ import { RETRY_AFTER_CAP_MS } from '../../lambdas/shared/epilot/http';
 
 /** epilot answered 5xx/429 or the network failed: back off with full jitter, capped, a few times. */
 export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: [ErrorNames.epilotTransient, 'Lambda.TooManyRequestsException'],
+  errors: [ErrorNames.epilotTransient],
   interval: Duration.seconds(2),
   backoffRate: 2,
   maxAttempts: 5,
@@ -40,6 +40,21 @@ export const AUTH_RETRY: sfn.RetryProps = {
   backoffRate: 2,
   maxAttempts: 5,
   maxDelay: Duration.seconds(60),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * The Lambda itself failed (throttled, or killed at its timeout: Sandbox.Timedout, older runtimes Lambda.Unknown)
+ * in a state other than the poller (POLL_RETRY has its own). Every state reads the record and decides again, so
+ * running it again is safe; the start's noted attempt makes its retry look for the run first. CDK's own retrier
+ * covers Lambda.ServiceException and friends.
+ */
+export const LAMBDA_RETRY: sfn.RetryProps = {
+  errors: ['Sandbox.Timedout', 'Lambda.Unknown', 'Lambda.TooManyRequestsException'],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 3,
+  maxDelay: Duration.seconds(30),
   jitterStrategy: sfn.JitterType.FULL,
 };
 

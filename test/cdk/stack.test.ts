@@ -342,6 +342,31 @@ describe('task state machine', () => {
     expect(catchFor(poll, error)).toBeUndefined();
   });
 
+  it.each([
+    TaskStates.fetchExecution,
+    TaskStates.findTask,
+    TaskStates.claimTask,
+    TaskStates.startAutomation,
+    TaskStates.cancelAutomation,
+    TaskStates.patchStep,
+  ])(
+    '%s retries a Lambda timeout or throttle (Sandbox.Timedout, Lambda.Unknown, Lambda.TooManyRequestsException) with backoff before any Catch',
+    (name) => {
+      const state = taskState(name);
+      for (const error of ['Sandbox.Timedout', 'Lambda.Unknown', 'Lambda.TooManyRequestsException']) {
+        expect(retryFor(state, error)).toMatchObject({ JitterStrategy: 'FULL', BackoffRate: 2, MaxAttempts: 3 });
+      }
+    },
+  );
+
+  it('Detect tasks (sweep) retries a Lambda timeout or throttle', () => {
+    const detect = sweep.definition.States[SweepStates.detectTasks];
+    if (!detect) throw new Error('no Detect tasks state');
+    for (const error of ['Sandbox.Timedout', 'Lambda.Unknown', 'Lambda.TooManyRequestsException']) {
+      expect(retryFor(detect, error)).toMatchObject({ MaxAttempts: 3, JitterStrategy: 'FULL' });
+    }
+  });
+
   // CDK's own service-exception retrier (retryOnServiceExceptions) comes first for these and wins.
   it.each(['Lambda.ServiceException', 'Lambda.SdkClientException'])(
     'Get automation status retries %s and never sends it to Cancel',
