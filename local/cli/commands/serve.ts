@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { endpointsOf, runnerSettingsOf, type Settings } from '../../../lambdas/shared/config/settings';
 import { describeError } from '../../../lambdas/shared/errors';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
+import { probeEpilotApi } from '../api-probe';
 import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
 import { DEFAULT_STATE_DIR, resolveToken, resolveWebhookSecret, startRunner } from '../run';
 import { startWebhookServer } from '../webhook-server';
@@ -122,12 +123,16 @@ export function addServeCommand(program: Command): void {
     const settings = settingsFromOptions(options, SERVE_DEFAULTS);
     const token = await resolveToken(options, settings);
     const secret = await resolveWebhookSecret(options, settings);
+    const endpoints = endpointsOf(settings);
+    const clock = localClock(options);
+    // Before listening: a wrong token or an unreachable API would otherwise show only as failed task executions.
+    await probeEpilotApi({ endpoints, token, settings, clock });
     const say = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
     const runner = await startRunner(options, {
-      endpoints: endpointsOf(settings),
+      endpoints,
       token,
       settings: runnerSettingsOf(settings),
-      clock: localClock(options),
+      clock,
       webhookSecret: secret,
       onTaskEvent: (event) => {
         const text = taskEndLine(event);
