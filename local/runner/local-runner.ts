@@ -224,8 +224,12 @@ export class LocalRunner {
     return this.deps.records;
   }
 
-  /** One sweep: every page searched, every task execution it started run to its end. */
-  async sweep(): Promise<SweepReport> {
+  /**
+   * One sweep: every page searched, every task execution it started run to its end. With `waitForTasks: false` it
+   * returns when the sweep's own execution ends (`tasks`: only those that ended meanwhile): a schedule then runs on
+   * time however long an automation hangs, and the claims in the task records keep a later sweep off running work.
+   */
+  async sweep(options: { waitForTasks?: boolean } = {}): Promise<SweepReport> {
     this.reports = [];
     const result = await runLocalExecution({
       definition: this.definitions.sweep,
@@ -234,7 +238,7 @@ export class LocalRunner {
       handlers: this.sweepHandlers,
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
     });
-    await this.idle();
+    if (options.waitForTasks !== false) await this.idle();
     return {
       sweep: result.status === 'SUCCEEDED' ? (result.output as SweepState) : undefined,
       sweepStatus: result.status,

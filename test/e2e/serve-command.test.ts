@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startServe } from '../../local/cli/commands/serve';
 import { newWebhookSecret } from '../../local/cli/signed-delivery';
 import { startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { startCli } from '../support/cli-process';
-import { DEMO_SEED } from '../support/local-pipeline';
+import { DEMO_SEED, startPipeline } from '../support/local-pipeline';
 
 const TOKEN = 'serve-test-token';
 
@@ -76,6 +77,64 @@ describe('epilot-task-runner serve, before it listens', () => {
     expect(ownLines(result.stderr)).toEqual([expect.stringMatching(message)]);
   });
 });
+
+describe('serve with a sweep schedule', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('runs the next scheduled sweep on time while a task execution of the first sweep still waits on its hung automation, and starts it no second run', async () => {
+    // Only the schedule's interval is faked, so a minute passes at once; HTTP, DynamoDB and the clocks keep real time.
+    jest.useFakeTimers({
+      doNotFake: [
+        'Date',
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    // hoffmann-erp's automation never ends; the runner gives up on it after 40 simulated seconds, 4 s of real time.
+    const pipeline = await startPipeline({ settings: { automationTimeoutMs: 40_000 } });
+    const lines: string[] = [];
+    const serving = await startServe({
+      runner: pipeline.runner,
+      port: 0,
+      sweepRateMinutes: 1,
+      out: { write: (text: string) => lines.push(text) },
+    });
+    const sweepLines = () => lines.filter((text) => text.includes(' sweep: '));
+    const hungStep = () => pipeline.simulator.getStep('wf-maintenance-hoffmann', 'hoffmann-erp')?.status;
+    try {
+      await waitFor(() => sweepLines().length === 1, 20_000);
+      jest.advanceTimersByTime(60_000);
+      await waitFor(() => sweepLines().length === 2, 3_000);
+
+      expect(hungStep()).not.toBe('FAILED');
+      expect(pipeline.simulator.runsFor('wf-maintenance-hoffmann', 'hoffmann-erp')).toEqual([
+        expect.objectContaining({ status: 'in_progress' }),
+      ]);
+      expect(sweepLines()[1]).toMatch(/sweep: \d+ candidates, 0 started, [1-9]\d* already running/);
+    } finally {
+      await serving.stop();
+      await pipeline.stop();
+    }
+    expect(hungStep()).toBe('FAILED');
+  });
+});
+
+/** Resolves once `done()` holds (checked every 20 ms of real time); rejects after `withinMs`. */
+async function waitFor(done: () => boolean, withinMs: number): Promise<void> {
+  const until = Date.now() + withinMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`not within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** A port nothing listens on right now (the system's pick, released again). */
 async function freePort(): Promise<number> {

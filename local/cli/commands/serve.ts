@@ -59,7 +59,9 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     if (sweeping || stopping) return;
     sweeping = (async () => {
       try {
-        const report = await runner.sweep();
+        // Not waiting for the task executions it started: one hung automation would hold back every later sweep
+        // (and the tasks they would find) until its timeout. Each execution's end is logged on its own line.
+        const report = await runner.sweep({ waitForTasks: false });
         const sweep = report.sweep;
         line(
           report.sweepStatus === 'SUCCEEDED'
