@@ -56,6 +56,8 @@ export interface TaskProgressEvent {
   input: TaskInput;
   stateName: string;
   polls?: number | undefined;
+  /** On the last event (Succeeded, Failed, Aborted): how the execution ended, for a line that says what it did. */
+  report?: TaskExecutionReport | undefined;
 }
 
 export interface TaskExecutionReport {
@@ -308,7 +310,8 @@ export class LocalRunner {
   private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
     const started = Date.now();
     let polls: number | undefined;
-    const progress = (stateName: string) => this.options.onTaskEvent?.({ executionName: name, input, stateName, polls });
+    const progress = (stateName: string, report?: TaskExecutionReport) =>
+      this.options.onTaskEvent?.({ executionName: name, input, stateName, polls, report });
     const handlers = Object.fromEntries(
       Object.entries(this.taskHandlers).map(([stateName, handler]) => [
         stateName,
@@ -328,7 +331,6 @@ export class LocalRunner {
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
       handlers,
     });
-    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted');
     const report: TaskExecutionReport = {
       name,
       input,
@@ -341,6 +343,7 @@ export class LocalRunner {
       durationMs: Date.now() - started,
     };
     this.reports.push(report);
+    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted', report);
     return report;
   }
 

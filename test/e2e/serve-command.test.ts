@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startServe } from '../../local/cli/commands/serve';
 import { newWebhookSecret } from '../../local/cli/signed-delivery';
+import { scaledClock } from '../../lambdas/shared/clock';
 import { startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { startCli } from '../support/cli-process';
 import { DEMO_SEED, startPipeline } from '../support/local-pipeline';
@@ -124,6 +125,35 @@ describe('serve with a sweep schedule', () => {
       await pipeline.stop();
     }
     expect(hungStep()).toBe('FAILED');
+  });
+});
+
+describe('epilot-task-runner serve, per-task lines', () => {
+  it('names, for each task execution that ended, the automation status and the step status it patched', async () => {
+    // The runner's and the simulator's clocks run 20x: the demo's automations end in well under a second, and the
+    // one that never ends reaches --automation-timeout-ms 3000 in 150 ms.
+    const simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED, clock: scaledClock(20) });
+    const serve = startCli(
+      [
+        'serve',
+        ...['--port', String(await freePort()), '--epilot-api-url', simulator.url, '--state-dir', tempDir('serve-lines-')],
+        ...['--sweep-rate-minutes', '1', '--poll-interval-ms', '200', '--automation-timeout-ms', '3000', '--time-scale', '20'],
+      ],
+      { EPILOT_API_TOKEN: TOKEN, EPILOT_WEBHOOK_SECRET: newWebhookSecret() },
+    );
+    try {
+      const line = async (execution: string) => (await serve.line(new RegExp(`task execution ${execution}\\b.*$`)))[0];
+
+      expect(await line('wf_solar_mueller-mueller_offer-1')).toMatch(
+        /: automation success → step COMPLETED \(entity \S+, trigger sweep\)$/,
+      );
+      expect(await line('wf_wallbox_schmidt-schmidt_credit-1')).toMatch(/: automation failed → step FAILED \(entity /);
+      expect(await line('wf_maintenance_hoffmann-hoffmann_erp-1')).toMatch(/: automation timed out, cancelled → step FAILED \(entity /);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited.finally(() => simulator.stop());
+    }
+    expect(await serve.exited).toEqual({ code: 0, signal: null });
   });
 });
 

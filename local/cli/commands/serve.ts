@@ -4,6 +4,7 @@ import { describeError } from '../../../lambdas/shared/errors';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
 import { probeEpilotApi } from '../api-probe';
 import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
+import { automationText, summarizeTask } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, resolveWebhookSecret, startRunner } from '../run';
 import { startWebhookServer } from '../webhook-server';
 
@@ -94,10 +95,18 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   };
 }
 
-/** The line `serve` prints when a task execution ends. */
-function taskEndLine(event: TaskProgressEvent): string | undefined {
-  if (!['Succeeded', 'Failed', 'Aborted'].includes(event.stateName)) return undefined;
-  return `task execution ${event.executionName} ${event.stateName.toLowerCase()} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
+/**
+ * The line `serve` prints when a task execution ends: what it patched the step to and how the automation ended
+ * (an execution that succeeded may well have failed the step), or why it patched nothing.
+ */
+export function taskEndLine(event: TaskProgressEvent): string | undefined {
+  if (!event.report) return undefined;
+  const task = summarizeTask(event.report);
+  const what =
+    task.outcome === 'patched'
+      ? `: automation ${automationText(task)} → step ${task.stepStatus ?? '?'}`
+      : ` ${task.outcome}: ${task.reason ?? ''}`;
+  return `task execution ${task.executionName}${what} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
 }
 
 /** Locally the schedule is opt-in: a laptop receiving webhooks should not also sweep an organisation unasked. */
