@@ -79,6 +79,28 @@ describe('epilot-task-runner serve, before it listens', () => {
   });
 });
 
+describe('epilot-task-runner serve, its port', () => {
+  it('refuses a --port another process listens on with one line naming --port, exit 2, as simulate does', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    const simulator = await startEpilotSimulator({ token: TOKEN, seed: DEMO_SEED });
+    const args = ['--port', String(port), '--epilot-api-url', simulator.url, '--state-dir', tempDir('serve-port-')];
+
+    const result = await serveUntilListeningOrExit(args, { EPILOT_API_TOKEN: TOKEN, EPILOT_WEBHOOK_SECRET: newWebhookSecret() }).finally(
+      async () => {
+        await simulator.stop();
+        await new Promise<void>((resolve) => blocker.close(() => resolve()));
+      },
+    );
+
+    expect(result).toMatchObject({ first: 'exited', code: 2 });
+    expect(ownLines(result.stderr)).toEqual([
+      `epilot-task-runner: --port ${port} cannot be used (EADDRINUSE): pass another port, or --port 0 for any free one`,
+    ]);
+  });
+});
+
 describe('serve with a sweep schedule', () => {
   afterEach(() => {
     jest.useRealTimers();

@@ -3,7 +3,15 @@ import { endpointsOf, runnerSettingsOf, type Settings } from '../../../lambdas/s
 import { describeError } from '../../../lambdas/shared/errors';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
 import { probeEpilotApi } from '../api-probe';
-import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
+import {
+  addLocalRunOptions,
+  addSettingOptions,
+  type LocalRunOptions,
+  localClock,
+  portNumber,
+  portRefusal,
+  settingsFromOptions,
+} from '../options';
 import { automationText, summarizeTask } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, resolveWebhookSecret, startRunner } from '../run';
 import { startWebhookServer } from '../webhook-server';
@@ -125,7 +133,7 @@ export function addServeCommand(program: Command): void {
   const command = program
     .command('serve')
     .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
-    .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
+    .option('--port <port>', 'port on 127.0.0.1 to listen on (0: any free port)', portNumber('--port'), 8787)
     .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
     .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)');
   addSettingOptions(command, ['epilot', 'runner', 'webhook', 'stack'], SERVE_DEFAULTS);
@@ -161,7 +169,7 @@ export function addServeCommand(program: Command): void {
       });
     } catch (error) {
       await runner.stop();
-      throw error;
+      throw portRefusal(error, '--port', options.port);
     }
     say(`listening for epilot webhooks on ${serving.url} (Ctrl-C stops)`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
