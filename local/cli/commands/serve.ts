@@ -107,7 +107,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
  * The line `serve` prints when a task execution ends: what it patched the step to and how the automation ended
  * (an execution that succeeded may well have failed the step), or why it patched nothing.
  */
-export function taskEndLine(event: TaskProgressEvent): string | undefined {
+function taskEndLine(event: TaskProgressEvent): string | undefined {
   if (!event.report) return undefined;
   const task = summarizeTask(event.report);
   const what =
