@@ -122,6 +122,17 @@ export function portNumber(flag: string) {
   };
 }
 
+/**
+ * A listen that failed because of `flag`'s port (another process has it, or this user may not open it) as a usage
+ * error naming it; any other error as it was.
+ */
+export function portRefusal(error: unknown, flag: string, port: number): unknown {
+  const code = error instanceof Error ? (error as NodeJS.ErrnoException).code : undefined;
+  return code === 'EADDRINUSE' || code === 'EACCES'
+    ? new UsageError(`${flag} ${port} cannot be used (${code}): pass another port, or ${flag} 0 for any free one`)
+    : error;
+}
+
 /** `stateDir` unset: the command has no default folder and says in `stateDirHelp` what it does without one. */
 export function addLocalRunOptions(
   command: Command,

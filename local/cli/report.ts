@@ -54,6 +54,11 @@ export function summarizeTask(report: TaskExecutionReport): TaskSummary {
   };
 }
 
+/** How a patched task's automation ended, as the summary table and `serve`'s per-task line say it. */
+export function automationText(task: TaskSummary): string {
+  return task.timedOut ? 'timed out, cancelled' : (task.automationStatus ?? '?');
+}
+
 export function sweepSummaryJson(report: SweepReport) {
   const tasks = report.tasks.map(summarizeTask);
   return {
@@ -85,9 +90,7 @@ export function renderSummaryTable(report: SweepReport): string {
     task.workflowExecutionId,
     task.taskId,
     task.automationExecutionId?.slice(0, SHORT_ID) ?? '-',
-    task.outcome === 'patched'
-      ? `${task.timedOut ? 'timed out, cancelled' : (task.automationStatus ?? '?')} → ${task.stepStatus ?? '?'}`
-      : `${task.outcome}: ${task.reason ?? ''}`,
+    task.outcome === 'patched' ? `${automationText(task)} → ${task.stepStatus ?? '?'}` : `${task.outcome}: ${task.reason ?? ''}`,
     String(task.polls),
     `${(task.durationMs / 1000).toFixed(1)} s`,
   ]);

@@ -1,3 +1,4 @@
+import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../../lambdas/shared/clock';
 import type { EpilotEndpoints, RunnerSettings, Settings } from '../../lambdas/shared/config/settings';
 import { secretsManagerToken, secretsManagerWebhookSecret } from '../../lambdas/shared/runtime/secrets';
@@ -57,7 +58,11 @@ export async function resolveToken(options: { token?: string; epilotTokenSecretN
   return token;
 }
 
-/** The webhook signing secret: `--webhook-secret`, `$EPILOT_WEBHOOK_SECRET`, or `--webhook-secret-name`. */
+/**
+ * The webhook signing secret: `--webhook-secret`, `$EPILOT_WEBHOOK_SECRET`, or `--webhook-secret-name`. It is
+ * checked the way the receiver reads it (a Standard Webhooks verifier is built from it), so a secret that would
+ * answer every delivery with 500 is refused before `serve` listens, naming where it came from (never its value).
+ */
 export async function resolveWebhookSecret(
   options: { webhookSecret?: string; webhookSecretName?: string },
   settings: Settings,
@@ -65,15 +70,27 @@ export async function resolveWebhookSecret(
   if (options.webhookSecret !== undefined && options.webhookSecretName !== undefined) {
     throw new UsageError(`pass either --webhook-secret or ${flagOf('webhookSecretName')}, not both`);
   }
-  const secret =
-    options.webhookSecretName !== undefined
-      ? await secretsManagerWebhookSecret(settings.webhookSecretName)()
-      : (options.webhookSecret ?? process.env.EPILOT_WEBHOOK_SECRET);
+  const fromSecretsManager = options.webhookSecretName !== undefined;
+  const secret = fromSecretsManager
+    ? await secretsManagerWebhookSecret(settings.webhookSecretName)()
+    : (options.webhookSecret ?? process.env.EPILOT_WEBHOOK_SECRET);
   if (!secret) {
     throw new UsageError(
       `no webhook signing secret: pass --webhook-secret, set EPILOT_WEBHOOK_SECRET or pass ${flagOf('webhookSecretName')}`,
     );
   }
-  if (!secret.startsWith('whsec_')) throw new UsageError('the webhook signing secret must start with whsec_');
+  const source = fromSecretsManager
+    ? `the secret ${settings.webhookSecretName} (${flagOf('webhookSecretName')})`
+    : options.webhookSecret !== undefined
+      ? '--webhook-secret'
+      : 'EPILOT_WEBHOOK_SECRET';
+  if (!secret.startsWith('whsec_')) throw new UsageError(`${source}: the webhook signing secret must start with whsec_`);
+  try {
+    new Webhook(secret);
+  } catch (error) {
+    // The library's reason ("incorrect characters", "incorrect padding", "can't be empty") never quotes the secret.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`${source}: not a usable webhook signing secret: after whsec_ must come its key in base64 (${reason})`);
+  }
   return secret;
 }

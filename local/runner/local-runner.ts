@@ -56,6 +56,8 @@ export interface TaskProgressEvent {
   input: TaskInput;
   stateName: string;
   polls?: number | undefined;
+  /** On the last event (Succeeded, Failed, Aborted): how the execution ended, for a line that says what it did. */
+  report?: TaskExecutionReport | undefined;
 }
 
 export interface TaskExecutionReport {
@@ -224,8 +226,12 @@ export class LocalRunner {
     return this.deps.records;
   }
 
-  /** One sweep: every page searched, every task execution it started run to its end. */
-  async sweep(): Promise<SweepReport> {
+  /**
+   * One sweep: every page searched, every task execution it started run to its end. With `waitForTasks: false` it
+   * returns when the sweep's own execution ends (`tasks`: only those that ended meanwhile): a schedule then runs on
+   * time however long an automation hangs, and the claims in the task records keep a later sweep off running work.
+   */
+  async sweep(options: { waitForTasks?: boolean } = {}): Promise<SweepReport> {
     this.reports = [];
     const result = await runLocalExecution({
       definition: this.definitions.sweep,
@@ -234,7 +240,7 @@ export class LocalRunner {
       handlers: this.sweepHandlers,
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
     });
-    await this.idle();
+    if (options.waitForTasks !== false) await this.idle();
     return {
       sweep: result.status === 'SUCCEEDED' ? (result.output as SweepState) : undefined,
       sweepStatus: result.status,
@@ -304,7 +310,8 @@ export class LocalRunner {
   private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
     const started = Date.now();
     let polls: number | undefined;
-    const progress = (stateName: string) => this.options.onTaskEvent?.({ executionName: name, input, stateName, polls });
+    const progress = (stateName: string, report?: TaskExecutionReport) =>
+      this.options.onTaskEvent?.({ executionName: name, input, stateName, polls, report });
     const handlers = Object.fromEntries(
       Object.entries(this.taskHandlers).map(([stateName, handler]) => [
         stateName,
@@ -324,7 +331,6 @@ export class LocalRunner {
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
       handlers,
     });
-    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted');
     const report: TaskExecutionReport = {
       name,
       input,
@@ -337,6 +343,7 @@ export class LocalRunner {
       durationMs: Date.now() - started,
     };
     this.reports.push(report);
+    progress(result.status === 'SUCCEEDED' ? 'Succeeded' : result.status === 'FAILED' ? 'Failed' : 'Aborted', report);
     return report;
   }
 

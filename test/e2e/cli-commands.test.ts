@@ -205,7 +205,7 @@ describe('epilot-task-runner deliver', () => {
       expect(wrongSecret.code).toBe(1);
       expect(wrongSecret.stdout).toMatch(/^401 Unauthorized/);
       expect(ownLines(wrongSecret.stderr)).toEqual(['epilot-task-runner: delivery failed: the receiver answered 401']);
-      await serve.line(/task execution wf_solar_mueller-mueller_offer-1 succeeded/);
+      await serve.line(/task execution wf_solar_mueller-mueller_offer-1: automation success → step COMPLETED/);
       expect(simulator.getStep('wf-solar-mueller', 'mueller-offer')?.status).toBe('COMPLETED');
     } finally {
       serve.child.kill('SIGTERM');

@@ -2,7 +2,17 @@ import type { Command } from 'commander';
 import { endpointsOf, runnerSettingsOf, type Settings } from '../../../lambdas/shared/config/settings';
 import { describeError } from '../../../lambdas/shared/errors';
 import type { LocalRunner, TaskProgressEvent } from '../../runner/local-runner';
-import { addLocalRunOptions, addSettingOptions, type LocalRunOptions, localClock, positiveInt, settingsFromOptions } from '../options';
+import { probeEpilotApi } from '../api-probe';
+import {
+  addLocalRunOptions,
+  addSettingOptions,
+  type LocalRunOptions,
+  localClock,
+  portNumber,
+  portRefusal,
+  settingsFromOptions,
+} from '../options';
+import { automationText, summarizeTask } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, resolveWebhookSecret, startRunner } from '../run';
 import { startWebhookServer } from '../webhook-server';
 
@@ -58,7 +68,9 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     if (sweeping || stopping) return;
     sweeping = (async () => {
       try {
-        const report = await runner.sweep();
+        // Not waiting for the task executions it started: one hung automation would hold back every later sweep
+        // (and the tasks they would find) until its timeout. Each execution's end is logged on its own line.
+        const report = await runner.sweep({ waitForTasks: false });
         const sweep = report.sweep;
         line(
           report.sweepStatus === 'SUCCEEDED'
@@ -91,10 +103,18 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   };
 }
 
-/** The line `serve` prints when a task execution ends. */
+/**
+ * The line `serve` prints when a task execution ends: what it patched the step to and how the automation ended
+ * (an execution that succeeded may well have failed the step), or why it patched nothing.
+ */
 function taskEndLine(event: TaskProgressEvent): string | undefined {
-  if (!['Succeeded', 'Failed', 'Aborted'].includes(event.stateName)) return undefined;
-  return `task execution ${event.executionName} ${event.stateName.toLowerCase()} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
+  if (!event.report) return undefined;
+  const task = summarizeTask(event.report);
+  const what =
+    task.outcome === 'patched'
+      ? `: automation ${automationText(task)} → step ${task.stepStatus ?? '?'}`
+      : ` ${task.outcome}: ${task.reason ?? ''}`;
+  return `task execution ${task.executionName}${what} (entity ${event.input.entityId}, trigger ${event.input.trigger})`;
 }
 
 /** Locally the schedule is opt-in: a laptop receiving webhooks should not also sweep an organisation unasked. */
@@ -113,7 +133,7 @@ export function addServeCommand(program: Command): void {
   const command = program
     .command('serve')
     .description('receive signed epilot webhooks on POST /webhook (loopback) and run the tasks they point at')
-    .option('--port <port>', 'port on 127.0.0.1 to listen on', positiveInt('--port'), 8787)
+    .option('--port <port>', 'port on 127.0.0.1 to listen on (0: any free port)', portNumber('--port'), 8787)
     .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
     .option('--webhook-secret <whsec>', 'the webhook signing secret (default: $EPILOT_WEBHOOK_SECRET)');
   addSettingOptions(command, ['epilot', 'runner', 'webhook', 'stack'], SERVE_DEFAULTS);
@@ -122,12 +142,16 @@ export function addServeCommand(program: Command): void {
     const settings = settingsFromOptions(options, SERVE_DEFAULTS);
     const token = await resolveToken(options, settings);
     const secret = await resolveWebhookSecret(options, settings);
+    const endpoints = endpointsOf(settings);
+    const clock = localClock(options);
+    // Before listening: a wrong token or an unreachable API would otherwise show only as failed task executions.
+    await probeEpilotApi({ endpoints, token, settings, clock });
     const say = (text: string) => process.stdout.write(`${new Date().toISOString()} ${text}\n`);
     const runner = await startRunner(options, {
-      endpoints: endpointsOf(settings),
+      endpoints,
       token,
       settings: runnerSettingsOf(settings),
-      clock: localClock(options),
+      clock,
       webhookSecret: secret,
       onTaskEvent: (event) => {
         const text = taskEndLine(event);
@@ -145,7 +169,7 @@ export function addServeCommand(program: Command): void {
       });
     } catch (error) {
       await runner.stop();
-      throw error;
+      throw portRefusal(error, '--port', options.port);
     }
     say(`listening for epilot webhooks on ${serving.url} (Ctrl-C stops)`);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

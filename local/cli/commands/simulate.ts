@@ -9,8 +9,8 @@ import {
   type LocalRunOptions,
   localClock,
   portNumber,
+  portRefusal,
   seedFromOption,
-  UsageError,
   withRange,
 } from '../options';
 
@@ -85,11 +85,7 @@ export function addSimulateCommand(program: Command): void {
       faults,
       clock: localClock({ timeScale: options.timeScale, timeOrigin }),
     }).catch((error: unknown) => {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE' || code === 'EACCES') {
-        throw new UsageError(`--port ${options.port} cannot be used (${code}): pass another port, or --port 0 for any free one`);
-      }
-      throw error;
+      throw portRefusal(error, '--port', options.port);
     });
     const say = (text: string) => process.stdout.write(`${text}\n`);
     // A scaled clock is only useful when the runner shares it: the example passes the same scale and origin.

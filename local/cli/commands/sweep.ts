@@ -3,11 +3,11 @@ import { endpointsOf, runnerSettingsOf } from '../../../lambdas/shared/config/se
 import { EntityApi } from '../../../lambdas/shared/epilot/entity-api';
 import { EpilotHttp } from '../../../lambdas/shared/epilot/http';
 import { WorkflowsV1Engine } from '../../../lambdas/shared/epilot/workflows-v1';
+import { probeEpilotApi } from '../api-probe';
 import { dryRunSweep } from '../dry-run';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
 import { ProgressView } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, runSweep, startRunner } from '../run';
-import { withStackRetries } from '../stack-retry';
 
 type SweepOptions = LocalRunOptions & { token?: string; epilotTokenSecretName?: string; dryRun?: boolean; json?: boolean };
 
@@ -39,14 +39,7 @@ export function addSweepCommand(program: Command): void {
       );
       return;
     }
-    // One search call first, so a wrong token or an unreachable API is reported at once, not after retries; a 5xx,
-    // a 429 or a reset of a reachable API is retried as the deployed sweep retries it.
-    const probe = new EntityApi(http(1));
-    await withStackRetries(
-      clock,
-      () => probe.searchPage({ q: settings.searchQuery, size: 1 }),
-      (error) => !cannotConnect(error),
-    );
+    await probeEpilotApi({ endpoints, token, settings, clock });
     const progress = json ? undefined : new ProgressView(process.stdout);
     const runner = await startRunner(options, {
       endpoints,
@@ -61,9 +54,4 @@ export function addSweepCommand(program: Command): void {
       await runner.stop();
     }
   });
-}
-
-/** No connection was made at all (wrong URL or no network): not worth a retry on the first call of a sweep. */
-function cannotConnect(error: unknown): boolean {
-  return error instanceof Error && /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)\b/.test(error.message);
 }
