@@ -12,6 +12,7 @@ import type { Logger } from '../../lambdas/shared/logger';
 import { type TaskRecord, TaskRecords } from '../../lambdas/shared/records/task-records';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../emulator/embedded-dynamodb';
 import { findByLogicalId } from '../emulator/synthesized-definitions';
+import { UsageError } from './options';
 import { formatTable } from './report';
 import { withStackRetries } from './stack-retry';
 import { snapshotStateDir, type StateDirSnapshot } from './state-dir-snapshot';
@@ -160,7 +161,8 @@ async function decide(
       runId,
       flowId,
       reason: claimed.runFromStep
-        ? `the step names run ${runId} (automationConfig.executionId): follows it instead of starting another`
+        ? `the step names run ${runId} (automationConfig.executionId): follows it instead of starting another, ` +
+          'unless that run ended before the step was reopened'
         : `the record names run ${runId}: follows it to its end instead of starting another`,
     };
   }
@@ -252,7 +254,13 @@ async function openRecords(
     snapshot.remove();
   };
   try {
-    dynamo = await startEmbeddedDynamoDb({ path: snapshot.directory });
+    try {
+      dynamo = await startEmbeddedDynamoDb({ path: snapshot.directory });
+    } catch (error) {
+      // What is wrong with the copy is wrong with the folder it was copied from: said of the folder the user named.
+      const problem = (error instanceof Error ? error.message : String(error)).split(snapshot.directory).join(stateDir);
+      throw new UsageError(`--state-dir ${stateDir}: its records cannot be read (${problem})`, { cause: error });
+    }
     const names: string[] = [];
     for await (const page of paginateListTables({ client: dynamo.client }, {})) names.push(...(page.TableNames ?? []));
     // The runner names its tables by logical id; found as it finds them (`tableName('TaskRecords')`).
