@@ -55,7 +55,7 @@ function record(workflowExecutionId: string, taskId: string, fields: Partial<Tas
   };
 }
 
-async function dryRun(dir: string | undefined, json = true): Promise<{ plan: DryRunPlan; text: string }> {
+async function dryRun(dir: string | undefined, json = true, planSettings = settings): Promise<{ plan: DryRunPlan; text: string }> {
   const http = new EpilotHttp({
     endpoints: endpointsOf({ epilotApiUrl: simulator.url }),
     token: async () => TOKEN,
@@ -67,7 +67,7 @@ async function dryRun(dir: string | undefined, json = true): Promise<{ plan: Dry
   out.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const plan = await dryRunSweep(
     { entities: new EntityApi(http), workflows: new WorkflowsV1Engine(http) },
-    settings,
+    planSettings,
     { json, out },
     systemClock,
     { stateDir: dir, logger },
@@ -99,7 +99,7 @@ beforeAll(async () => {
       ...rest,
     ],
   });
-  for (const id of ['fresh', 'adopt-record', 'patch', 'busy', 'done', 'elsewhere']) {
+  for (const id of ['fresh', 'adopt-record', 'patch', 'not-stuck', 'busy', 'done', 'elsewhere']) {
     simulator.addWorkflowExecution(singleTaskWorkflow(`wf-${id}`, `${id}-task`));
   }
   // A person completed this step in epilot while the runner's execution of it was away.
@@ -130,6 +130,19 @@ beforeAll(async () => {
         status: 'DONE',
         automationExecutionId: 'run-done',
         stepStatus: 'COMPLETED',
+        leaseUntil: now,
+        patchedAt: now,
+        finishedAt: now,
+      }),
+    );
+    // Patched and closed, yet the step shows no change since: the patch was lost (or this read predates it).
+    await write(
+      record('wf-not-stuck', 'not-stuck-task', {
+        status: 'DONE',
+        automationExecutionId: 'run-not-stuck',
+        automationStatus: 'success',
+        stepStatus: 'COMPLETED',
+        reason: 'automation succeeded',
         leaseUntil: now,
         patchedAt: now,
         finishedAt: now,
@@ -172,6 +185,16 @@ describe('sweep --dry-run', () => {
       foundBy: 'record',
       reason: 'step already final (COMPLETED): someone else finalized it; closes the record left STARTED',
     });
+  });
+
+  it('patches again a task whose record says patched and closed while its step is still open with no change since', async () => {
+    // With no settle window, a sweep looks at a task it finished moments ago at once (as after --done-settle-ms).
+    const tasks = byTask((await dryRun(stateDir, true, runnerSettings({ doneSettleMs: 0 }))).plan);
+
+    expect(tasks['not-stuck-task']).toMatchObject({ action: 'patch', runId: 'run-not-stuck', wouldRun: true });
+    expect(tasks['not-stuck-task']?.reason).toMatch(
+      /^patched COMPLETED at .+ yet the step is open with no change since: the patch did not stick; patches the same result again, never runs again$/,
+    );
   });
 
   it('starts, claims and patches nothing, and leaves every file of the state dir (and no lock) as it was', async () => {
