@@ -216,7 +216,7 @@ function iso(epochMs: number): string {
 }
 
 /** The table of a dry run, fitting a 100-column terminal, and what it was decided on. */
-export function renderDryRun(plan: DryRunPlan): string {
+function renderDryRun(plan: DryRunPlan): string {
   const rows = plan.tasks.map((task) => [
     task.workflowExecutionId,
     task.taskId,

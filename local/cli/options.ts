@@ -109,7 +109,7 @@ const configFileSchema = z.record(z.string(), z.unknown());
  * stack's context take them (numbers as numbers or text). Every value is checked on its own here, so a mistake
  * is reported against the file and its key; how values combine is checked once the options are merged in.
  */
-export function readSettingsFile(file: string): Partial<Record<SettingName, unknown>> {
+function readSettingsFile(file: string): Partial<Record<SettingName, unknown>> {
   const refuse = (problem: string): never => {
     throw new UsageError(`--config ${file}: ${problem}`);
   };
