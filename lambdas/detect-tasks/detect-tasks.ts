@@ -99,7 +99,8 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
 /** How many abandoned records one sweep resumes; the rest wait for the next sweep. */
 const RESUME_LIMIT = 100;
 
-async function abandonedTasks(
+/** Records a dead execution left unfinished, as tasks to start again (also what `sweep --dry-run` reports). */
+export async function abandonedTasks(
   deps: Pick<DetectDeps, 'records' | 'clock' | 'logger'>,
 ): Promise<Array<TaskCandidate & { record: TaskRecord }>> {
   const records = await deps.records.abandoned(deps.clock.now(), RESUME_LIMIT, (key, problem) => {

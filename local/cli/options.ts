@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import * as z from 'zod';
@@ -40,6 +41,11 @@ export const flagOf = (name: SettingName): string => `--${optionName(name)}`;
  */
 export function addSettingOptions(command: Command, groups: readonly SettingGroup[], defaults: Partial<Settings> = {}): Command {
   const fallback = parseSettings({});
+  // Here rather than in each command: every command that takes settings reads the same file the same way.
+  command.option(
+    '--config <file>',
+    'JSON file of deployment settings, keyed like the CDK context (e.g. {"pollIntervalMs": 2000}); options override it',
+  );
   for (const name of settingsIn(groups)) {
     // No commander default: a setting the user did not type stays unset, so only typed values are checked as theirs.
     command.addOption(
@@ -76,16 +82,76 @@ export function acceptedNumbers(schema: z.ZodType): string {
   return range ? `${kind}, ${range}` : kind;
 }
 
-/** The settings the user passed (or this command's defaults), checked; a bad value names its option. */
+/**
+ * The settings the user passed (or this command's defaults), checked; a bad value names its option. With
+ * `--config FILE`, the file's settings apply first and the options typed override them, key by key.
+ */
 export function settingsFromOptions(options: object, defaults: Partial<Settings> = {}): Settings {
-  const typed = options as Partial<Record<SettingName, unknown>>;
+  const typed = options as Partial<Record<SettingName | 'config', unknown>>;
   const given = Object.fromEntries(SETTING_NAMES.flatMap((name) => (typed[name] === undefined ? [] : [[name, typed[name]]])));
+  const file = typeof typed.config === 'string' ? typed.config : undefined;
+  const fromFile = file === undefined ? {} : readSettingsFile(file);
+  // A conflict involving a value from the file names the file and its key, so the user knows which of the two to fix.
+  const nameOf = (name: SettingName) =>
+    name in fromFile && !(name in given) ? `${flagOf(name)} (${name} in --config ${file ?? ''})` : flagOf(name);
   try {
-    return parseSettings({ ...defaults, ...given }, 'option', flagOf);
+    return parseSettings({ ...defaults, ...fromFile, ...given }, 'option', nameOf);
   } catch (error) {
     if (error instanceof InvalidSettingsError) throw new UsageError(error.message.replace(/^Invalid configuration: /, ''));
     throw error;
   }
+}
+
+const configFileSchema = z.record(z.string(), z.unknown());
+
+/**
+ * The settings of a `--config` file: a JSON object keyed by setting name, exactly as `cdk deploy -c` and the
+ * stack's context take them (numbers as numbers or text). Every value is checked on its own here, so a mistake
+ * is reported against the file and its key; how values combine is checked once the options are merged in.
+ */
+function readSettingsFile(file: string): Partial<Record<SettingName, unknown>> {
+  const refuse = (problem: string): never => {
+    throw new UsageError(`--config ${file}: ${problem}`);
+  };
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    refuse(`cannot be read (${code}): pass the path of a JSON file of deployment settings`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    refuse(`is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const parsed = configFileSchema.safeParse(json);
+  if (!parsed.success || Array.isArray(json)) return refuse('must be a JSON object of deployment settings, e.g. {"pollIntervalMs": 2000}');
+  const known = new Set<string>(SETTING_NAMES);
+  const problems: string[] = [];
+  const settings: Partial<Record<SettingName, unknown>> = {};
+  for (const [key, value] of Object.entries(parsed.data)) {
+    if (!known.has(key)) {
+      problems.push(`unknown key "${key}"${suggestedKey(key) ?? ' (not a deployment setting; see --help for the settings)'}`);
+      continue;
+    }
+    const name = key as SettingName;
+    // As parseSettings reads every source: empty text is no value, so the command's default applies.
+    if (value === '') continue;
+    const checked = settingSchema(name).safeParse(value);
+    if (checked.success) settings[name] = value;
+    else problems.push(`key ${name}: ${checked.error.issues.map((issue) => issue.message).join(', ')}`);
+  }
+  if (problems.length > 0) refuse(problems.join('; '));
+  return settings;
+}
+
+/** A key spelt as its option or environment variable (`poll-interval-ms`, `POLL_INTERVAL_MS`): the setting meant. */
+function suggestedKey(key: string): string | undefined {
+  const bare = key.replace(/^-+/, '').replace(/[-_]/g, '').toLowerCase();
+  const match = SETTING_NAMES.find((name) => name.toLowerCase() === bare);
+  return match === undefined ? undefined : ` (did you mean "${match}"?)`;
 }
 
 /** Options that are not deployment settings: how this machine runs the state machines. */

@@ -8,6 +8,7 @@ import { dryRunSweep } from '../dry-run';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
 import { ProgressView } from '../report';
 import { DEFAULT_STATE_DIR, resolveToken, runSweep, startRunner } from '../run';
+import { StderrLogger } from '../stderr-logger';
 
 type SweepOptions = LocalRunOptions & { token?: string; epilotTokenSecretName?: string; dryRun?: boolean; json?: boolean };
 
@@ -17,7 +18,7 @@ export function addSweepCommand(program: Command): void {
     .command('sweep')
     .description('one detection sweep against an epilot API; every automation task found is taken to a final state')
     .option('--token <token>', 'epilot API token (default: $EPILOT_API_TOKEN)')
-    .option('--dry-run', 'list the tasks that would run; start and change nothing')
+    .option('--dry-run', "say what the sweep would do with each task, from the state dir's records; change nothing")
     .option(...JSON_OPTION);
   addSettingOptions(command, ['epilot', 'runner']);
   addLocalRunOptions(command, { logLevel: 'WARN', stateDir: DEFAULT_STATE_DIR });
@@ -36,6 +37,7 @@ export function addSweepCommand(program: Command): void {
         settings,
         { json, out: process.stdout },
         clock,
+        { stateDir: options.stateDir, logger: new StderrLogger({ logLevel: options.logLevel }) },
       );
       return;
     }
