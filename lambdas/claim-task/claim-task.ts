@@ -83,7 +83,15 @@ async function closeAbandonedRecord(
   const now = deps.clock.now();
   if (!record || record.status === 'DONE' || heldByAnotherExecution(record, execution, now)) return;
   try {
-    await deps.records.replace(record, close(record, now, { owner: execution, stepStatus: state.execution?.task?.status, reason }));
+    await deps.records.replace(
+      record,
+      close(record, now, {
+        owner: execution,
+        stepStatus: state.execution?.task?.status,
+        statusChangedAt: state.execution?.task?.statusChangedAt,
+        reason,
+      }),
+    );
     logger.info('Closed a record an earlier execution left unfinished', { recordStatus: record.status, reason });
   } catch (error) {
     // Someone else changed it meanwhile: theirs to finish.

@@ -72,7 +72,7 @@ describe('patch-step handler', () => {
     expect(done?.Item?.finishedAt).toBeGreaterThanOrEqual(before);
     // When the patch was answered: an open step whose status has not changed since means it did not stick.
     expect(done?.Item?.patchedAt).toBe(done?.Item?.finishedAt);
-    expect(done?.Item?.patchStampedAt).toBe(Date.parse('2026-12-04T10:00:00.000Z'));
+    expect(done?.Item?.stepStatusStampedAt).toBe(Date.parse('2026-12-04T10:00:00.000Z'));
     expect(result.result).toEqual(completed);
   });
 
@@ -240,6 +240,8 @@ describe('patch-step handler', () => {
         Item: { status: 'DONE', stepStatus: status, reason: `closed without a patch: ${reason}` },
       });
       expect(putInputs()[1]?.Item).not.toHaveProperty('patchedAt');
+      // Their change, on epilot's clock: a reopen after it is a new round, however soon.
+      expect(putInputs()[1]?.Item?.stepStatusStampedAt).toBe(Date.parse('2024-05-01T12:00:00.000Z'));
       expect(result.result).toMatchObject({ stepStatus: status, reason, elsewhere: true });
     },
   );

@@ -24,11 +24,20 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     // A result recorded earlier (by this state, or by Cancel automation before it cancelled the run) wins. It is
     // recorded before the step is read, so nothing but the PATCH itself comes between the read and the write.
     const { record, result: ours } = await recordDecidedResult(deps, owned, computed);
-    const elsewhere = ours.elsewhere ? ours : await decidedElsewhere(state, ours);
-    if (elsewhere) {
+    const decided = ours.elsewhere
+      ? { result: ours, changedAt: state.stepFinalizedElsewhere?.changedAt }
+      : await decidedElsewhere(state, ours);
+    if (decided) {
+      const elsewhere = decided.result;
+      const changedAt = decided.changedAt === undefined ? Number.NaN : Date.parse(decided.changedAt);
       await deps.records.replace(
         record,
-        close(record, deps.clock.now(), { owner: execution, stepStatus: elsewhere.stepStatus, reason: elsewhere.reason }),
+        close(record, deps.clock.now(), {
+          owner: execution,
+          stepStatus: elsewhere.stepStatus,
+          ...(Number.isNaN(changedAt) ? {} : { statusChangedAt: changedAt }),
+          reason: elsewhere.reason,
+        }),
       );
       logger.warn('The step was finalized by someone else; not patching it', {
         stepStatus: elsewhere.stepStatus,
@@ -50,12 +59,15 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
     return { ...state, result };
   };
 
-  /** The result to keep when the step, read fresh, shows a final status other than ours. */
-  async function decidedElsewhere(state: TaskState, ours: TaskResult): Promise<TaskResult | undefined> {
+  /** The result to keep (and when epilot says it was set) when the step, read fresh, shows a final status other than ours. */
+  async function decidedElsewhere(state: TaskState, ours: TaskResult): Promise<{ result: TaskResult; changedAt?: string } | undefined> {
     const view = await deps.workflows.loadTask(state.workflowExecutionId, state.taskId);
     const stepFinalizedElsewhere = finalizedElsewhere(view.task, ours.stepStatus);
     if (stepFinalizedElsewhere === undefined) return undefined;
-    return decideResult({ ...state, stepFinalizedElsewhere }, deps.settings.automationTimeoutMs);
+    return {
+      result: decideResult({ ...state, stepFinalizedElsewhere }, deps.settings.automationTimeoutMs),
+      ...(stepFinalizedElsewhere.changedAt === undefined ? {} : { changedAt: stepFinalizedElsewhere.changedAt }),
+    };
   }
 }
 

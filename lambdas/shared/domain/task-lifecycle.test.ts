@@ -151,14 +151,14 @@ describe('claim', () => {
 
     describe('with epilot’s own stamp of the patch', () => {
       /** epilot's clock runs 300 ms behind the runner's here: its stamp of the patch is before patchedAt. */
-      const stamped = { ...done, patchStampedAt: PATCHED_AT - 300 };
+      const stamped = { ...done, stepStatusStampedAt: PATCHED_AT - 300 };
 
       it('starts a new round when the step’s status changed after that stamp, even within the skew margin of patchedAt', () => {
         const decision = expectClaim(claim(aRequest({ record: stamped, stepRunId: 'run-1', stepStatusChangedAt: PATCHED_AT + 500 })));
 
         expect(decision.next).toBe('start');
         expect(decision.record).toMatchObject({ status: 'CLAIMED', round: 2, earlierRunIds: ['run-1'] });
-        expect(decision.record).not.toHaveProperty('patchStampedAt');
+        expect(decision.record).not.toHaveProperty('stepStatusStampedAt');
       });
 
       it('patches again, never a new round, when the step shows a status change no later than that stamp (stale or dropped)', () => {
@@ -222,6 +222,18 @@ describe('claim', () => {
       const decision = expectSkip(claim(aRequest({ record: closed, stepRunId: 'run-1', stepStatusChangedAt: RUN_NOTED_AT })));
 
       expect(decision.reason).toMatch(/^already done: run run-1 ended/);
+    });
+
+    it('starts a new round when a step someone else finalized is reopened a moment after their stamp (within the skew margin)', () => {
+      const decidedAt = PATCHED_AT - 1_000;
+      const closed = { ...done, patchedAt: undefined, stepStatusStampedAt: decidedAt, reason: 'closed without a patch: set SKIPPED' };
+
+      const decision = expectClaim(claim(aRequest({ record: closed, stepRunId: 'run-1', stepStatusChangedAt: decidedAt + 500 })));
+
+      expect(decision).toMatchObject({ next: 'start', record: { round: 2, earlierRunIds: ['run-1'] } });
+      expect(expectSkip(claim(aRequest({ record: closed, stepRunId: 'run-1', stepStatusChangedAt: decidedAt }))).reason).toMatch(
+        /^already done/,
+      );
     });
 
     it('starts a new round for a round closed before any run, since nothing can run twice', () => {
@@ -548,12 +560,15 @@ describe('close', () => {
     });
   });
 
-  it('keeps epilot’s stamp of the status change from the patch’s answer, and no earlier round’s stamp without one', () => {
-    const record = aRecord({ status: 'PATCHING', owner: ME, stepStatus: 'COMPLETED', patchStampedAt: NOW - 60_000 });
+  it('keeps epilot’s stamp of the status the round ended with (the patch’s answer, or the status someone else set), and no earlier round’s stamp', () => {
+    const record = aRecord({ status: 'PATCHING', owner: ME, stepStatus: 'COMPLETED', stepStatusStampedAt: NOW - 60_000 });
 
-    expect(close(record, NOW, { statusChangedAt: NOW - 120 })).toMatchObject({ patchedAt: NOW, patchStampedAt: NOW - 120 });
-    expect(close(record, NOW, {})).not.toHaveProperty('patchStampedAt');
-    expect(close(record, NOW, { owner: ME, stepStatus: 'COMPLETED', reason: 'done elsewhere' })).not.toHaveProperty('patchStampedAt');
+    expect(close(record, NOW, { statusChangedAt: NOW - 120 })).toMatchObject({ patchedAt: NOW, stepStatusStampedAt: NOW - 120 });
+    expect(close(record, NOW, {})).not.toHaveProperty('stepStatusStampedAt');
+    expect(close(record, NOW, { owner: ME, stepStatus: 'COMPLETED', reason: 'done elsewhere' })).not.toHaveProperty('stepStatusStampedAt');
+    expect(close(record, NOW, { owner: ME, stepStatus: 'SKIPPED', statusChangedAt: NOW - 5, reason: 'set elsewhere' })).toMatchObject({
+      stepStatusStampedAt: NOW - 5,
+    });
   });
 
   it('closes a record left unfinished without a patch, taking it over and keeping the step status epilot shows', () => {

@@ -132,13 +132,14 @@ export function claim(request: ClaimRequest): ClaimDecision {
 }
 
 /**
- * Whether the step's status changed after epilot's own stamp of this runner's patch: both times on epilot's clock,
- * so no margin, and a loop that reopens the step a moment after the patch is a new round. A read that still shows
- * the step as before the patch (stale, or the patch was dropped) shows an older stamp. Undefined without both.
+ * Whether the step's status changed after epilot's stamp of the status the round ended with (this runner's patch,
+ * or someone else's decision): both times on epilot's clock, so no margin, and a loop or a person reopening the step
+ * a moment later is a new round. A read that still shows the step as before the patch (stale, or the patch was
+ * dropped) shows an older stamp. Undefined without both.
  */
 function reopenedSincePatch(request: ClaimRequest, record: TaskRecord): boolean | undefined {
-  if (record.patchStampedAt === undefined || request.stepStatusChangedAt === undefined) return undefined;
-  return request.stepStatusChangedAt > record.patchStampedAt;
+  if (record.stepStatusStampedAt === undefined || request.stepStatusChangedAt === undefined) return undefined;
+  return request.stepStatusChangedAt > record.stepStatusStampedAt;
 }
 
 /** Whether the step's status changed later than `since` (plus the skew margin). No evidence is no change. */
@@ -328,6 +329,8 @@ export interface Unpatched {
   owner: string;
   /** The status the step shows, if known. */
   stepStatus: string | undefined;
+  /** When epilot says that status was set (its clock), if it says. */
+  statusChangedAt?: number | undefined;
   reason: string;
 }
 
@@ -337,16 +340,17 @@ export interface Unpatched {
  * needs no patch from this runner (its step is final, its workflow closed, someone else decided the step…).
  */
 export function close(record: TaskRecord, now: number, how?: PatchAnswer | Unpatched): TaskRecordFields {
-  const { patchStampedAt: _earlierStamp, ...rest } = record;
+  const { stepStatusStampedAt: _earlierStamp, ...rest } = record;
   const done: TaskRecordFields = { ...rest, status: 'DONE', leaseUntil: now, finishedAt: now };
   if (how === undefined || !('reason' in how)) {
     const stamp = how?.statusChangedAt;
-    return { ...done, patchedAt: now, ...(stamp === undefined ? {} : { patchStampedAt: stamp }) };
+    return { ...done, patchedAt: now, ...(stamp === undefined ? {} : { stepStatusStampedAt: stamp }) };
   }
   const unpatched = how;
   const { patchedAt: _earlierPatch, ...notPatched } = done;
   return {
     ...notPatched,
+    ...(unpatched.statusChangedAt === undefined ? {} : { stepStatusStampedAt: unpatched.statusChangedAt }),
     owner: unpatched.owner,
     stepStatus: unpatched.stepStatus ?? record.stepStatus,
     reason: `closed without a patch: ${unpatched.reason}`,

@@ -44,8 +44,11 @@ export const taskRecordSchema = z.object({
   resultElsewhere: z.boolean().optional(),
   /** When this runner's final patch of the step was answered (its status is `stepStatus`). */
   patchedAt: z.number().optional(),
-  /** epilot's stamp of the status change that patch made (its clock), when its answer carried one. */
-  patchStampedAt: z.number().optional(),
+  /**
+   * epilot's stamp (its clock) of the step status the round ended with: the status change this runner's patch made,
+   * from the PATCH's answer, or the status someone else set, from the read that saw it. Kept when epilot gave one.
+   */
+  stepStatusStampedAt: z.number().optional(),
   /** The runs of this task's earlier rounds (newest last): never adopted again, whatever the step still shows. */
   earlierRunIds: z.array(z.string()).optional(),
   createdAt: z.number(),
