@@ -150,6 +150,16 @@ describe('get-automation-status handler', () => {
       },
     );
 
+    it('ignores a read whose status is older than the run’s own IN_PROGRESS note (stale): no stepFinalizedElsewhere, polls on', async () => {
+      epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
+      stepIs('COMPLETED', { statusLastUpdated: '2024-05-01T11:59:59.000Z' });
+
+      const result = await handler(polling({ stepNotedAt: '2024-05-01T12:00:00.000Z' }), lambdaContext());
+
+      expect(result.stepFinalizedElsewhere).toBeUndefined();
+      expect(result.run).toMatchObject({ finished: false, stepNotedAt: '2024-05-01T12:00:00.000Z' });
+    });
+
     it('hands back no stepFinalizedElsewhere, and polls on, when the step cannot be read (the next window reads again)', async () => {
       epilot().get(RUN_PATH).reply(200, { id: 'run-1', execution_status: 'in_progress' });
       epilot().get('/v1/workflows/executions/wf-1').times(3).reply(503, { message: 'Service Unavailable' });

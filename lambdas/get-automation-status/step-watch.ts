@@ -1,5 +1,5 @@
 import { describeError } from '../shared/errors';
-import { finalizedElsewhere } from '../shared/domain/task-result';
+import { finalizedElsewhere, readPredatesNote } from '../shared/domain/task-result';
 import type { RunnerDeps, TaskStep } from '../shared/runtime/runner-deps';
 
 /**
@@ -19,6 +19,8 @@ export function watchingTheStep(deps: Pick<RunnerDeps, 'workflows' | 'settings'>
     if (timeLeft < 3 * deps.settings.httpTimeoutMs + 2_000) return polled;
     try {
       const view = await deps.workflows.loadTask(state.workflowExecutionId, state.taskId);
+      // A read older than this execution's own note says nothing about what happened since: the next window reads again.
+      if (readPredatesNote(view.task, state.run?.stepNotedAt)) return polled;
       const stepFinalizedElsewhere = finalizedElsewhere(view.task);
       if (stepFinalizedElsewhere === undefined) return polled;
       context.logger.warn('The step was finalized by someone else while its run goes on', { stepStatus: stepFinalizedElsewhere.status });

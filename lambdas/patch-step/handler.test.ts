@@ -246,6 +246,20 @@ describe('patch-step handler', () => {
     },
   );
 
+  it('does not patch after a read older than the run’s own IN_PROGRESS note (stale), but fails with EpilotTransientError to read again', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord({ status: 'STARTED', version: 3, automationExecutionId: 'run-1' }) });
+    const timeline = recordTimeline();
+    stepIs('PENDING', { statusLastUpdated: '2024-05-01T11:00:00.000Z' }, timeline);
+    const event = withResult(completed);
+    const run = { ...event.state.run, stepNotedAt: '2024-05-01T12:00:00.000Z' };
+
+    const error = await rejectionOf(handler({ ...event, state: { ...event.state, run } }, lambdaContext()));
+
+    // No PATCH was expected: strict nock fails the test if one went out.
+    expect(error.name).toBe(ErrorNames.epilotTransient);
+    expect(timeline).toEqual(['record PATCHING', 'GET step PENDING']);
+  });
+
   it('lets a person’s SKIPPED stand over the FAILED result Cancel automation recorded for a timeout', async () => {
     aws.ddb.on(GetCommand).resolves({
       Item: taskRecord({ status: 'PATCHING', version: 5, automationExecutionId: 'run-1', stepStatus: 'FAILED', reason: 'timed out' }),

@@ -1,9 +1,9 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
 import { close, recordDecidedResult } from '../shared/domain/task-lifecycle';
-import { decideResult, finalizedElsewhere, recordedResult } from '../shared/domain/task-result';
+import { decideResult, finalizedElsewhere, readPredatesNote, recordedResult } from '../shared/domain/task-result';
 import { expectField, type TaskResult, type TaskState } from '../shared/domain/task-state';
-import { InvalidStateInputError } from '../shared/errors';
+import { EpilotTransientError, InvalidStateInputError } from '../shared/errors';
 
 /**
  * Decides the step result (unless Cancel automation or an earlier execution already recorded one: that one stands)
@@ -62,6 +62,11 @@ function patchStep(deps: Pick<RunnerDeps, 'records' | 'workflows' | 'clock' | 's
   /** The result to keep (and when epilot says it was set) when the step, read fresh, shows a final status other than ours. */
   async function decidedElsewhere(state: TaskState, ours: TaskResult): Promise<{ result: TaskResult; changedAt?: string } | undefined> {
     const view = await deps.workflows.loadTask(state.workflowExecutionId, state.taskId);
+    if (readPredatesNote(view.task, state.run?.stepNotedAt)) {
+      throw new EpilotTransientError(
+        `The step read shows a status older than this execution's IN_PROGRESS note (${state.run?.stepNotedAt ?? ''}): a stale read, which may hide a decision made since; reading it again before patching`,
+      );
+    }
     const stepFinalizedElsewhere = finalizedElsewhere(view.task, ours.stepStatus);
     if (stepFinalizedElsewhere === undefined) return undefined;
     return {

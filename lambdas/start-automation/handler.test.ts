@@ -409,6 +409,20 @@ describe('start-automation handler', () => {
     expect(result.run).toMatchObject({ executionId: 'run-1', adopted: false });
   });
 
+  it('carries epilot’s stamp of the IN_PROGRESS note in the run (stepNotedAt), so later reads older than it count as stale', async () => {
+    aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
+    recordTimeline();
+    epilot().post('/v1/automation/executions', startBody).reply(201, { id: 'run-1', execution_status: 'pending' });
+    stepIs('PENDING');
+    epilot()
+      .patch('/v1/workflows/executions/wf-1/steps/task-1')
+      .reply(200, { id: 'task-1', status: 'IN_PROGRESS', statusLastUpdated: '2026-12-04T10:00:00.000Z' });
+
+    const result = await handler(taskEvent(claimed), lambdaContext());
+
+    expect(result.run).toMatchObject({ executionId: 'run-1', stepNotedAt: '2026-12-04T10:00:00.000Z' });
+  });
+
   it('keeps the recorded run and succeeds when the IN_PROGRESS step patch is refused', async () => {
     aws.ddb.on(GetCommand).resolves({ Item: taskRecord() });
     const timeline = recordTimeline();

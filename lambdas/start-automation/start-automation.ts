@@ -142,10 +142,11 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
     }
     // The step remembers its run too, so a runner without these records (another state dir, a new stack) adopts it.
     try {
-      await deps.workflows.markTaskRunning(state.workflowExecutionId, state.taskId, {
+      const noted = await deps.workflows.markTaskRunning(state.workflowExecutionId, state.taskId, {
         flowId: expectField(state.flowId, 'flowId'),
         runId: run.id,
       });
+      return withRun(state, written, run, adopted, noted.statusChangedAt);
     } catch (error) {
       logger.warn('Could not note the run on the step; the task record still names it', {
         automationExecutionId: run.id,
@@ -172,7 +173,13 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
     }
   }
 
-  function withRun(state: TaskState, record: TaskRecord, run: { id: string; status?: string | undefined }, adopted: boolean): TaskState {
+  function withRun(
+    state: TaskState,
+    record: TaskRecord,
+    run: { id: string; status?: string | undefined },
+    adopted: boolean,
+    stepNotedAt?: number,
+  ): TaskState {
     const deadline = deadlineOf(record, deps.clock.now(), deps.settings);
     return {
       ...state,
@@ -182,6 +189,7 @@ function startAutomation(deps: Pick<RunnerDeps, 'records' | 'automations' | 'wor
         adopted,
         startedAt: record.startedAt === undefined ? undefined : new Date(record.startedAt).toISOString(),
         deadline: new Date(deadline).toISOString(),
+        ...(stepNotedAt === undefined ? {} : { stepNotedAt: new Date(stepNotedAt).toISOString() }),
         polls: 0,
         finished: false,
         timedOut: false,

@@ -68,6 +68,15 @@ export function recordedResult(record: TaskRecord): TaskResult | undefined {
 }
 
 /**
+ * Whether a read of the step is provably stale: its status is older than epilot's stamp of this execution's own
+ * IN_PROGRESS note, so the read predates the note and may hide a decision made since. Both times on epilot's clock.
+ */
+export function readPredatesNote(step: Pick<TaskView, 'statusChangedAt'> | undefined, stepNotedAt: string | undefined): boolean {
+  const noted = stepNotedAt === undefined ? Number.NaN : Date.parse(stepNotedAt);
+  return step?.statusChangedAt !== undefined && !Number.isNaN(noted) && step.statusChangedAt < noted;
+}
+
+/**
  * The step as read now, if someone else finalized it: Find task let only open steps through, so a final status
  * now is a decision made while this task's run went on. `ours` is the status this runner would patch: the same
  * status is no conflict (it may be this runner's own patch whose answer was lost), and is patched as usual.

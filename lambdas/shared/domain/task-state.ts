@@ -54,6 +54,11 @@ export const taskStateSchema = taskInputSchema.extend({
       startedAt: z.string().optional(),
       /** ISO time after which the runner stops waiting, cancels the run and fails the step. */
       deadline: z.string().optional(),
+      /**
+       * ISO time epilot stamped this execution's IN_PROGRESS note of the run (its clock): a read of the step whose
+       * status is older than that predates the note, so it is stale and may hide a decision made since.
+       */
+      stepNotedAt: z.string().optional(),
       polls: z.number().int().nonnegative().default(0),
       finished: z.boolean().default(false),
       timedOut: z.boolean().default(false),

@@ -60,7 +60,7 @@ export interface WorkflowEngine {
    * Marks the task in progress with the run started for it, so the step itself remembers the run (a runner without
    * this stack's records adopts it instead of starting another). Safe to repeat with the same values.
    */
-  markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void>;
+  markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<PatchAnswer>;
   /**
    * Writes the task's final status and automation result. Safe to repeat with the same values. Answers epilot's
    * own time stamp of the status change when its answer carries one (see `PatchAnswer`).

@@ -62,11 +62,12 @@ export class WorkflowsV1Engine implements WorkflowEngine {
     };
   }
 
-  async markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<void> {
-    await this.updateStep(workflowExecutionId, taskId, {
+  async markTaskRunning(workflowExecutionId: string, taskId: string, run: { flowId: string; runId: string }): Promise<PatchAnswer> {
+    const answer = await this.updateStep(workflowExecutionId, taskId, {
       status: 'IN_PROGRESS',
       automationConfig: { flowId: run.flowId, executionId: run.runId },
     });
+    return stampOf(answer, 'IN_PROGRESS');
   }
 
   async completeTask(workflowExecutionId: string, taskId: string, patch: TaskResultPatch): Promise<PatchAnswer> {
@@ -82,11 +83,7 @@ export class WorkflowsV1Engine implements WorkflowEngine {
         ? { error: { message: patch.reason, code: 'AUTOMATION_FAILED' } }
         : {}),
     });
-    // Only an answer that shows the status just written stamps it; anything else (empty, odd) says nothing.
-    const step = stepSchema.safeParse(answer);
-    if (!step.success || step.data.status !== patch.status) return {};
-    const stamp = step.data.statusLastUpdated ? Date.parse(step.data.statusLastUpdated) : Number.NaN;
-    return Number.isNaN(stamp) ? {} : { statusChangedAt: stamp };
+    return stampOf(answer, patch.status);
   }
 
   private async updateStep(workflowExecutionId: string, taskId: string, body: Record<string, unknown>): Promise<unknown> {
@@ -112,6 +109,14 @@ function findStep(flow: ReadonlyArray<z.output<typeof flowItemSchema>>, taskId: 
     if (step) return step;
   }
   return undefined;
+}
+
+/** Only an answer that shows the status just written stamps it; anything else (empty, odd) says nothing. */
+function stampOf(answer: unknown, status: string): PatchAnswer {
+  const step = stepSchema.safeParse(answer);
+  if (!step.success || step.data.status !== status) return {};
+  const stamp = step.data.statusLastUpdated ? Date.parse(step.data.statusLastUpdated) : Number.NaN;
+  return Number.isNaN(stamp) ? {} : { statusChangedAt: stamp };
 }
 
 function toTaskView(step: Step): TaskView {
