@@ -8,6 +8,7 @@ import {
   EpilotRateLimitedError,
   EpilotTransientError,
 } from '../../lambdas/shared/errors';
+import { StateDirError } from '../emulator/embedded-dynamodb';
 import { addDemoCommand } from './commands/demo';
 import { addDeliverCommand } from './commands/deliver';
 import { addServeCommand } from './commands/serve';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
 /** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
 export function explainFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
+  if (error instanceof StateDirError) return { message: `--state-dir ${error.directory} ${error.problem}: ${error.advice}`, exitCode: 2 };
   const text = error instanceof Error ? error.message : String(error);
   if (error instanceof EpilotAuthError) {
     // The message names the refused call (never the token); what to check depends on the status.
@@ -73,8 +75,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { message, exitCode } = explainFailure(error);
     process.stderr.write(`epilot-task-runner: ${message}\n`);
+    // The one line is for the user; where it came from is for whoever debugs the runner.
+    if (debugLogging(argv) && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return exitCode;
   }
+}
+
+/** `--log-level DEBUG` anywhere on the command line (read from argv: the failure may come before options are parsed). */
+function debugLogging(argv: readonly string[]): boolean {
+  return argv.some((arg, index) => arg === '--log-level=DEBUG' || (arg === '--log-level' && argv[index + 1] === 'DEBUG'));
 }
 
 if (require.main === module) {
