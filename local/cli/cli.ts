@@ -15,7 +15,7 @@ import { addServeCommand } from './commands/serve';
 import { addSimulateCommand } from './commands/simulate';
 import { addSweepCommand } from './commands/sweep';
 import { EXIT_CODES_HELP, UsageError } from './options';
-import { SweepFailed } from './run';
+import { Interrupted, SweepFailed } from './run';
 
 function buildProgram(): Command {
   const program = new Command()
@@ -38,6 +38,7 @@ function buildProgram(): Command {
 /** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
 export function explainFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
+  if (error instanceof Interrupted) return { message: error.message, exitCode: 130 };
   if (error instanceof StateDirError) return { message: `--state-dir ${error.directory} ${error.problem}: ${error.advice}`, exitCode: 2 };
   const text = error instanceof Error ? error.message : String(error);
   if (error instanceof EpilotAuthError) {

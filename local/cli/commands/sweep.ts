@@ -6,7 +6,7 @@ import { WorkflowsV1Engine } from '../../../lambdas/shared/epilot/workflows-v1';
 import { dryRunSweep } from '../dry-run';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
 import { ProgressView } from '../report';
-import { DEFAULT_STATE_DIR, resolveToken, runSweep, startRunner } from '../run';
+import { DEFAULT_STATE_DIR, interruptible, resolveToken, runSweep, startRunner } from '../run';
 import { withStackRetries } from '../stack-retry';
 
 type SweepOptions = LocalRunOptions & { token?: string; epilotTokenSecretName?: string; dryRun?: boolean; json?: boolean };
@@ -55,10 +55,12 @@ export function addSweepCommand(program: Command): void {
       clock,
       ...(progress ? { onTaskEvent: progress.update } : {}),
     });
+    const interrupts = interruptible(runner, options.stateDir);
     try {
-      await runSweep(runner, json, progress);
+      await interrupts.during(runSweep(runner, json, progress));
     } finally {
       await runner.stop();
+      interrupts.dispose();
     }
   });
 }
