@@ -87,8 +87,13 @@ function debugLogging(argv: readonly string[]): boolean {
   return argv.some((arg, index) => arg === '--log-level=DEBUG' || (arg === '--log-level' && argv[index + 1] === 'DEBUG'));
 }
 
-if (require.main === module) {
-  void main(process.argv).then((code) => {
-    process.exitCode = code;
-  });
+/**
+ * Ends the process with `code`. Interrupted, the command has said what it left, and calls it no longer waits for (a
+ * status poll) must not keep the process up: it exits once stdout and stderr are written out.
+ */
+export function finish(code: number): void {
+  process.exitCode = code;
+  if (code === 130) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
+
+if (require.main === module) void main(process.argv).then(finish);

@@ -121,7 +121,7 @@ export class LocalRunner {
   /** Every task execution asked of this runner, by name, and those of them that got a slot and began. */
   private readonly requested = new Map<string, TaskInput>();
   private readonly begun = new Set<string>();
-  /** Lambda handler calls at work now. */
+  /** Lambda handler calls at work now, other than status calls. */
   private readonly handlerCalls = new Set<Promise<unknown>>();
 
   static async create(options: LocalRunnerOptions): Promise<LocalRunner> {
@@ -216,14 +216,14 @@ export class LocalRunner {
               const scaledMs = this.realMs(timeoutSeconds * 1000);
               // An interrupted runner starts no more work, whatever state an execution was about to enter.
               if (this.interruption.signal.aborted) return Promise.reject(new Error('The local runner was interrupted'));
-              return this.tracked(
-                invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
-                  functionName: definition.id,
-                  timeoutSeconds,
-                  realTimeoutMs: fault === 'timeout' ? scaledMs : Math.max(scaledMs, Math.min(MIN_REAL_TIMEOUT_MS, timeoutSeconds * 1000)),
-                  fault,
-                }),
-              );
+              const call = invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
+                functionName: definition.id,
+                timeoutSeconds,
+                realTimeoutMs: fault === 'timeout' ? scaledMs : Math.max(scaledMs, Math.min(MIN_REAL_TIMEOUT_MS, timeoutSeconds * 1000)),
+                fault,
+              });
+              // A status call only reads, for up to a poll window: an interruption does not wait for it.
+              return stateName === TASK_FUNCTIONS.getAutomationStatus.stateName ? call : this.tracked(call);
             },
           ];
         }),
@@ -235,6 +235,7 @@ export class LocalRunner {
     this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps);
   }
 
+  /** A call `interrupt` waits for: it may be writing a record or changing something in epilot. */
   private tracked<R>(call: Promise<R>): Promise<R> {
     this.handlerCalls.add(call);
     void call.then(
