@@ -4,10 +4,12 @@ import * as path from 'node:path';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { endpointsOf, runnerSettings } from '../../lambdas/shared/config/settings';
 import { createLogger } from '../../lambdas/shared/logger';
+import { TaskStates } from '../../lambdas/state-names';
 import { LocalRunner } from '../../local/runner/local-runner';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { generateOrganisation } from '../../simulator/seed';
 import { runCli, startCli } from '../support/cli-process';
+import { DEMO_SEED, singleTaskWorkflow, startPipeline } from '../support/local-pipeline';
 import { readTaskRecords } from '../support/state-dir-records';
 
 /**
@@ -171,3 +173,38 @@ describe('a runner interrupted after its starts, then a sweep from another state
     }
   }, 60_000);
 });
+
+describe('a runner interrupted between claiming a task and starting its run', () => {
+  it('releases the claim (its lease ends now, owner and run unchanged) and reports the task as not started', async () => {
+    const pipeline = await startPipeline({
+      seed: { ...DEMO_SEED, workflowExecutions: [singleTaskWorkflow('wf-release', 'release-task')] },
+    });
+    const key = { workflowExecutionId: 'wf-release', taskId: 'release-task' };
+    try {
+      // The start's Lambda hangs without doing any work: the record stays CLAIMED, no start sent.
+      pipeline.runner.injectLambdaFault({ stateName: TaskStates.startAutomation, fault: 'timeout' });
+      const sweeping = pipeline.runner.sweep();
+      await waitForAsync(async () => (await pipeline.runner.records.get(key))?.status === 'CLAIMED', 'the claim');
+      const claimed = await pipeline.runner.records.get(key);
+
+      const left = await pipeline.runner.interrupt(100);
+      await sweeping;
+
+      expect(left).toMatchObject({ notStarted: [key], leftRunning: [] });
+      const released = await pipeline.runner.records.get(key);
+      expect(released).toMatchObject({ status: 'CLAIMED', owner: claimed?.owner, version: (claimed?.version ?? 0) + 1 });
+      expect(released?.leaseUntil).toBeLessThan(pipeline.simulator.now());
+      expect(released?.startAttemptedAt).toBeUndefined();
+      expect(pipeline.simulator.runsFor(key.workflowExecutionId, key.taskId)).toEqual([]);
+    } finally {
+      await pipeline.stop();
+    }
+  }, 60_000);
+});
+
+async function waitForAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 20) {
+    if (waited > timeoutMs) throw new Error(`gave up waiting for ${what}`);
+    await realDelay(20);
+  }
+}
