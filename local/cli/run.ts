@@ -71,7 +71,7 @@ export function interruptSummary(signal: string, report: InterruptReport, stateD
     }),
     report.leftRunning.length === 0
       ? `${next} starts the tasks not started.`
-      : `${next} takes these over at once (this process is gone), follows each run to its end and patches its step.`,
+      : `${next} takes these over at once (this process is gone),\nfollows each run to its end and patches its step.`,
   ];
   if (report.callsInFlight > 0) lines.push(`${report.callsInFlight} call(s) to epilot were still unanswered when the runner stopped.`);
   return lines.join('\n');
@@ -100,6 +100,8 @@ export function startRunner(
 export async function runSweep(runner: LocalRunner, json: boolean, progress: ProgressView | undefined): Promise<SweepReport> {
   const report = await runner.sweep();
   progress?.finish();
+  // Its tasks were aborted, not done: the interruption's summary says what is left instead of a table of aborts.
+  if (runner.interrupted) return report;
   if (report.sweepStatus !== 'SUCCEEDED') throw new SweepFailed(report.sweepError ?? 'the sweep failed');
   if (json) process.stdout.write(`${JSON.stringify(sweepSummaryJson(report), null, 2)}\n`);
   else process.stdout.write(`${renderSummaryTable(report)}\n`);

@@ -344,6 +344,11 @@ export class LocalRunner {
     this.localOwner.end();
   }
 
+  /** Whether `interrupt` was called: what this runner did since is no sweep's result. */
+  get interrupted(): boolean {
+    return this.interruption.signal.aborted;
+  }
+
   /**
    * Stops at once (Ctrl-C): no task execution or sweep state starts any more, executions end (ABORTED), and Lambda
    * handler calls in flight are waited for, up to a bound, so a start being sent gets its answer recorded. Then each

@@ -101,6 +101,8 @@ describe('sweep interrupted with SIGINT, then swept again in the same state dir'
         .sort(),
     ).toEqual([...runsAtInterrupt].sort());
     expect(first.stderr()).toContain(`the next sweep with --state-dir ${stateDir} takes these over at once`);
+    // No summary table of aborted executions: the tasks are not done, the lines above say what is left.
+    expect(first.lines.filter((line) => line.startsWith('workflow '))).toEqual([]);
     const left = [...(await readTaskRecords(stateDir)).values()];
     expect(left.filter((record) => record.status === 'STARTED')).toHaveLength(2);
     // Every other record this sweep claimed has its lease ended already; none is held.
