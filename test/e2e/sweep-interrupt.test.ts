@@ -123,6 +123,44 @@ describe('sweep interrupted with SIGINT, then swept again in the same state dir'
   }, 60_000);
 });
 
+describe('sweep interrupted twice', () => {
+  it('exits 130 at the second SIGINT while the first still waits for a start call, without the summary', async () => {
+    const clockOrigin = Date.now();
+    const { simulator } = await startSimulator(clockOrigin);
+    try {
+      // The first start is answered after 30 s (real): the first SIGINT waits for that call (up to 10 s).
+      simulator.scriptFault({ operation: 'automation.startExecution', fault: { delayMs: 30_000 } });
+      const sweep = startCli(
+        [
+          'sweep',
+          ...['--epilot-api-url', simulator.url, '--state-dir', tempDir('sweep-twice-'), '--concurrency', '1'],
+          ...[
+            '--http-timeout-ms',
+            '20000',
+            '--claim-lease-ms',
+            '600000',
+            '--time-scale',
+            String(TIME_SCALE),
+            '--time-origin',
+            String(clockOrigin),
+          ],
+        ],
+        { EPILOT_API_TOKEN: TOKEN },
+      );
+      await waitFor(() => (simulator.callCounts()['automation.startExecution'] ?? 0) >= 1, 'the start call');
+      sweep.child.kill('SIGINT');
+      await waitFor(() => sweep.stderr().includes('stopping, no more tasks are started'), 'the first SIGINT to be taken');
+      sweep.child.kill('SIGINT');
+
+      expect(await sweep.exited).toEqual({ code: 130, signal: null });
+      expect(sweep.stderr()).toContain('epilot-task-runner: SIGINT again: exiting at once');
+      expect(sweep.stderr()).not.toContain('interrupted (SIGINT)');
+    } finally {
+      await simulator.stop();
+    }
+  }, 60_000);
+});
+
 describe('a runner interrupted after its starts, then a sweep from another state dir', () => {
   it('starts no task a second time (one automation run each) and every step ends final', async () => {
     const clockOrigin = Date.now();
