@@ -19,16 +19,22 @@ export class Interrupted extends Error {
 }
 
 /**
- * Ctrl-C and SIGTERM while `work` runs: the first interrupts the runner (see LocalRunner.interrupt) and `work` ends in
- * Interrupted, whose message lists what is left running; a second exits at once. Without a signal, `work`'s own
- * outcome. The handlers stay until `dispose`, so a second Ctrl-C while the runner stops still exits at once.
+ * Ctrl-C and SIGTERM from now until `dispose`. Before `attach` nothing has started: the command exits 130 at once,
+ * saying so. After it, the first interrupts the runner (see LocalRunner.interrupt) and `during`'s work ends in
+ * Interrupted, whose message lists what is left running; a second exits at once. The handlers stay until `dispose`,
+ * so a second Ctrl-C while the runner stops still exits at once.
  */
-export function interruptible(runner: LocalRunner, stateDir: string | undefined) {
+export function interruptible(stateDir: string | undefined) {
+  let runner: LocalRunner | undefined;
   let interrupting: { signal: NodeJS.Signals; report: Promise<InterruptReport> } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (runner === undefined) {
+      exitNow(`${signal}: stopped before any task was started`);
+      return;
+    }
     if (interrupting) {
-      process.stderr.write(`epilot-task-runner: ${signal} again: exiting at once\n`);
-      process.exit(130);
+      exitNow(`${signal} again: exiting at once`);
+      return;
     }
     process.stderr.write(`epilot-task-runner: ${signal}: stopping, no more tasks are started (Ctrl-C again to exit at once)\n`);
     interrupting = { signal, report: runner.interrupt() };
@@ -36,6 +42,9 @@ export function interruptible(runner: LocalRunner, stateDir: string | undefined)
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
+    attach(started: LocalRunner): void {
+      runner = started;
+    },
     async during<T>(work: Promise<T>): Promise<T> {
       const outcome = await work.then(
         (value) => ({ ok: true as const, value }),
@@ -53,13 +62,19 @@ export function interruptible(runner: LocalRunner, stateDir: string | undefined)
   };
 }
 
+/** Exits 130 once `message` is written out (stderr is asynchronous on some systems). */
+function exitNow(message: string): void {
+  process.stderr.write(`epilot-task-runner: ${message}\n`, () => process.exit(130));
+}
+
 /** What an interrupted sweep left, and how the next one finishes it: a line, then one line per run left. */
 export function interruptSummary(signal: string, report: InterruptReport, stateDir: string | undefined): string {
   const tasks = (count: number) => `${count} task${count === 1 ? '' : 's'}`;
   const next = stateDir === undefined ? 'the next sweep' : `the next sweep with --state-dir ${stateDir}`;
+  const running = report.leftRunning.length;
   const lines = [
     `interrupted (${signal}): ${tasks(report.notStarted.length)} not started (no claim kept), ` +
-      `${tasks(report.leftRunning.length)} left running:`,
+      (running === 0 ? 'none left running.' : `${tasks(running)} left running:`),
     ...report.leftRunning.map((task) => {
       const what =
         task.stage === 'start-sent'
@@ -69,10 +84,12 @@ export function interruptSummary(signal: string, report: InterruptReport, stateD
             : `run ${task.runId ?? '?'} going on in epilot`;
       return `  ${task.workflowExecutionId}/${task.taskId}: ${what}`;
     }),
-    report.leftRunning.length === 0
-      ? `${next} starts the tasks not started.`
-      : `${next} takes these over at once (this process is gone),\nfollows each run to its end and patches its step.`,
   ];
+  if (running > 0) {
+    lines.push(`${next} takes these over at once (this process is gone),`, 'follows each run to its end and patches its step.');
+  } else if (report.notStarted.length > 0) {
+    lines.push(`${next} starts them.`);
+  }
   if (report.callsInFlight > 0) lines.push(`${report.callsInFlight} call(s) to epilot were still unanswered when the runner stopped.`);
   return lines.join('\n');
 }

@@ -161,6 +161,35 @@ describe('sweep interrupted twice', () => {
   }, 60_000);
 });
 
+describe('sweep interrupted before its runner started', () => {
+  it('exits 130 at once with one line saying no task was started', async () => {
+    const { simulator } = await startSimulator(Date.now());
+    try {
+      // The first search (the token probe) is answered after 30 s: the SIGINT comes while it waits.
+      simulator.scriptFault({ operation: 'entity.searchEntities', fault: { delayMs: 30_000 } });
+      const sweep = startCli(
+        ['sweep', '--epilot-api-url', simulator.url, '--state-dir', tempDir('sweep-early-'), '--http-timeout-ms', '20000'],
+        {
+          EPILOT_API_TOKEN: TOKEN,
+        },
+      );
+      await waitFor(() => (simulator.callCounts()['entity.searchEntities'] ?? 0) >= 1, 'the probe');
+      sweep.child.kill('SIGINT');
+
+      expect(await sweep.exited).toEqual({ code: 130, signal: null });
+      expect(
+        sweep
+          .stderr()
+          .split('\n')
+          .filter((line) => line.startsWith('epilot-task-runner:')),
+      ).toEqual(['epilot-task-runner: SIGINT: stopped before any task was started']);
+      expect(simulator.callCounts()['automation.startExecution']).toBe(0);
+    } finally {
+      await simulator.stop();
+    }
+  }, 60_000);
+});
+
 describe('a runner interrupted after its starts, then a sweep from another state dir', () => {
   it('starts no task a second time (one automation run each) and every step ends final', async () => {
     const clockOrigin = Date.now();

@@ -39,27 +39,31 @@ export function addSweepCommand(program: Command): void {
       );
       return;
     }
-    // One search call first, so a wrong token or an unreachable API is reported at once, not after retries; a 5xx,
-    // a 429 or a reset of a reachable API is retried as the deployed sweep retries it.
-    const probe = new EntityApi(http(1));
-    await withStackRetries(
-      clock,
-      () => probe.searchPage({ q: settings.searchQuery, size: 1 }),
-      (error) => !cannotConnect(error),
-    );
-    const progress = json ? undefined : new ProgressView(process.stdout);
-    const runner = await startRunner(options, {
-      endpoints,
-      token,
-      settings: runnerSettingsOf(settings),
-      clock,
-      ...(progress ? { onTaskEvent: progress.update } : {}),
-    });
-    const interrupts = interruptible(runner, options.stateDir);
+    const interrupts = interruptible(options.stateDir);
     try {
-      await interrupts.during(runSweep(runner, json, progress));
+      // One search call first, so a wrong token or an unreachable API is reported at once, not after retries; a
+      // 5xx, a 429 or a reset of a reachable API is retried as the deployed sweep retries it.
+      const probe = new EntityApi(http(1));
+      await withStackRetries(
+        clock,
+        () => probe.searchPage({ q: settings.searchQuery, size: 1 }),
+        (error) => !cannotConnect(error),
+      );
+      const progress = json ? undefined : new ProgressView(process.stdout);
+      const runner = await startRunner(options, {
+        endpoints,
+        token,
+        settings: runnerSettingsOf(settings),
+        clock,
+        ...(progress ? { onTaskEvent: progress.update } : {}),
+      });
+      interrupts.attach(runner);
+      try {
+        await interrupts.during(runSweep(runner, json, progress));
+      } finally {
+        await runner.stop();
+      }
     } finally {
-      await runner.stop();
       interrupts.dispose();
     }
   });
