@@ -92,7 +92,7 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
     (state: string, handler: LocalTaskHandler) =>
     async (payload: JsonValue): Promise<JsonValue> => {
       // After a timeout the library keeps retrying in the background; a deployed execution would not.
-      if (ended) throw terminalError('States.Runtime', `The execution has ended; ${state} is not run`);
+      if (ended || options.signal?.aborted) throw terminalError('States.Runtime', `The execution has ended; ${state} is not run`);
       counts.taskInvocations += 1;
       retries.called(state);
       try {
@@ -127,6 +127,7 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
   });
 
   const abort = () => handle.abort();
+  // The library would enter the first state before it noticed: an execution stopped already runs nothing.
   if (options.signal?.aborted) abort();
   options.signal?.addEventListener('abort', abort, { once: true });
 
