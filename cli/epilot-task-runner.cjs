@@ -2,7 +2,5 @@
 // The command runs the TypeScript sources directly (tsx), so `npx epilot-task-runner` works right after
 // `npm install` without a build step.
 require('tsx/cjs');
-const { main } = require('../local/cli/cli.ts');
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+const { main, finish } = require('../local/cli/cli.ts');
+main(process.argv).then(finish);

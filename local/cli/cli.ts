@@ -8,13 +8,14 @@ import {
   EpilotRateLimitedError,
   EpilotTransientError,
 } from '../../lambdas/shared/errors';
+import { StateDirError } from '../emulator/embedded-dynamodb';
 import { addDemoCommand } from './commands/demo';
 import { addDeliverCommand } from './commands/deliver';
 import { addServeCommand } from './commands/serve';
 import { addSimulateCommand } from './commands/simulate';
 import { addSweepCommand } from './commands/sweep';
 import { EXIT_CODES_HELP, UsageError } from './options';
-import { SweepFailed } from './run';
+import { Interrupted, SweepFailed } from './run';
 
 function buildProgram(): Command {
   const program = new Command()
@@ -37,6 +38,8 @@ function buildProgram(): Command {
 /** One clear line for what a user can fix (options, token, reachability); a stack trace for anything else. */
 export function explainFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof UsageError) return { message: error.message, exitCode: 2 };
+  if (error instanceof Interrupted) return { message: error.message, exitCode: 130 };
+  if (error instanceof StateDirError) return { message: `--state-dir ${error.directory} ${error.problem}: ${error.advice}`, exitCode: 2 };
   const text = error instanceof Error ? error.message : String(error);
   if (error instanceof EpilotAuthError) {
     // The message names the refused call (never the token); what to check depends on the status.
@@ -73,12 +76,24 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { message, exitCode } = explainFailure(error);
     process.stderr.write(`epilot-task-runner: ${message}\n`);
+    // The one line is for the user; where it came from is for whoever debugs the runner.
+    if (debugLogging(argv) && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return exitCode;
   }
 }
 
-if (require.main === module) {
-  void main(process.argv).then((code) => {
-    process.exitCode = code;
-  });
+/** `--log-level DEBUG` anywhere on the command line (read from argv: the failure may come before options are parsed). */
+function debugLogging(argv: readonly string[]): boolean {
+  return argv.some((arg, index) => arg === '--log-level=DEBUG' || (arg === '--log-level' && argv[index + 1] === 'DEBUG'));
 }
+
+/**
+ * Ends the process with `code`. Interrupted, the command has said what it left, and calls it no longer waits for (a
+ * status poll) must not keep the process up: it exits once stdout and stderr are written out.
+ */
+export function finish(code: number): void {
+  process.exitCode = code;
+  if (code === 130) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+if (require.main === module) void main(process.argv).then(finish);

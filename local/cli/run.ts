@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../../lambdas/shared/clock';
 import type { EpilotEndpoints, RunnerSettings, Settings } from '../../lambdas/shared/config/settings';
 import { secretsManagerToken, secretsManagerWebhookSecret } from '../../lambdas/shared/runtime/secrets';
-import { LocalRunner, type SweepReport, type TaskProgressEvent } from '../runner/local-runner';
+import { type InterruptReport, LocalRunner, type SweepReport, type TaskProgressEvent } from '../runner/local-runner';
 import { flagOf, type LocalRunOptions, UsageError } from './options';
 import { type ProgressView, renderSummaryTable, sweepSummaryJson } from './report';
 import { StderrLogger } from './stderr-logger';
@@ -12,6 +12,87 @@ export const DEFAULT_STATE_DIR = '.epilot-task-runner';
 /** The sweep ended in a state other than SUCCEEDED: its error is what the user needs to see. */
 export class SweepFailed extends Error {
   override readonly name = 'SweepFailed';
+}
+
+/** The user stopped the work (Ctrl-C, SIGTERM); the message says what is left and how the next sweep finishes it. */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+}
+
+/**
+ * Ctrl-C and SIGTERM from now until `dispose`. Before `attach` nothing has started: the command exits 130 at once,
+ * saying so. After it, the first interrupts the runner (see LocalRunner.interrupt) and `during`'s work ends in
+ * Interrupted, whose message lists what is left running; a second exits at once. The handlers stay until `dispose`,
+ * so a second Ctrl-C while the runner stops still exits at once.
+ */
+export function interruptible(stateDir: string | undefined) {
+  let runner: LocalRunner | undefined;
+  let interrupting: { signal: NodeJS.Signals; report: Promise<InterruptReport> } | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (runner === undefined) {
+      exitNow(`${signal}: stopped before any task was started`);
+      return;
+    }
+    if (interrupting) {
+      exitNow(`${signal} again: exiting at once`);
+      return;
+    }
+    process.stderr.write(`epilot-task-runner: ${signal}: stopping, no more tasks are started (Ctrl-C again to exit at once)\n`);
+    interrupting = { signal, report: runner.interrupt() };
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    attach(started: LocalRunner): void {
+      runner = started;
+    },
+    async during<T>(work: Promise<T>): Promise<T> {
+      const outcome = await work.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      // An interruption ends the work (its sweep aborted): what it left is the news, not the abort.
+      if (interrupting !== undefined) throw new Interrupted(interruptSummary(interrupting.signal, await interrupting.report, stateDir));
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    },
+    dispose(): void {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Exits 130 once `message` is written out (stderr is asynchronous on some systems). */
+function exitNow(message: string): void {
+  process.stderr.write(`epilot-task-runner: ${message}\n`, () => process.exit(130));
+}
+
+/** What an interrupted sweep left, and how the next one finishes it: a line, then one line per run left. */
+export function interruptSummary(signal: string, report: InterruptReport, stateDir: string | undefined): string {
+  const tasks = (count: number) => `${count} task${count === 1 ? '' : 's'}`;
+  const next = stateDir === undefined ? 'the next sweep' : `the next sweep with --state-dir ${stateDir}`;
+  const running = report.leftRunning.length;
+  const lines = [
+    `interrupted (${signal}): ${tasks(report.notStarted.length)} not started (no claim kept), ` +
+      (running === 0 ? 'none left running.' : `${tasks(running)} left running:`),
+    ...report.leftRunning.map((task) => {
+      const what =
+        task.stage === 'start-sent'
+          ? 'start sent, run id not known yet'
+          : task.stage === 'patching'
+            ? `run ${task.runId ?? '?'} ended, step patch pending`
+            : `run ${task.runId ?? '?'} going on in epilot`;
+      return `  ${task.workflowExecutionId}/${task.taskId}: ${what}`;
+    }),
+  ];
+  if (running > 0) {
+    lines.push(`${next} takes these over at once (this process is gone),`, 'follows each run to its end and patches its step.');
+  } else if (report.notStarted.length > 0) {
+    lines.push(`${next} starts them.`);
+  }
+  if (report.callsInFlight > 0) lines.push(`${report.callsInFlight} call(s) to epilot were still unanswered when the runner stopped.`);
+  return lines.join('\n');
 }
 
 export function startRunner(
@@ -37,6 +118,8 @@ export function startRunner(
 export async function runSweep(runner: LocalRunner, json: boolean, progress: ProgressView | undefined): Promise<SweepReport> {
   const report = await runner.sweep();
   progress?.finish();
+  // Its tasks were aborted, not done: the interruption's summary says what is left instead of a table of aborts.
+  if (runner.interrupted) return report;
   if (report.sweepStatus !== 'SUCCEEDED') throw new SweepFailed(report.sweepError ?? 'the sweep failed');
   if (json) process.stdout.write(`${JSON.stringify(sweepSummaryJson(report), null, 2)}\n`);
   else process.stdout.write(`${renderSummaryTable(report)}\n`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +58,14 @@ export interface EmbeddedDynamoDb {
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
   const lock = options.path === undefined ? { release: () => undefined, tookOverFromDeadProcess: false } : lockDirectory(options.path);
   const releaseLock = lock.release;
+  if (options.path !== undefined) {
+    try {
+      await checkStoreOpens(options.path);
+    } catch (error) {
+      releaseLock();
+      throw error;
+    }
+  }
   // Table status changes are instant: tables and indexes are ACTIVE as soon as the create call returns.
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
@@ -108,26 +117,133 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
 }
 
 /**
+ * The state directory cannot be used. `problem` says what is wrong with it and `advice` what to do, so a command
+ * line can say it in one line naming its own option.
+ */
+export class StateDirError extends Error {
+  override readonly name = 'StateDirError';
+  constructor(
+    readonly directory: string,
+    readonly problem: string,
+    readonly advice: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${directory} ${problem}: ${advice}`, options);
+  }
+}
+
+/** How often a lock left by a dead process is taken over before giving up: another starter keeps taking it first. */
+const LOCK_ATTEMPTS = 3;
+
+/**
  * One server per directory: a second dynalite on a LevelDB directory in use does not fail cleanly, it crashes the
  * process from inside LevelDB. A lock file with the owner's pid turns that into an error here; a lock left by a
  * process that no longer runs is taken over.
  */
 function lockDirectory(directory: string): { release: () => void; tookOverFromDeadProcess: boolean } {
-  fs.mkdirSync(directory, { recursive: true });
+  makeDirectory(directory);
   const lockFile = path.join(directory, 'embedded-dynamodb.lock');
   let tookOverFromDeadProcess = false;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
       return { release: () => fs.rmSync(lockFile, { force: true }), tookOverFromDeadProcess };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(fs.readFileSync(lockFile, 'utf8'));
-      if (isRunning(owner)) throw new Error(`${directory} is in use by another embedded DynamoDB (pid ${owner})`, { cause: error });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || attempt >= LOCK_ATTEMPTS) throw unusable(directory, error);
+      let owner: number;
+      try {
+        owner = Number(fs.readFileSync(lockFile, 'utf8'));
+      } catch (readError) {
+        throw unusable(directory, readError);
+      }
+      if (isRunning(owner)) {
+        throw new StateDirError(
+          directory,
+          `is in use by another embedded DynamoDB (pid ${owner})`,
+          'wait for that one to end, or name another folder',
+          {
+            cause: error,
+          },
+        );
+      }
       fs.rmSync(lockFile, { force: true });
       tookOverFromDeadProcess = true;
     }
   }
+}
+
+/**
+ * `fs.mkdirSync(…, { recursive: true })` never returns for a path under /proc (Node retries the ENOENT there
+ * forever, at 100 % CPU), so parents are made one by one and an ENOENT after its parent exists is final.
+ */
+function makeDirectory(directory: string): void {
+  try {
+    fs.mkdirSync(directory);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (fs.statSync(directory).isDirectory()) return;
+      throw new StateDirError(directory, 'is a file, not a folder', 'name a folder, or one that does not exist yet', { cause: error });
+    }
+    const parent = path.dirname(directory);
+    if (code !== 'ENOENT' || parent === directory) throw unusable(directory, error);
+  }
+  makeDirectory(path.dirname(directory));
+  try {
+    fs.mkdirSync(directory);
+  } catch (error) {
+    throw unusable(directory, error);
+  }
+}
+
+/** A file system refusal as what it means for the user's folder. */
+function unusable(directory: string, error: unknown): Error {
+  if (error instanceof StateDirError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new StateDirError(directory, `cannot be written (${code})`, 'name a folder you may write to', { cause: error });
+    case 'ENOTDIR':
+      return new StateDirError(directory, 'cannot be made: part of its path is a file', 'name a folder, or one that does not exist yet', {
+        cause: error,
+      });
+    case 'ENOENT':
+      return new StateDirError(directory, 'cannot be made here (ENOENT)', 'name a folder on an ordinary disk', { cause: error });
+    default:
+      return new StateDirError(directory, `cannot be used (${code ?? describe(error)})`, 'name another folder', { cause: error });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * dynalite opens its LevelDB store lazily and throws an open failure (garbage in the files) from inside a request
+ * handler, which no caller can catch: the process dies with LevelDB's stack trace. Opening the store once first,
+ * with the same LevelDB package dynalite loads, turns that into an error here.
+ */
+async function checkStoreOpens(directory: string): Promise<void> {
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as {
+    Level: new (location: string) => { open(): Promise<void>; close(): Promise<void> };
+  };
+  const store = new Level(directory);
+  try {
+    await store.open();
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : describe(error);
+    throw new StateDirError(
+      directory,
+      `holds task records that cannot be read (${cause})`,
+      'move it away (its records are lost to the runner) and run again, or name another folder',
+      { cause: error },
+    );
+  }
+  await store.close();
 }
 
 /**

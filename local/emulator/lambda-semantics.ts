@@ -1,4 +1,4 @@
-import { ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
 import type { JsonValue } from './asl';
 
 /**
@@ -101,13 +101,14 @@ export function payloadBytes(value: JsonValue): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');
 }
 
-export type LocalExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+export type LocalExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 /** The library's rejection of `result` as Step Functions reports the execution's end. */
 export function describeFailure(error: unknown): { status: LocalExecutionStatus; error: string; cause: string } {
   if (error instanceof ExecutionTimeoutError) {
     return { status: 'TIMED_OUT', error: 'States.Timeout', cause: "The execution ran longer than the definition's TimeoutSeconds" };
   }
+  if (error instanceof ExecutionAbortedError) return { status: 'ABORTED', error: 'States.Aborted', cause: 'The execution was stopped' };
   if (error instanceof ExecutionError && error.cause instanceof Error) {
     return { status: 'FAILED', error: error.cause.name, cause: error.cause.message };
   }

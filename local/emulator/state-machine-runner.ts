@@ -45,6 +45,10 @@ export interface RunLocalExecutionOptions {
    * still capped at MaxDelaySeconds. Default: `defaultMs`.
    */
   retryDelayMs?: RetryDelayMs;
+  /** The Context Object's `Execution.Id`; default the ARN Step Functions would give the execution. */
+  executionId?: string;
+  /** Aborting it ends the execution at once (ABORTED), as StopExecution does: no state after it runs. */
+  signal?: AbortSignal;
 }
 
 export interface LocalExecutionResult {
@@ -88,7 +92,7 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
     (state: string, handler: LocalTaskHandler) =>
     async (payload: JsonValue): Promise<JsonValue> => {
       // After a timeout the library keeps retrying in the background; a deployed execution would not.
-      if (ended) throw terminalError('States.Runtime', `The execution has ended; ${state} is not run`);
+      if (ended || options.signal?.aborted) throw terminalError('States.Runtime', `The execution has ended; ${state} is not run`);
       counts.taskInvocations += 1;
       retries.called(state);
       try {
@@ -107,7 +111,10 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
   });
   const handle = machine.run(input, {
     context: {
-      Execution: { Id: `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:execution:${machineName}:${name}`, Name: name },
+      Execution: {
+        Id: options.executionId ?? `arn:${LOCAL_PARTITION}:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:execution:${machineName}:${name}`,
+        Name: name,
+      },
       StateMachine: { Id: machineArn, Name: machineName },
     },
     overrides: {
@@ -118,6 +125,11 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
       retryIntervalOverrides: retries.overrides,
     },
   });
+
+  const abort = () => handle.abort();
+  // The library would enter the first state before it noticed: an execution stopped already runs nothing.
+  if (options.signal?.aborted) abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
 
   let logError: Error | undefined;
   const logged = (async () => {
@@ -139,11 +151,12 @@ export async function runLocalExecution(options: RunLocalExecutionOptions): Prom
     settled = describeFailure(error);
   } finally {
     ended = true;
+    options.signal?.removeEventListener('abort', abort);
     await logged;
   }
   if (logError !== undefined) throw logError;
-  // A timed-out run stops mid-retry; any other end must have made every retry the book decided.
-  if (settled.status !== 'TIMED_OUT') retries.assertAllMade();
+  // A timed-out or aborted run stops mid-retry; any other end must have made every retry the book decided.
+  if (settled.status !== 'TIMED_OUT' && settled.status !== 'ABORTED') retries.assertAllMade();
   return { ...settled, ...counts };
 }
 

@@ -11,7 +11,8 @@ import type { Logger } from '../../lambdas/shared/logger';
 import { type AllDeps, type FunctionDefinition, type Need, timeoutSecondsOf } from '../../lambdas/shared/runtime/function-definition';
 import { bindHandler } from '../../lambdas/shared/runtime/lambda-handler';
 import { type EpilotEndpoints, parseSettings, type RunnerSettings } from '../../lambdas/shared/config/settings';
-import { TaskRecords } from '../../lambdas/shared/records/task-records';
+import { type TaskKey, type TaskRecord, TaskRecords } from '../../lambdas/shared/records/task-records';
+import { RecordConflictError } from '../../lambdas/shared/errors';
 import type { TaskInput, TaskState } from '../../lambdas/shared/domain/task-state';
 import type { WebhookHttpHandler, WebhookRequest, WebhookResponse } from '../../lambdas/webhook/webhook';
 import { SWEEP_FUNCTIONS, TASK_FUNCTIONS, WEBHOOK_FUNCTION } from '../../lambdas/states';
@@ -25,6 +26,7 @@ import {
   stateMachineDefinitions,
   synthesizeTemplate,
 } from '../emulator/synthesized-definitions';
+import { localOwnerIsGone, registerLocalRunner } from './local-owner';
 
 export interface LocalRunnerOptions {
   endpoints: EpilotEndpoints;
@@ -81,6 +83,19 @@ export interface SweepReport {
   epilotCalls: Record<string, number>;
 }
 
+/** What an interrupted runner leaves behind (see `interrupt`). */
+export interface InterruptReport {
+  /** Tasks whose automation this runner did not start: never begun, or claimed and their claim released. */
+  notStarted: TaskKey[];
+  /** Tasks whose automation run goes on in epilot (or may: its start was sent), in records the next runner takes over. */
+  leftRunning: Array<TaskKey & { runId: string | undefined; stage: 'running' | 'start-sent' | 'patching' }>;
+  /** Lambda handler calls still at work when the runner stopped waiting for them. */
+  callsInFlight: number;
+}
+
+/** How long `interrupt` waits for handler calls in flight (an HTTP call, a start being sent) to answer. */
+const INTERRUPT_WAIT_MS = 10_000;
+
 /** See where Lambda timeouts are enforced: the least real time a handler gets before Sandbox.Timedout. */
 const MIN_REAL_TIMEOUT_MS = 10_000;
 
@@ -101,6 +116,15 @@ export class LocalRunner {
   private readonly taskHandlers: Record<string, (event: unknown) => Promise<TaskState>>;
   private readonly sweepHandlers: Record<string, (event: unknown) => Promise<unknown>>;
   private readonly lambdaFaults: Array<{ stateName: string; fault: LambdaFault; remaining: number }> = [];
+  /** Names this runner's executions write as record owners: they name this process, so a later runner knows it gone. */
+  private readonly localOwner = registerLocalRunner();
+  /** Aborted by `interrupt`: every execution of this runner ends at once. */
+  private readonly interruption = new AbortController();
+  /** Every task execution asked of this runner, by name, and those of them that got a slot and began. */
+  private readonly requested = new Map<string, TaskInput>();
+  private readonly begun = new Set<string>();
+  /** Lambda handler calls at work now, other than status calls. */
+  private readonly handlerCalls = new Set<Promise<unknown>>();
 
   static async create(options: LocalRunnerOptions): Promise<LocalRunner> {
     const app = createLocalApp();
@@ -110,10 +134,36 @@ export class LocalRunner {
     const template = synthesizeTemplate(stack);
     const definitions = stateMachineDefinitions(template);
     const dynamo = await startEmbeddedDynamoDb({ path: options.stateDir, template });
-    return new LocalRunner(options, dynamo, {
+    const runner = new LocalRunner(options, dynamo, {
       task: findStateMachineDefinition(definitions, stack.taskStateMachine.stateMachine).definition,
       sweep: findStateMachineDefinition(definitions, stack.sweep.stateMachine).definition,
     });
+    try {
+      await runner.endLeasesOfGoneRunners();
+    } catch (error) {
+      await runner.stop();
+      throw error;
+    }
+    return runner;
+  }
+
+  /**
+   * A record held by a local runner whose process is gone (Ctrl-C, a crash) is not waited for: its lease is ended
+   * now, so this runner's first sweep takes the task over instead of calling it "already running" until the lease
+   * runs out. Owners that are not local runners on this machine keep the usual lease rules.
+   */
+  private async endLeasesOfGoneRunners(): Promise<void> {
+    const records = await this.records.open();
+    let ended = 0;
+    for (const record of records.filter((candidate) => localOwnerIsGone(candidate.owner))) {
+      try {
+        await this.records.expireLease(record);
+        ended += 1;
+      } catch (error) {
+        if (!(error instanceof RecordConflictError)) throw error;
+      }
+    }
+    if (ended > 0) this.options.logger.info('Ended the leases of records held by local runners that are gone', { records: ended });
   }
 
   private constructor(
@@ -166,12 +216,16 @@ export class LocalRunner {
               // own: real work gets at least MIN_REAL_TIMEOUT_MS, so only a handler that is really stuck times out.
               // An injected hang does no work and times out exactly on schedule.
               const scaledMs = this.realMs(timeoutSeconds * 1000);
-              return invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
+              // An interrupted runner starts no more work, whatever state an execution was about to enter.
+              if (this.interruption.signal.aborted) return Promise.reject(new Error('The local runner was interrupted'));
+              const call = invokeWithinLimits(() => handler(event as never, this.lambdaContext(definition.id, timeoutSeconds)), {
                 functionName: definition.id,
                 timeoutSeconds,
                 realTimeoutMs: fault === 'timeout' ? scaledMs : Math.max(scaledMs, Math.min(MIN_REAL_TIMEOUT_MS, timeoutSeconds * 1000)),
                 fault,
               });
+              // A status call only reads, for up to a poll window: an interruption does not wait for it.
+              return stateName === TASK_FUNCTIONS.getAutomationStatus.stateName ? call : this.tracked(call);
             },
           ];
         }),
@@ -181,6 +235,16 @@ export class LocalRunner {
       Object.entries(limited(Object.values(SWEEP_FUNCTIONS))).map(([name, handler]) => [name, this.timed(name, handler)]),
     );
     this.webhookHandler = bindStateless(WEBHOOK_FUNCTION, this.deps);
+  }
+
+  /** A call `interrupt` waits for: it may be writing a record or changing something in epilot. */
+  private tracked<R>(call: Promise<R>): Promise<R> {
+    this.handlerCalls.add(call);
+    void call.then(
+      () => this.handlerCalls.delete(call),
+      () => this.handlerCalls.delete(call),
+    );
+    return call;
   }
 
   /** The handler, reporting each call's simulated duration to `onInvocation` (when set). */
@@ -238,6 +302,7 @@ export class LocalRunner {
       input: {},
       name: `sweep-${this.options.clock.now()}`,
       handlers: this.sweepHandlers,
+      signal: this.interruption.signal,
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
     });
     if (options.waitForTasks !== false) await this.idle();
@@ -281,6 +346,60 @@ export class LocalRunner {
   async stop(): Promise<void> {
     await this.idle();
     await this.dynamo.stop();
+    // From now on a later runner in this process takes over what this one held, as it would after a crash.
+    this.localOwner.end();
+  }
+
+  /** Whether `interrupt` was called: what this runner did since is no sweep's result. */
+  get interrupted(): boolean {
+    return this.interruption.signal.aborted;
+  }
+
+  /**
+   * Stops at once (Ctrl-C): no task execution or sweep state starts any more, executions end (ABORTED), and Lambda
+   * handler calls in flight are waited for, up to a bound, so a start being sent gets its answer recorded. Then each
+   * task asked of this runner is looked up: a claim whose run was not started is released (its lease ended), so the
+   * next sweep starts the task at once; a run started, or whose start was sent, is left running for the next sweep to
+   * follow (it takes the record over once this process is gone). The automation runs themselves go on in epilot.
+   */
+  async interrupt(waitMs = INTERRUPT_WAIT_MS): Promise<InterruptReport> {
+    this.interruption.abort();
+    for (const wake of this.waiting.splice(0)) wake();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    const allAnswered = (async () => {
+      while (this.handlerCalls.size > 0) await Promise.allSettled([...this.handlerCalls]);
+    })();
+    await Promise.race([allAnswered, waited]);
+    clearTimeout(timer);
+    const report: InterruptReport = { notStarted: [], leftRunning: [], callsInFlight: this.handlerCalls.size };
+    for (const [name, input] of this.requested) {
+      const key = { workflowExecutionId: input.workflowExecutionId, taskId: input.taskId };
+      const record = this.begun.has(name) ? await this.records.get(key) : undefined;
+      const outcome = record === undefined ? 'not-started' : await this.leaveBehind(record, this.localOwner.owner(name));
+      if (outcome === 'not-started') report.notStarted.push(key);
+      else if (outcome !== 'not-ours') report.leftRunning.push({ ...key, runId: record?.automationExecutionId, stage: outcome });
+    }
+    return report;
+  }
+
+  /** What becomes of a task's record when its execution `owner` was interrupted. */
+  private async leaveBehind(
+    record: TaskRecord,
+    owner: string,
+  ): Promise<'not-started' | 'not-ours' | InterruptReport['leftRunning'][number]['stage']> {
+    if (record.owner !== owner || record.status === 'DONE') return 'not-ours';
+    if (record.status === 'PATCHING') return 'patching';
+    if (record.automationExecutionId !== undefined) return 'running';
+    if (record.startAttemptedAt !== undefined) return 'start-sent';
+    try {
+      await this.records.expireLease(record);
+    } catch (error) {
+      // A call that outlived the wait wrote it meanwhile: its start may be on its way.
+      if (error instanceof RecordConflictError) return 'start-sent';
+      throw error;
+    }
+    return 'not-started';
   }
 
   /** Like Step Functions: an execution name is taken for good once used, whether it is still running or not. */
@@ -288,16 +407,28 @@ export class LocalRunner {
     if (this.usedNames.has(name)) return this.runningNames.has(name) ? 'running' : 'ended';
     this.usedNames.add(name);
     this.runningNames.add(name);
-    const execution = this.runWhenSlotFree(() => this.executeTask(name, input)).finally(() => this.runningNames.delete(name));
+    this.requested.set(name, input);
+    const execution = this.runWhenSlotFree(
+      () => this.executeTask(name, input),
+      () => notRun(name, input),
+    ).finally(() => {
+      this.runningNames.delete(name);
+      // What ended before an interruption is not left behind by it (and a long `serve` keeps no list of it).
+      if (!this.interruption.signal.aborted) {
+        this.requested.delete(name);
+        this.begun.delete(name);
+      }
+    });
     this.inFlight.add(execution);
     void execution.finally(() => this.inFlight.delete(execution));
     return 'started';
   }
 
-  private async runWhenSlotFree<T>(work: () => Promise<T>): Promise<T> {
-    while (this.running >= this.options.concurrency) {
+  private async runWhenSlotFree<T>(work: () => Promise<T>, interrupted: () => T): Promise<T> {
+    while (this.running >= this.options.concurrency && !this.interruption.signal.aborted) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+    if (this.interruption.signal.aborted) return interrupted();
     this.running += 1;
     try {
       return await work();
@@ -308,6 +439,7 @@ export class LocalRunner {
   }
 
   private async executeTask(name: string, input: TaskInput): Promise<TaskExecutionReport> {
+    this.begun.add(name);
     const started = Date.now();
     let polls: number | undefined;
     const progress = (stateName: string, report?: TaskExecutionReport) =>
@@ -327,6 +459,8 @@ export class LocalRunner {
       definition: this.definitions.task,
       input,
       name,
+      executionId: this.localOwner.owner(name),
+      signal: this.interruption.signal,
       waitMs: (_state, seconds) => this.realMs(seconds * 1000),
       retryDelayMs: (_state, _attempt, delayMs) => this.realMs(delayMs),
       handlers,
@@ -356,6 +490,11 @@ export class LocalRunner {
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** The report of an execution an interrupted runner never began. */
+function notRun(name: string, input: TaskInput): TaskExecutionReport {
+  return { name, input, status: 'ABORTED', output: undefined, stateTransitions: 0, lambdaInvocations: 0, durationMs: 0 };
 }
 
 /** A Lambda's context, as far as Powertools reads it: enough for log lines to name the function. */

@@ -140,6 +140,70 @@ export class TaskRecords {
   }
 
   /**
+   * Every unfinished record, whatever its lease: what a local runner looks through at its start for claims its own
+   * dead processes left (the deployed stack never calls this). Unreadable items go to `onUnreadable`, as in
+   * `abandoned`.
+   */
+  async open(onUnreadable: (key: { pk: unknown; sk: unknown }, problem: string) => void = () => undefined): Promise<TaskRecord[]> {
+    const records: TaskRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const { Items, LastEvaluatedKey } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: OPEN_RECORDS_INDEX,
+          KeyConditionExpression: '#open = :open',
+          ExpressionAttributeNames: { '#open': OPEN_INDEX_KEY },
+          ExpressionAttributeValues: { ':open': OPEN_INDEX_VALUE },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of Items ?? []) {
+        const parsed = taskRecordSchema.safeParse(item);
+        if (parsed.success) records.push(parsed.data);
+        else
+          onUnreadable(
+            { pk: item.pk, sk: item.sk },
+            parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+          );
+      }
+      startKey = LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return records;
+  }
+
+  /**
+   * Ends the lease of an unfinished record now, for a holder that is known to be at work no more: a local runner
+   * that was interrupted before it started the task's run, or whose process is gone. Nothing else changes, so the
+   * next trigger takes the record over at once and carries on from it, as after any lease that ran out. Written only
+   * if the record is still the one read, at its version and with its owner; otherwise RecordConflictError, and the
+   * record is left to whoever changed it. The lease rules themselves are unchanged: only the holder's word ends one
+   * early.
+   */
+  async expireLease(record: TaskRecord): Promise<TaskRecord> {
+    // One millisecond in the past: `abandoned` looks for leases that ended before now, and now may be this very ms.
+    const leaseUntil = Math.min(record.leaseUntil, this.clock.now() - 1);
+    const written: TaskRecord = { ...record, leaseUntil, version: record.version + 1, updatedAt: this.clock.now() };
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...written, [OPEN_INDEX_KEY]: OPEN_INDEX_VALUE },
+          ConditionExpression: '#version = :expected AND #owner = :owner AND #status <> :done',
+          ExpressionAttributeNames: { '#version': 'version', '#owner': 'owner', '#status': 'status' },
+          ExpressionAttributeValues: { ':expected': record.version, ':owner': record.owner, ':done': 'DONE' },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailure(error)) {
+        throw new RecordConflictError(`Task record ${record.workflowExecutionId}/${record.taskId} changed before its lease could be ended`);
+      }
+      throw error;
+    }
+    return written;
+  }
+
+  /**
    * Writes `next` only if the stored record is still the one the caller decided on: absent when `previous` is
    * undefined, otherwise at `previous.version`. Returns the record as written (version incremented, updatedAt
    * now); a `version` or `updatedAt` that `next` carries over from the record read is overwritten.

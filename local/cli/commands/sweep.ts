@@ -7,7 +7,7 @@ import { probeEpilotApi } from '../api-probe';
 import { dryRunSweep } from '../dry-run';
 import { addLocalRunOptions, addSettingOptions, JSON_OPTION, type LocalRunOptions, localClock, settingsFromOptions } from '../options';
 import { ProgressView } from '../report';
-import { DEFAULT_STATE_DIR, resolveToken, runSweep, startRunner } from '../run';
+import { DEFAULT_STATE_DIR, interruptible, resolveToken, runSweep, startRunner } from '../run';
 import { StderrLogger } from '../stderr-logger';
 
 type SweepOptions = LocalRunOptions & { token?: string; epilotTokenSecretName?: string; dryRun?: boolean; json?: boolean };
@@ -28,10 +28,8 @@ export function addSweepCommand(program: Command): void {
     const token = await resolveToken(options, settings);
     const endpoints = endpointsOf(settings);
     const clock = localClock(options);
-    const http = (maxAttempts = 3) =>
-      new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock, maxAttempts });
     if (options.dryRun) {
-      const client = http();
+      const client = new EpilotHttp({ endpoints, token: async () => token, timeoutMs: settings.httpTimeoutMs, clock, maxAttempts: 3 });
       await dryRunSweep(
         { entities: new EntityApi(client), workflows: new WorkflowsV1Engine(client) },
         settings,
@@ -41,19 +39,25 @@ export function addSweepCommand(program: Command): void {
       );
       return;
     }
-    await probeEpilotApi({ endpoints, token, settings, clock });
-    const progress = json ? undefined : new ProgressView(process.stdout);
-    const runner = await startRunner(options, {
-      endpoints,
-      token,
-      settings: runnerSettingsOf(settings),
-      clock,
-      ...(progress ? { onTaskEvent: progress.update } : {}),
-    });
+    const interrupts = interruptible(options.stateDir);
     try {
-      await runSweep(runner, json, progress);
+      await probeEpilotApi({ endpoints, token, settings, clock });
+      const progress = json ? undefined : new ProgressView(process.stdout);
+      const runner = await startRunner(options, {
+        endpoints,
+        token,
+        settings: runnerSettingsOf(settings),
+        clock,
+        ...(progress ? { onTaskEvent: progress.update } : {}),
+      });
+      interrupts.attach(runner);
+      try {
+        await interrupts.during(runSweep(runner, json, progress));
+      } finally {
+        await runner.stop();
+      }
     } finally {
-      await runner.stop();
+      interrupts.dispose();
     }
   });
 }
