@@ -1,3 +1,4 @@
+import { registerLocalRunner } from '../runner/local-owner';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -99,7 +100,7 @@ beforeAll(async () => {
       ...rest,
     ],
   });
-  for (const id of ['fresh', 'adopt-record', 'patch', 'not-stuck', 'busy', 'done', 'elsewhere']) {
+  for (const id of ['fresh', 'adopt-record', 'patch', 'not-stuck', 'busy', 'gone', 'done', 'elsewhere']) {
     simulator.addWorkflowExecution(singleTaskWorkflow(`wf-${id}`, `${id}-task`));
   }
   // A person completed this step in epilot while the runner's execution of it was away.
@@ -125,6 +126,10 @@ beforeAll(async () => {
       }),
     );
     await write(record('wf-busy', 'busy-task', { owner: 'a-live-execution', leaseUntil: now + 600_000 }));
+    // Claimed by a local runner that has stopped (as after Ctrl-C): a sweep takes it over at once.
+    const gone = registerLocalRunner();
+    gone.end();
+    await write(record('wf-gone', 'gone-task', { owner: gone.owner('wf-gone-gone-task-1'), leaseUntil: now + 600_000 }));
     await write(
       record('wf-done', 'done-task', {
         status: 'DONE',
@@ -160,7 +165,7 @@ afterAll(async () => {
 });
 
 describe('sweep --dry-run', () => {
-  it('decides each task on the state dir’s records: start, adopt (record or step run), patch, leave alone, with why', async () => {
+  it('decides each task on the state dir’s records: start (a gone local claim too), adopt (record or step run), patch, leave alone, with why', async () => {
     const tasks = byTask((await dryRun(stateDir)).plan);
 
     expect(tasks['fresh-task']).toMatchObject({
@@ -178,6 +183,7 @@ describe('sweep --dry-run', () => {
     );
     expect(tasks['busy-task']).toMatchObject({ action: 'leave', wouldRun: false });
     expect(tasks['busy-task']?.reason).toMatch(/^claimed by execution a-live-execution, alive until \d{4}-/);
+    expect(tasks['gone-task']).toMatchObject({ action: 'start', wouldRun: true });
     expect(tasks['done-task']).toMatchObject({ action: 'leave', wouldRun: false });
     expect(tasks['done-task']?.reason).toMatch(/^finished at .+; a sweep leaves it alone for --done-settle-ms \(600000\)$/);
     expect(tasks['elsewhere-task']).toMatchObject({

@@ -6,6 +6,7 @@ import type { RunnerSettings } from '../../lambdas/shared/config/settings';
 import { detectAutomationTasks, type TaskCandidate } from '../../lambdas/shared/domain/detection';
 import { taskExecutionName } from '../../lambdas/shared/domain/execution-names';
 import { claim, planTaskExecution } from '../../lambdas/shared/domain/task-lifecycle';
+import { localOwnerIsGone } from '../runner/local-owner';
 import type { ExecutionView, WorkflowEngine } from '../../lambdas/shared/domain/workflow-engine';
 import type { EntityApi, SearchCursor } from '../../lambdas/shared/epilot/entity-api';
 import type { Logger } from '../../lambdas/shared/logger';
@@ -123,6 +124,8 @@ async function decide(
   settings: RunnerSettings,
   clock: Clock,
 ): Promise<Decision> {
+  // A sweep's runner ends the leases of records whose local process is gone before it sweeps (local-runner.ts).
+  if (record && record.status !== 'DONE' && localOwnerIsGone(record.owner)) record = { ...record, leaseUntil: clock.now() };
   const plan = planTaskExecution(record, clock.now(), settings.doneSettleMs);
   if (plan.kind === 'done' && record) {
     const finishedAt = record.finishedAt ?? record.updatedAt;

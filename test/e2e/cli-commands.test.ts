@@ -100,7 +100,11 @@ describe('epilot-task-runner --version and --help', () => {
     ['an unknown option', ['sweep', '--frobnicate'], /unknown option '--frobnicate'/],
     ['an out-of-range fault rate', ['simulate', '--reset-rate', '2'], /--reset-rate must be a number, 0–1/],
     ['a --url that is no URL', ['deliver', '--entity-id', 'e1', '--url', 'receiver'], /--url must be an http\(s\) URL/],
-    ['a secret that cannot sign', ['deliver', '--entity-id', 'e1', '--webhook-secret', 'whsec_!!'], /secret cannot sign/],
+    [
+      'a secret that cannot sign',
+      ['deliver', '--entity-id', 'e1', '--webhook-secret', 'whsec_!!'],
+      /--webhook-secret: not a usable webhook signing secret/,
+    ],
     ['a --task-id alone', ['deliver', '--entity-id', 'e1', '--task-id', 't1'], /--workflow-execution-id and --task-id together/],
   ])('exits 2 with one line saying what is wrong for %s', async (_case, args, message) => {
     const result = await runCli(args);

@@ -96,8 +96,9 @@ describe('a sweep over the demo organisation, on the synthesized state machines'
       if (timedOut) polls.pop();
       for (let i = 1; i < polls.length; i++) gaps.push((polls[i] ?? 0) - (polls[i - 1] ?? 0));
     }
-    // Runs of the demo take several seconds, so there are gaps to check; an empty list would pass anything.
-    expect(gaps.length).toBeGreaterThanOrEqual(10);
+    // Runs of the demo take several seconds, so there are gaps to check; an empty list would pass anything. How many
+    // depends on the machine's pace (each poll's real overhead counts ten times in simulated time), so only a floor.
+    expect(gaps.length).toBeGreaterThanOrEqual(5);
     // Arrival times carry real-time jitter (×10 in simulated ms): allow a tenth of the interval.
     expect(gaps.filter((gap) => gap < POLL_INTERVAL_MS * 0.9)).toEqual([]);
   });
