@@ -1,7 +1,7 @@
 import { type RunnerDeps, type TaskStep, taskStateHandler } from '../shared/runtime/runner-deps';
 import { ownedRecord } from '../shared/records/owned-record';
 import { close, recordDecidedResult } from '../shared/domain/task-lifecycle';
-import { decideResult, finalizedElsewhere, readPredatesNote, recordedResult } from '../shared/domain/task-result';
+import { decideResult, finalizedElsewhere, readPredatesNote } from '../shared/domain/task-result';
 import { expectField, type TaskResult, type TaskState } from '../shared/domain/task-state';
 import { EpilotTransientError, InvalidStateInputError } from '../shared/errors';
 

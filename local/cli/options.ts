@@ -163,7 +163,7 @@ export interface LocalRunOptions {
   timeOrigin?: number;
 }
 
-export function positiveInt(flag: string) {
+function positiveInt(flag: string) {
   return (value: string) => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number`);
