@@ -1,4 +1,5 @@
 import '../emulator/polyfills';
+import { setMaxListeners } from 'node:events';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { SweepState } from '../../lambdas/detect-tasks/detect-tasks';
 import type { Clock } from '../../lambdas/shared/clock';
@@ -119,7 +120,7 @@ export class LocalRunner {
   /** Names this runner's executions write as record owners: they name this process, so a later runner knows it gone. */
   private readonly localOwner = registerLocalRunner();
   /** Aborted by `interrupt`: every execution of this runner ends at once. */
-  private readonly interruption = new AbortController();
+  private readonly interruption = interruptionController();
   /** Every task execution asked of this runner, by name, and those of them that got a slot and began. */
   private readonly requested = new Map<string, TaskInput>();
   private readonly begun = new Set<string>();
@@ -531,4 +532,11 @@ function functionUrlEvent(request: WebhookRequest & { method?: string }): APIGat
     isBase64Encoded: request.bodyIsBase64 === true,
     requestContext: { http: { method, path: '/webhook', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: '' } },
   } as APIGatewayProxyEventV2;
+}
+
+/** Each execution in flight listens on the signal, `concurrency` of them at once: not a leak past Node's default 10. */
+function interruptionController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

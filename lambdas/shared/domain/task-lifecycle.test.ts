@@ -275,6 +275,15 @@ describe('claim', () => {
   });
 
   describe('with an expired lease of another execution', () => {
+    it('starts the resume backoff over once claimed (it is for executions that fail before their claim)', () => {
+      const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', resumeCount: 6, resumeAfter: NOW + 3_600_000 });
+
+      const decision = expectClaim(claim(aRequest({ record, attempt: 7 })));
+
+      expect(decision.record).not.toHaveProperty('resumeCount');
+      expect(decision.record).not.toHaveProperty('resumeAfter');
+    });
+
     it('adopts the run the record holds, keeping its deadline', () => {
       const deadline = NOW + 30_000;
       const record = aRecord({ status: 'STARTED', automationExecutionId: 'run-1', automationStatus: 'in_progress', deadline, attempt: 1 });

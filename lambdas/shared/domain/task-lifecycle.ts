@@ -101,7 +101,11 @@ export function claim(request: ClaimRequest): ClaimDecision {
   }
 
   // Ours already (a retried Claim), or left behind by an execution whose lease ran out: carry on from the record.
-  const base: TaskRecordFields = { ...record, owner, attempt: Math.max(request.attempt ?? record.attempt, record.attempt) };
+  const base: TaskRecordFields = {
+    ...pastItsClaim(record),
+    owner,
+    attempt: Math.max(request.attempt ?? record.attempt, record.attempt),
+  };
   const result = recordedResult(record);
   if (result !== undefined) {
     // The result was decided, and the step's status changed since, to an open one: the patch landed and epilot
@@ -142,6 +146,15 @@ function reopenedSincePatch(request: ClaimRequest, record: TaskRecord): boolean 
   return request.stepStatusChangedAt > record.stepStatusStampedAt;
 }
 
+/**
+ * An execution that claims the record got past its claim: the resume backoff (noteResume) is for executions that
+ * fail before it, so it starts over. Kept, a record resumed after each of many crashes would wait hours.
+ */
+function pastItsClaim(record: TaskRecord): TaskRecord {
+  const { resumeCount: _count, resumeAfter: _after, ...rest } = record;
+  return rest;
+}
+
 /** Whether the step's status changed later than `since` (plus the skew margin). No evidence is no change. */
 function changedSince(request: ClaimRequest, since: number | undefined): boolean {
   return since !== undefined && request.stepStatusChangedAt !== undefined && request.stepStatusChangedAt > since + ROUND_SKEW_MS;
@@ -167,7 +180,7 @@ function claimDone(request: ClaimRequest, record: TaskRecord): ClaimDecision {
       kind: 'claim',
       next: 'patch',
       record: {
-        ...record,
+        ...pastItsClaim(record),
         status: 'PATCHING',
         owner,
         attempt: Math.max(request.attempt ?? record.attempt + 1, record.attempt),
