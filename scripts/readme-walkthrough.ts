@@ -67,38 +67,54 @@ function shellWords(text: string): string[] {
 interface Background {
   child: ChildProcess;
   output: () => string;
-  exited: Promise<number | null>;
+  /** The exit code, or the signal npx re-raises on itself after its command ended on it. */
+  exited: Promise<number | NodeJS.Signals | null>;
 }
 
 function run(argv: string[], env: NodeJS.ProcessEnv): Background {
   const [command = '', ...args] = argv;
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, so Ctrl-C reaches npx and the command it runs, as in a terminal.
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   return { child, output: () => output, exited };
 }
 
 async function until(what: string, process: Background, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(process.output())) {
-    if (process.child.exitCode !== null) throw new Error(`${what} exited ${process.child.exitCode} before ${pattern}:\n${process.output()}`);
+    if (process.child.exitCode !== null)
+      throw new Error(`${what} exited ${process.child.exitCode} before ${pattern}:\n${process.output()}`);
     if (Date.now() > deadline) throw new Error(`${what}: no ${pattern} within ${timeoutMs / 1000} s:\n${process.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-async function stop(what: string, process: Background): Promise<void> {
-  process.child.kill('SIGINT');
+/** Ctrl-C, as in a terminal: the command stops and says so (npx then ends on the same signal). */
+async function stop(what: string, process: Background, said: RegExp): Promise<void> {
+  signalGroup(process, 'SIGINT');
   const code = await process.exited;
-  if (code !== 0) throw new Error(`${what} exited ${String(code)} on Ctrl-C (the README says 0):\n${process.output()}`);
+  if ((code !== 0 && code !== 'SIGINT') || !said.test(process.output())) {
+    throw new Error(`${what} did not stop cleanly on Ctrl-C (${String(code)}):\n${process.output()}`);
+  }
+}
+
+function signalGroup(process: Background, signal: NodeJS.Signals): void {
+  if (process.child.pid === undefined || process.child.exitCode !== null || process.child.signalCode !== null) return;
+  try {
+    globalThis.process.kill(-process.child.pid, signal);
+  } catch (error) {
+    // The group ended meanwhile.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 async function runToEnd(line: Line, env: NodeJS.ProcessEnv): Promise<string> {
   const started = Date.now();
   const process = run(line.argv ?? [], env);
-  const timer = setTimeout(() => process.child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+  const timer = setTimeout(() => signalGroup(process, 'SIGKILL'), COMMAND_TIMEOUT_MS);
   const code = await process.exited;
   clearTimeout(timer);
   say(`  exit ${String(code)} after ${Math.round((Date.now() - started) / 100) / 10} s`);
@@ -140,7 +156,7 @@ async function main(): Promise<void> {
           await until('simulate', simulator, /base URL:\s+http:\/\/127\.0\.0\.1:4010/);
         } else if (command === 'serve') {
           // "restart `simulate` in the first terminal (every start is a fresh organisation…)"
-          if (simulator) await stop('simulate', simulator);
+          if (simulator) await stop('simulate', simulator, /stopped/);
           say('  (simulate restarted, as the README says)');
           simulator = run(['npx', 'epilot-task-runner', 'simulate'], env);
           await until('simulate', simulator, /base URL:/);
@@ -148,9 +164,11 @@ async function main(): Promise<void> {
           await until('serve', server, /listening for epilot webhooks/);
         } else if (command === 'deliver') {
           const first = await runToEnd(line, env);
-          if (!/^202 Accepted/m.test(first) || !first.includes('"status":"accepted"')) throw new Error(`deliver: not 202 accepted:\n${first}`);
+          if (!/^202 Accepted/m.test(first) || !first.includes('"status":"accepted"'))
+            throw new Error(`deliver: not 202 accepted:\n${first}`);
           const again = await runToEnd(line, env);
-          if (!/^200 /m.test(again) || !again.includes('"status":"duplicate"')) throw new Error(`deliver again: not 200 duplicate:\n${again}`);
+          if (!/^200 /m.test(again) || !again.includes('"status":"duplicate"'))
+            throw new Error(`deliver again: not 200 duplicate:\n${again}`);
           deliveries++;
           if (server) await until('serve', server, /task execution \S+: automation \w+/, 120_000);
         } else {
@@ -159,14 +177,14 @@ async function main(): Promise<void> {
       }
     }
     if (!simulator || !server || deliveries === 0) throw new Error('README simulator section: simulate, serve or deliver is missing');
-    await stop('serve', server);
+    await stop('serve', server, /SIGINT: no new deliveries/);
     server = undefined;
-    await stop('simulate', simulator);
+    await stop('simulate', simulator, /stopped/);
     simulator = undefined;
     say('README walkthrough: every command did what the README says');
   } finally {
-    server?.child.kill('SIGKILL');
-    simulator?.child.kill('SIGKILL');
+    if (server) signalGroup(server, 'SIGKILL');
+    if (simulator) signalGroup(simulator, 'SIGKILL');
   }
 }
 
