@@ -4,6 +4,7 @@ import { describeError } from '../shared/errors';
 import type { RunnerDeps } from '../shared/runtime/runner-deps';
 import { parseStateInput } from '../shared/domain/task-state';
 import { type StartedTask, startTaskExecution } from '../shared/domain/task-starter';
+import { eachBounded } from '../shared/runtime/bounded';
 import { noteResume } from '../shared/domain/task-lifecycle';
 import { RecordConflictError } from '../shared/errors';
 import type { TaskRecord } from '../shared/records/task-records';
@@ -29,6 +30,12 @@ export type SweepState = z.output<typeof sweepStateSchema>;
 
 const sweepEventSchema = z.object({ state: sweepStateSchema.optional(), execution: z.string().min(1) });
 
+/**
+ * Task executions a page starts at once: each start is a record read and a StartExecution call (whose throttling
+ * the SDK retries), so ten keep a page of 1,000 to a few seconds, within Step Functions' StartExecution rate.
+ */
+const START_CONCURRENCY = 10;
+
 type DetectDeps = Pick<RunnerDeps, 'entities' | 'records' | 'starter' | 'clock' | 'settings' | 'logger'>;
 
 async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<SweepState & { startedTasks: StartedTask[] }> {
@@ -39,11 +46,12 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
   const startedTasks: StartedTask[] = [];
   let failedToStart = 0;
   const start = async (candidates: Array<TaskCandidate & { record?: TaskRecord }>) => {
-    for (const { record, ...candidate } of candidates) {
+    // One after another, a page of 1,000 candidates took 20–40 s on AWS, near the Lambda's timeout.
+    const outcomes = await eachBounded(candidates, START_CONCURRENCY, async ({ record, ...candidate }) => {
       try {
         const started = await startTaskExecution(candidate, 'sweep', { ...deps, doneSettleMs: deps.settings.doneSettleMs });
-        startedTasks.push(started);
         if (record !== undefined && started.outcome === 'started') await backOff(record, deps);
+        return started;
       } catch (error) {
         // One task that cannot be started must not stop the sweep; the next sweep tries it again.
         failedToStart += 1;
@@ -52,8 +60,10 @@ async function detectTasksPage(state: SweepState, deps: DetectDeps): Promise<Swe
           taskId: candidate.taskId,
           error: describeError(error),
         });
+        return undefined;
       }
-    }
+    });
+    startedTasks.push(...outcomes.filter((started) => started !== undefined));
   };
   await start(resumed);
   let page: Awaited<ReturnType<DetectDeps['entities']['searchPage']>>;

@@ -169,6 +169,29 @@ describe('detect-tasks handler', () => {
     });
   });
 
+  it('starts a page’s 35 candidates at most 10 at a time, and every one of them', async () => {
+    searchReplies({
+      hits: 35,
+      results: Array.from({ length: 35 }, (_unused, i) => entityWithAutomationTask(`e${i}`, `wf${i}`, `task${i}`)),
+    });
+    givenRecords({});
+    let inFlight = 0;
+    let mostInFlight = 0;
+    aws.sfn.on(StartExecutionCommand).callsFake(async (input: StartExecutionCommandInput) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      return { executionArn: `${STATE_MACHINE_ARN.replace('stateMachine', 'execution')}:${input.name ?? ''}`, startDate: new Date() };
+    });
+
+    const result = await handler({ execution: SWEEP_EXECUTION }, lambdaContext());
+
+    expect(mostInFlight).toBe(10);
+    expect(new Set(startedExecutions().map((started) => started.name)).size).toBe(35);
+    expect(result).toMatchObject({ candidates: 35, started: 35, failedToStart: 0 });
+  });
+
   it('counts ExecutionAlreadyExists of a running execution as already running, not as a failure', async () => {
     searchReplies({ hits: 1, results: [entityWithAutomationTask('e1', 'wf1', 'task1')] });
     // A record whose lease ran out: the next attempt's name, which another trigger has started already.

@@ -30,14 +30,10 @@ describe('webhook receiver', () => {
     template.hasOutput('WebhookUrl', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WebhookFunctionFunctionUrl'), 'FunctionUrl'] } });
   });
 
-  it('has reserved concurrency 10 by default, configurable, and none for 0', () => {
-    expect(webhookFunction().properties.ReservedConcurrentExecutions).toBe(10);
+  it('reserves no concurrency by default (deploys on any account quota), and what webhookReservedConcurrency says', () => {
+    expect(webhookFunction().properties.ReservedConcurrentExecutions).toBeUndefined();
     const custom = synth({ webhookReservedConcurrency: '3' });
     custom.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 3 });
-    const none = synth({ webhookReservedConcurrency: '0' });
-    for (const fn of Object.values(none.findResources('AWS::Lambda::Function'))) {
-      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
-    }
   });
 
   it('gets the webhook secret name (default and configured), never a secret', () => {

@@ -25,7 +25,7 @@ describe('settings from the environment', () => {
       searchQuery: '*',
       searchPageSize: 1000,
       webhookSecretName: 'epilot-task-runner/webhook-secret',
-      webhookReservedConcurrency: 10,
+      webhookReservedConcurrency: 0,
       sweepRateMinutes: 1,
     });
   });
@@ -47,7 +47,7 @@ describe('settings from the environment', () => {
       searchQuery: '_schema:opportunity',
       searchPageSize: 50,
       webhookSecretName: 'org/webhook',
-      webhookReservedConcurrency: 0,
+      webhookReservedConcurrency: 7,
       sweepRateMinutes: 5,
     });
 

@@ -91,7 +91,12 @@ const SETTINGS = {
     z.string().min(1).default('epilot-task-runner/webhook-secret'),
     'Secrets Manager secret holding the webhook signing secret (whsec_…, plain or JSON {"secret": "..."})',
   ),
-  webhookReservedConcurrency: spec('stack', int(0, 1000, 10), 'webhook deliveries handled at once (caps cost under a flood); 0: no cap'),
+  // Default 0: reserving any makes `cdk deploy` fail on accounts whose quota would leave fewer than 100 unreserved.
+  webhookReservedConcurrency: spec(
+    'stack',
+    int(0, 1000, 0),
+    'webhook deliveries handled at once (caps cost under a flood; needs that much unreserved account quota); 0: no cap',
+  ),
   sweepRateMinutes: spec('stack', int(0, 1440, 1), 'minutes between two scheduled sweeps; 0: no schedule'),
 } as const;
 
