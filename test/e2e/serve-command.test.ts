@@ -134,6 +134,8 @@ describe('serve with a sweep schedule', () => {
     const hungStep = () => pipeline.simulator.getStep('wf-maintenance-hoffmann', 'hoffmann-erp')?.status;
     try {
       await waitFor(() => sweepLines().length === 1, 20_000);
+      // The first sweep ends once it has started its task executions; the hung one's run comes a moment later.
+      await waitFor(() => pipeline.simulator.runsFor('wf-maintenance-hoffmann', 'hoffmann-erp').length === 1, 20_000);
       jest.advanceTimersByTime(60_000);
       await waitFor(() => sweepLines().length === 2, 3_000);
 
