@@ -352,7 +352,9 @@ function stepReadTimes(simulator: EpilotSimulator): Map<string, number[]> {
   for (const exchange of simulator.traffic) {
     if (exchange.operation !== 'workflow.getExecution' || exchange.status !== 200) continue;
     const id = decodeURIComponent(exchange.path.split('/').at(-1) ?? '');
-    reads.set(id, [...(reads.get(id) ?? []), exchange.at]);
+    const times = reads.get(id);
+    if (times) times.push(exchange.at);
+    else reads.set(id, [exchange.at]);
   }
   return reads;
 }

@@ -119,13 +119,13 @@ type Decision = Omit<DryRunTask, keyof TaskCandidate | 'foundBy'>;
  */
 async function decide(
   candidate: TaskCandidate,
-  record: TaskRecord | undefined,
+  stored: TaskRecord | undefined,
   loadTask: () => Promise<ExecutionView>,
   settings: RunnerSettings,
   clock: Clock,
 ): Promise<Decision> {
   // A sweep's runner ends the leases of records whose local process is gone before it sweeps (local-runner.ts).
-  if (record && record.status !== 'DONE' && localOwnerIsGone(record.owner)) record = { ...record, leaseUntil: clock.now() };
+  const record = stored && stored.status !== 'DONE' && localOwnerIsGone(stored.owner) ? { ...stored, leaseUntil: clock.now() } : stored;
   const plan = planTaskExecution(record, clock.now(), settings.doneSettleMs);
   if (plan.kind === 'done' && record) {
     const finishedAt = record.finishedAt ?? record.updatedAt;

@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { lockHolder, processIsRunning } from '../emulator/state-dir-lock';
 import { UsageError } from './options';
-
-/** The file `emulator/embedded-dynamodb.ts` holds, with its pid, while a process has the state dir open. */
-const LOCK_FILE = 'embedded-dynamodb.lock';
 
 /** Copies taken before one is kept unchanged: each failed one means a process opened the directory meanwhile. */
 const SNAPSHOT_ATTEMPTS = 3;
@@ -56,31 +54,12 @@ export function snapshotStateDir(directory: string): StateDirSnapshot | undefine
 }
 
 function refuseIfHeld(directory: string): void {
-  const owner = lockOwner(directory);
-  if (owner === undefined || !isRunning(owner)) return;
+  const owner = lockHolder(directory);
+  if (owner === undefined || !processIsRunning(owner)) return;
   throw new UsageError(
     `--state-dir ${directory} is in use by pid ${owner} (a sweep or serve): a dry run reads the records only while no ` +
       'process has them open, and never takes them from one; run it again when that one ends',
   );
-}
-
-function lockOwner(directory: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(directory, LOCK_FILE), 'utf8'));
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // The process exists but belongs to someone else: running, as far as the lock is concerned.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Every file's name, size and modification time: equal before and after a copy means nothing wrote meanwhile. */

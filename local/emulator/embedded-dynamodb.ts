@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { processIsRunning, STATE_DIR_LOCK_FILE } from './state-dir-lock';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Server } from 'node:http';
@@ -142,7 +143,7 @@ const LOCK_ATTEMPTS = 3;
  */
 function lockDirectory(directory: string): { release: () => void; tookOverFromDeadProcess: boolean } {
   makeDirectory(directory);
-  const lockFile = path.join(directory, 'embedded-dynamodb.lock');
+  const lockFile = path.join(directory, STATE_DIR_LOCK_FILE);
   let tookOverFromDeadProcess = false;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -157,7 +158,7 @@ function lockDirectory(directory: string): { release: () => void; tookOverFromDe
       } catch (readError) {
         throw unusable(directory, readError);
       }
-      if (isRunning(owner)) {
+      if (processIsRunning(owner)) {
         throw new StateDirError(
           directory,
           `is in use by another embedded DynamoDB (pid ${owner})`,
@@ -283,16 +284,6 @@ async function repairIndexes(client: DynamoDBClient): Promise<void> {
 
 function pick(item: Record<string, AttributeValue>, names: string[]): Record<string, AttributeValue> {
   return Object.fromEntries(names.flatMap((name) => (item[name] === undefined ? [] : [[name, item[name]]])));
-}
-
-function isRunning(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface TableDefinition {

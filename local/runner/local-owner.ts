@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { processIsRunning } from '../emulator/state-dir-lock';
 
 /**
  * Who holds a task record locally. On AWS a record's owner is the Step Functions execution ARN, and only its lease
@@ -59,18 +60,9 @@ export function localOwnerIsGone(owner: string): boolean {
     if (Math.abs(local.processStartedAt - thisProcess.processStartedAt) > START_TIME_TOLERANCE_MS) return true;
     return !liveRunners.has(local.runner);
   }
-  if (!pidIsRunning(local.pid)) return true;
+  if (!processIsRunning(local.pid)) return true;
   const startedAt = processStartTime(local.pid);
   return startedAt !== undefined && Math.abs(startedAt - local.processStartedAt) > START_TIME_TOLERANCE_MS;
-}
-
-function pidIsRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** When the process with this pid started (epoch ms), if the system says: /proc on Linux, ps elsewhere. */

@@ -1,32 +1,19 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { version } from '../../package.json';
 import { DEMO_MARKER } from '../../local/cli/demo-state-dir';
 import { newWebhookSecret } from '../../local/cli/signed-delivery';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { runCli, startCli } from '../support/cli-process';
+import { freePort, ownLines, runCli, startCli, temporaryFolders } from '../support/cli-process';
 import { DEMO_SEED } from '../support/local-pipeline';
 
 /** The runner's and the simulator's clocks run this much faster, so automation runs end in a fraction of a second. */
 const TIME_SCALE = 20;
 const FAST = ['--poll-interval-ms', '200', '--automation-timeout-ms', '3000', '--time-scale', String(TIME_SCALE)];
 
-const tempDirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** The lines on stderr that are the CLI's own (Node's warnings, such as the AWS SDK's Node version notice, are not). */
-const ownLines = (stderr: string) =>
-  stderr.split('\n').filter((line) => line.startsWith('epilot-task-runner:') || line.startsWith('error:'));
+const tempDir = temporaryFolders();
 
 describe('epilot-task-runner demo', () => {
   it('refuses a --state-dir folder it did not create with one line and exit 2, and the file in it survives', async () => {
@@ -236,12 +223,3 @@ describe('epilot-task-runner deliver', () => {
     ]);
   });
 });
-
-/** A port nothing listens on right now (the system's pick, released again). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

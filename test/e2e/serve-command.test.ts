@@ -1,29 +1,14 @@
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { startServe } from '../../local/cli/commands/serve';
 import { newWebhookSecret } from '../../local/cli/signed-delivery';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { startCli } from '../support/cli-process';
+import { freePort, ownLines, startCli, temporaryFolders } from '../support/cli-process';
 import { DEMO_SEED, startPipeline } from '../support/local-pipeline';
 
 const TOKEN = 'serve-test-token';
 
-const tempDirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** The lines on stderr that are the CLI's own (Node's warnings, such as the AWS SDK's Node version notice, are not). */
-const ownLines = (stderr: string) =>
-  stderr.split('\n').filter((line) => line.startsWith('epilot-task-runner:') || line.startsWith('error:'));
+const tempDir = temporaryFolders();
 
 /**
  * `serve` run until it either exits or says it listens (then it is stopped): whichever came first, so a `serve`
@@ -188,13 +173,4 @@ async function waitFor(done: () => boolean, withinMs: number): Promise<void> {
     if (Date.now() > until) throw new Error(`not within ${withinMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** A port nothing listens on right now (the system's pick, released again). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }

@@ -3,14 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmbeddedDynamoDb } from '../../local/emulator/embedded-dynamodb';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
-import { runCli } from '../support/cli-process';
+import { ownLines, runCli } from '../support/cli-process';
 import { DEMO_SEED } from '../support/local-pipeline';
 
 const TOKEN = 'state-dir-test-token';
 
-/** The lines on stderr that are the CLI's own (not Node's warnings, such as the AWS SDK's Node version notice). */
-const ownLines = (stderr: string) =>
-  stderr.split('\n').filter((line) => line.startsWith('epilot-task-runner:') || line.startsWith('error:'));
 const stackLines = (stderr: string) => stderr.split('\n').filter((line) => /^\s+at /.test(line));
 
 describe('epilot-task-runner sweep with a --state-dir it cannot use', () => {

@@ -1,6 +1,3 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { scaledClock } from '../../lambdas/shared/clock';
 import { endpointsOf, runnerSettings } from '../../lambdas/shared/config/settings';
 import { createLogger } from '../../lambdas/shared/logger';
@@ -8,7 +5,7 @@ import { TaskStates } from '../../lambdas/state-names';
 import { LocalRunner } from '../../local/runner/local-runner';
 import { type EpilotSimulator, startEpilotSimulator } from '../../simulator/epilot-simulator';
 import { generateOrganisation } from '../../simulator/seed';
-import { runCli, startCli } from '../support/cli-process';
+import { runCli, startCli, temporaryFolders } from '../support/cli-process';
 import { DEMO_SEED, singleTaskWorkflow, startPipeline } from '../support/local-pipeline';
 import { readTaskRecords } from '../support/state-dir-records';
 
@@ -24,15 +21,7 @@ const TASKS = 6;
 /** Simulated: a run takes 40 s (2 s of real time), so runs are still going when the sweep is interrupted. */
 const RUN_MS = 40_000;
 
-const tempDirs: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = temporaryFolders();
 
 const realDelay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

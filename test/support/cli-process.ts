@@ -3,6 +3,9 @@
  * or left running (`startCli`, for `simulate` and `serve`) until the test signals it.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -80,4 +83,30 @@ export function startCli(args: string[], env: Record<string, string> = {}): Runn
       check();
     });
   return { child, lines, stderr: () => errors, line, exited };
+}
+
+/** The lines on stderr that are the CLI's own (Node's warnings, such as the AWS SDK's Node version notice, are not). */
+export const ownLines = (stderr: string): string[] =>
+  stderr.split('\n').filter((line) => line.startsWith('epilot-task-runner:') || line.startsWith('error:'));
+
+/** A function making fresh temporary folders, all removed after the test file's tests. Call it at the file's top. */
+export function temporaryFolders(): (prefix: string) => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+}
+
+/** A port nothing listens on right now (the system's pick, released again). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

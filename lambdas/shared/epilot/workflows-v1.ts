@@ -114,9 +114,8 @@ function findStep(flow: ReadonlyArray<z.output<typeof flowItemSchema>>, taskId: 
 /** Only an answer that shows the status just written stamps it; anything else (empty, odd) says nothing. */
 function stampOf(answer: unknown, status: string): PatchAnswer {
   const step = stepSchema.safeParse(answer);
-  if (!step.success || step.data.status !== status) return {};
-  const stamp = step.data.statusLastUpdated ? Date.parse(step.data.statusLastUpdated) : Number.NaN;
-  return Number.isNaN(stamp) ? {} : { statusChangedAt: stamp };
+  // The answer shows the step just after this write, so its last update, if nothing else, is this status change.
+  return step.success && step.data.status === status ? { statusChangedAt: statusChangedAt(step.data) } : {};
 }
 
 function toTaskView(step: Step): TaskView {

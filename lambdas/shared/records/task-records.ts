@@ -79,6 +79,9 @@ const OPEN_INDEX_VALUE = 'OPEN';
 /** How many index pages one look for abandoned records reads at most (backing-off records are skipped by a filter). */
 const ABANDONED_MAX_PAGES = 5;
 
+/** Told of each stored item that is not a readable task record, and why. */
+type OnUnreadable = (key: { pk: unknown; sk: unknown }, problem: string) => void;
+
 export class TaskRecords {
   private readonly documents: DynamoDBDocumentClient;
 
@@ -102,11 +105,7 @@ export class TaskRecords {
    * read one by one: one that does not parse (a rollback after a schema change, a hand edit) is reported to
    * `onUnreadable` and skipped, so it cannot stop every other record from being resumed.
    */
-  async abandoned(
-    now: number,
-    limit: number,
-    onUnreadable: (key: { pk: unknown; sk: unknown }, problem: string) => void = () => undefined,
-  ): Promise<TaskRecord[]> {
+  async abandoned(now: number, limit: number, onUnreadable: OnUnreadable = () => undefined): Promise<TaskRecord[]> {
     const records: TaskRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     // The filter applies after `Limit`, so a page of backing-off records is read past, a bounded number of pages.
@@ -124,15 +123,7 @@ export class TaskRecords {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const item of Items ?? []) {
-        const parsed = taskRecordSchema.safeParse(item);
-        if (parsed.success) records.push(parsed.data);
-        else
-          onUnreadable(
-            { pk: item.pk, sk: item.sk },
-            parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
-          );
-      }
+      records.push(...readableRecords(Items ?? [], onUnreadable));
       startKey = LastEvaluatedKey;
       if (startKey === undefined) break;
     }
@@ -144,7 +135,7 @@ export class TaskRecords {
    * dead processes left (the deployed stack never calls this). Unreadable items go to `onUnreadable`, as in
    * `abandoned`.
    */
-  async open(onUnreadable: (key: { pk: unknown; sk: unknown }, problem: string) => void = () => undefined): Promise<TaskRecord[]> {
+  async open(onUnreadable: OnUnreadable = () => undefined): Promise<TaskRecord[]> {
     const records: TaskRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -158,15 +149,7 @@ export class TaskRecords {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const item of Items ?? []) {
-        const parsed = taskRecordSchema.safeParse(item);
-        if (parsed.success) records.push(parsed.data);
-        else
-          onUnreadable(
-            { pk: item.pk, sk: item.sk },
-            parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
-          );
-      }
+      records.push(...readableRecords(Items ?? [], onUnreadable));
       startKey = LastEvaluatedKey;
     } while (startKey !== undefined);
     return records;
@@ -247,4 +230,17 @@ export function isConditionalCheckFailure(error: unknown): boolean {
     error instanceof ConditionalCheckFailedException ||
     (error as { name?: unknown } | undefined)?.name === 'ConditionalCheckFailedException'
   );
+}
+
+/**
+ * The items that parse as task records, one by one: one that does not (a rollback after a schema change, a hand
+ * edit) goes to `onUnreadable` and is left out, so it cannot stop the others from being read.
+ */
+function readableRecords(items: Array<Record<string, unknown>>, onUnreadable: OnUnreadable): TaskRecord[] {
+  return items.flatMap((item) => {
+    const parsed = taskRecordSchema.safeParse(item);
+    if (parsed.success) return [parsed.data];
+    onUnreadable({ pk: item.pk, sk: item.sk }, parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+    return [];
+  });
 }
